@@ -1,0 +1,40 @@
+"""numopt: SciPy-style solvers from recent numerical-optimization research.
+
+Problem classes live in subpackages (``numopt.linalg``, ``numopt.ot``,
+``numopt.coordinate``, ``numopt.completion``) that load on first access, so
+``import numopt`` stays light and imports neither Numba nor CuPy.
+"""
+
+import importlib
+
+from ._config import config_context, get_config, set_config
+from ._minimize import minimize, show_options
+from ._result import OptimizeResult, Status
+from .exceptions import ConvergenceWarning, OptimizeWarning
+
+__version__ = "0.1.0.dev0"
+
+_SUBPACKAGES = ("linalg", "ot", "coordinate", "completion", "problems", "testing")
+
+__all__ = [
+    "minimize",
+    "show_options",
+    "OptimizeResult",
+    "Status",
+    "OptimizeWarning",
+    "ConvergenceWarning",
+    "set_config",
+    "get_config",
+    "config_context",
+    *_SUBPACKAGES,
+]
+
+
+def __getattr__(name):
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SUBPACKAGES))

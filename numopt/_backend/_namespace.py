@@ -1,0 +1,110 @@
+"""Find the array namespace of a call's inputs, without moving data between devices."""
+
+from __future__ import annotations
+
+import sys
+
+import array_api_compat
+import array_api_compat.numpy as _np_xp
+import numpy as np
+
+__all__ = ["get_namespace", "is_numpy", "is_cupy", "to_numpy", "float_dtype", "device_of"]
+
+
+def _is_scipy_sparse(x) -> bool:
+    sparse = sys.modules.get("scipy.sparse")
+    return sparse is not None and sparse.issparse(x)
+
+
+def _is_cupy_sparse(x) -> bool:
+    sparse = sys.modules.get("cupyx.scipy.sparse")
+    return sparse is not None and sparse.issparse(x)
+
+
+def _is_linear_operator(x) -> bool:
+    linalg = sys.modules.get("scipy.sparse.linalg")
+    return linalg is not None and isinstance(x, linalg.LinearOperator)
+
+
+def get_namespace(*arrays):
+    """Return the array-API namespace shared by ``arrays``.
+
+    ``None``, Python scalars, lists and tuples count as NumPy input; SciPy sparse
+    matrices and linear operators count as NumPy, cupyx sparse matrices as CuPy.
+    NumPy-only input takes a fast path that never inspects the arrays twice.
+
+    Raises
+    ------
+    TypeError
+        If the inputs come from different array libraries (for example NumPy and CuPy):
+        numopt never copies data between devices behind the caller's back.
+    """
+    namespaces = {}
+    for x in arrays:
+        if x is None or isinstance(x, (np.ndarray, np.generic, int, float, complex, bool, list, tuple)):
+            namespaces.setdefault("numpy", _np_xp)
+        elif _is_scipy_sparse(x) or _is_linear_operator(x):
+            namespaces.setdefault("numpy", _np_xp)
+        elif _is_cupy_sparse(x):
+            import array_api_compat.cupy as cupy_xp
+
+            namespaces.setdefault("cupy", cupy_xp)
+        else:
+            try:
+                xp = array_api_compat.array_namespace(x)
+            except TypeError as exc:
+                raise TypeError(
+                    f"unsupported input of type {type(x).__name__}: expected an array "
+                    "(NumPy, CuPy or another array-API library), a list or a sparse matrix"
+                ) from exc
+            namespaces.setdefault(xp.__name__, xp)
+    if not namespaces:
+        return _np_xp
+    if len(namespaces) > 1:
+        names = sorted(n.split(".")[-1] for n in namespaces)
+        raise TypeError(
+            f"inputs come from different array libraries ({', '.join(names)}); "
+            "convert them to one library (and device) before calling numopt"
+        )
+    return next(iter(namespaces.values()))
+
+
+def is_numpy(xp) -> bool:
+    """True if ``xp`` is NumPy (plain or array-api-compat's wrapper)."""
+    return array_api_compat.is_numpy_namespace(xp)
+
+
+def is_cupy(xp) -> bool:
+    """True if ``xp`` is CuPy (plain or array-api-compat's wrapper)."""
+    return array_api_compat.is_cupy_namespace(xp)
+
+
+def to_numpy(x):
+    """Copy an array to host memory as a NumPy array (explicit: used for reporting only)."""
+    if isinstance(x, np.ndarray):
+        return x
+    if hasattr(x, "get") and type(x).__module__.startswith("cupy"):
+        return x.get()
+    return np.asarray(x)
+
+
+def device_of(x):
+    """The device an array lives on (``"cpu"`` for NumPy)."""
+    return array_api_compat.device(x)
+
+
+def float_dtype(xp, *arrays):
+    """The floating dtype a solver should compute in: float32 stays float32, any
+    other real input (integers, bools, float64) computes in float64."""
+    dtypes = [x.dtype for x in arrays if hasattr(x, "dtype")]
+    if dtypes and all(d == xp.float32 for d in dtypes):
+        return xp.float32
+    return xp.float64
+
+
+def synchronize(xp) -> None:
+    """Wait for queued device work (a no-op on the CPU); used around timings."""
+    if is_cupy(xp):
+        import cupy
+
+        cupy.cuda.get_current_stream().synchronize()

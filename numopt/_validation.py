@@ -1,0 +1,130 @@
+"""Input checks shared by every solver. Each error names the argument and the problem."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+from scipy.optimize import OptimizeWarning
+
+__all__ = [
+    "as_array",
+    "check_finite",
+    "check_shape",
+    "check_nonnegative",
+    "check_scalar",
+    "check_options",
+    "check_choice",
+]
+
+
+def as_array(x, name, xp, *, ndim=None, dtype=None, finite=True, allow_empty=False):
+    """Convert ``x`` to an array of namespace ``xp`` and validate it.
+
+    Parameters
+    ----------
+    ndim : int or tuple of int, optional
+        Allowed numbers of dimensions.
+    dtype : dtype, optional
+        Cast to this dtype (no copy when it already matches).
+    finite : bool
+        Reject NaN and inf.
+    """
+    if x is None:
+        raise TypeError(f"{name} must be an array, got None")
+    try:
+        arr = xp.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} could not be converted to an array: {exc}") from exc
+    if arr.dtype == xp.bool or not (
+        xp.isdtype(arr.dtype, "real floating") or xp.isdtype(arr.dtype, "integral")
+    ):
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if dtype is not None and arr.dtype != dtype:
+        arr = xp.astype(arr, dtype)
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if arr.ndim not in allowed:
+            want = " or ".join(str(d) for d in allowed)
+            raise ValueError(f"{name} must be {want}-dimensional, got shape {tuple(arr.shape)}")
+    if not allow_empty and math.prod(arr.shape) == 0:
+        raise ValueError(f"{name} must not be empty, got shape {tuple(arr.shape)}")
+    if finite:
+        check_finite(arr, name, xp)
+    return arr
+
+
+def check_finite(arr, name, xp):
+    """Raise ``ValueError`` if ``arr`` holds NaN or inf."""
+    if xp.isdtype(arr.dtype, "integral"):
+        return
+    if not bool(xp.all(xp.isfinite(arr))):
+        n_nan = int(xp.sum(xp.astype(xp.isnan(arr), xp.int64)))
+        kind = "NaN" if n_nan else "inf"
+        raise ValueError(f"{name} must be finite, but it contains {kind} values")
+
+
+def check_shape(arr, name, shape, *, against=None):
+    """Check ``arr.shape`` against ``shape``, where ``None`` entries match any size.
+
+    ``against`` names what fixed the expected shape, for the message.
+    """
+    actual = tuple(arr.shape)
+    ok = len(actual) == len(shape) and all(s is None or s == a for s, a in zip(shape, actual))
+    if not ok:
+        want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
+        source = f" to match {against}" if against else ""
+        raise ValueError(f"{name} has shape {actual}, expected {want}{source}")
+
+
+def check_nonnegative(arr, name, xp):
+    """Raise ``ValueError`` if any entry of ``arr`` is negative."""
+    if bool(xp.any(arr < 0)):
+        raise ValueError(f"{name} must be non-negative, but it has negative entries")
+
+
+def check_scalar(value, name, *, low=None, high=None, low_open=False, high_open=False,
+                 integer=False):
+    """Validate a scalar parameter against an interval and return it as a Python number."""
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind):
+        what = "an integer" if integer else "a real number"
+        raise TypeError(f"{name} must be {what}, got {type(value).__name__}")
+    value = int(value) if integer else float(value)
+    if not integer and not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low or too_high:
+        lo = "-inf" if low is None else low
+        hi = "inf" if high is None else high
+        interval = f"{'(' if low_open or low is None else '['}{lo}, {hi}{')' if high_open or high is None else ']'}"
+        raise ValueError(f"{name} must lie in {interval}, got {value}")
+    return value
+
+
+def check_choice(value, name, choices):
+    """Raise ``ValueError`` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        listed = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {listed}; got {value!r}")
+    return value
+
+
+def check_options(options, defaults, method, *, stacklevel=3):
+    """Merge ``options`` into ``defaults``; warn (SciPy's way) about unknown names.
+
+    Returns the merged dictionary. Unknown options are dropped after the warning,
+    exactly like ``scipy.optimize.minimize``.
+    """
+    merged = dict(defaults)
+    unknown = sorted(set(options) - set(defaults))
+    if unknown:
+        warnings.warn(
+            f"Unknown solver options for {method}: {', '.join(unknown)}",
+            OptimizeWarning,
+            stacklevel=stacklevel,
+        )
+    merged.update((k, v) for k, v in options.items() if k in defaults)
+    return merged

@@ -1,0 +1,10 @@
+"""Warnings numopt emits. ``OptimizeWarning`` is SciPy's own class, so filters written
+for SciPy catch numopt's warnings too."""
+
+from scipy.optimize import OptimizeWarning
+
+__all__ = ["OptimizeWarning", "ConvergenceWarning"]
+
+
+class ConvergenceWarning(UserWarning):
+    """An estimator's fit stopped before its tolerance was reached (scikit-learn's meaning)."""

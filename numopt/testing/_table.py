@@ -1,0 +1,127 @@
+"""The generic checks every registered method goes through (see ``numopt.testing``)."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+from scipy.optimize import OptimizeWarning
+
+from .._config import config_context
+from .._result import OptimizeResult, Status
+from ._assertions import assert_allclose
+
+REQUIRED_FIELDS = ("x", "success", "status", "message", "nit")
+
+
+def run_example(spec, example, **extra):
+    """Call ``spec`` on ``example``; ``extra`` adds keyword arguments (options too)."""
+    kwargs = {**example.kwargs, **extra}
+    if spec.solver == "minimize":
+        from .._minimize import minimize
+
+        known = {"jac", "hess", "hessp", "bounds", "constraints", "tol", "callback", "args"}
+        options = dict(kwargs.pop("options", {}) or {})
+        options.update({k: kwargs.pop(k) for k in list(kwargs) if k not in known})
+        return minimize(*example.args, method=spec.name, options=options, **kwargs)
+    return spec.func(*example.args, **kwargs)
+
+
+def check_result(spec, xp, dtype):
+    """Fields present, types right, dtype preserved, and the example's oracle check."""
+    example = spec.example(xp, dtype)
+    res = run_example(spec, example)
+    assert isinstance(res, OptimizeResult), type(res)
+    missing = [f for f in REQUIRED_FIELDS if f not in res]
+    assert not missing, f"{spec.solver}:{spec.name} result lacks {missing}"
+    assert isinstance(res.success, bool)
+    assert isinstance(res.status, int) and isinstance(res.nit, int)
+    assert isinstance(res.message, str) and res.message
+    assert res.success, f"{spec.solver}:{spec.name} did not converge: {res.message}"
+    for name in example.dtype_fields:
+        value = res[name]
+        assert value.dtype == dtype, f"{name} has dtype {value.dtype}, expected {dtype}"
+    if example.check is not None:
+        example.check(res)
+    return res
+
+
+def check_callback_stop(spec, xp, dtype):
+    """A callback that raises StopIteration ends the run with success=False."""
+    calls = []
+
+    def stop(intermediate_result):
+        assert isinstance(intermediate_result, OptimizeResult)
+        calls.append(intermediate_result)
+        raise StopIteration
+
+    res = run_example(spec, spec.example(xp, dtype), callback=stop)
+    assert len(calls) == 1, f"callback called {len(calls)} times after StopIteration"
+    assert res.success is False
+    assert res.status == Status.CALLBACK_STOP, res.status
+
+
+def check_unknown_option(spec, xp, dtype):
+    """An unknown option warns OptimizeWarning and is otherwise ignored."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run_example(spec, spec.example(xp, dtype), definitely_not_an_option=1)
+    assert any(issubclass(w.category, OptimizeWarning)
+               and "definitely_not_an_option" in str(w.message) for w in caught), \
+        [str(w.message) for w in caught]
+
+
+def _replace_arg(example, index, value):
+    args = list(example.args)
+    args[index] = value
+    example.args = tuple(args)
+    return example
+
+
+def _names(example):
+    return [example.arg_names[i] for i in example.array_args if i < len(example.arg_names)]
+
+
+def check_nonfinite_rejected(spec, xp, dtype, bad_value=math.nan):
+    """NaN (or inf) in each array argument raises ValueError naming that argument."""
+    import pytest
+
+    for index in spec.example(xp, dtype).array_args:
+        example = spec.example(xp, dtype)
+        arr = xp.asarray(example.args[index], copy=True)
+        if not xp.isdtype(arr.dtype, "real floating"):
+            continue
+        flat = xp.reshape(arr, (-1,))
+        flat[0] = bad_value
+        _replace_arg(example, index, xp.reshape(flat, arr.shape))
+        name = example.arg_names[index]
+        with pytest.raises(ValueError, match=rf"\b{name}\b"):
+            run_example(spec, example)
+
+
+def check_bad_shape(spec, xp, dtype):
+    """Dropping the last entry (along axis 0) of an array argument raises ValueError
+    whose message names one of the array arguments."""
+    import pytest
+
+    example = spec.example(xp, dtype)
+    names = "|".join(_names(example))
+    for index in example.array_args:
+        example = spec.example(xp, dtype)
+        arr = example.args[index]
+        if arr.ndim == 0 or arr.shape[0] < 2:
+            continue
+        _replace_arg(example, index, arr[:-1, ...])
+        with pytest.raises(ValueError, match=rf"\b({names})\b"):
+            run_example(spec, example)
+
+
+def check_kernel_matches_reference(spec, xp, dtype):
+    """The Numba/CuPy kernels give the reference path's answer."""
+    fast = run_example(spec, spec.example(xp, dtype))
+    with config_context(kernels="reference"):
+        ref = run_example(spec, spec.example(xp, dtype))
+    example = spec.example(xp, dtype)
+    for name in example.compare_fields:
+        assert_allclose(fast[name], ref[name], rtol=example.rtol,
+                        atol=example.rtol * 1e-3, err_msg=f"field {name}")

@@ -1,0 +1,120 @@
+"""Result object, status codes, validation and the shared iteration loop."""
+
+import pickle
+
+import numpy as np
+import pytest
+import scipy.optimize as so
+
+import numopt
+from numopt import OptimizeResult, Status
+from numopt._loop import run_solver
+from numopt._validation import as_array, check_choice, check_options, check_scalar, check_shape
+from numopt.testing._toy import jacobi
+
+XP = numopt._backend.get_namespace()
+
+
+def test_result_is_scipy_compatible_dict():
+    res = OptimizeResult.from_status(Status.MAXITER, "(residual 1e-3 > tol)", x=np.ones(2), nit=5)
+    assert isinstance(res, so.OptimizeResult) and isinstance(res, dict)
+    assert res.success is False and res.status == 1 and res["nit"] == 5
+    assert res.message == "Maximum number of iterations has been exceeded. (residual 1e-3 > tol)"
+    assert "message" in repr(res) and "nit: 5" in repr(res)
+    assert pickle.loads(pickle.dumps(res)).nit == 5
+    with pytest.raises(AttributeError):
+        res.nope
+
+
+def test_status_messages_are_distinct():
+    messages = [s.message for s in Status]
+    assert len(set(messages)) == len(messages)
+    assert Status.CALLBACK_STOP == 99
+
+
+class _Counter:
+    """Counts to `target`; optionally produces NaN."""
+
+    def __init__(self, target, nan=False):
+        self.target, self.nan = target, nan
+
+    def init(self):
+        return 0
+
+    def step(self, k):
+        return k + 1
+
+    def check(self, k):
+        return Status.SUCCESS if k >= self.target else None
+
+    def result(self, k):
+        x = np.full(2, np.nan if self.nan else float(k))
+        return {"x": x, "message_detail": "" if k >= self.target else f"(at {k})"}
+
+
+def test_loop_success_maxiter_and_check_every():
+    res = run_solver(_Counter(7), maxiter=100)
+    assert res.success and res.nit == 7 and res.status == Status.SUCCESS
+    res = run_solver(_Counter(7), maxiter=5)
+    assert not res.success and res.nit == 5 and res.status == Status.MAXITER
+    assert res.message.endswith("(at 5)")
+    res = run_solver(_Counter(7), maxiter=100, check_every=4)
+    assert res.success and res.nit == 8
+
+
+def test_loop_never_reports_nan_as_success():
+    res = run_solver(_Counter(3, nan=True), maxiter=10)
+    assert not res.success and res.status == Status.NONFINITE
+    assert "NaN" in res.message
+
+
+def test_loop_callback_sees_results_and_can_stop():
+    seen = []
+
+    def cb(intermediate_result):
+        seen.append(intermediate_result.nit)
+        if intermediate_result.nit == 3:
+            raise StopIteration
+
+    res = run_solver(_Counter(10), maxiter=100, callback=cb)
+    assert seen == [1, 2, 3] and res.status == Status.CALLBACK_STOP and not res.success
+
+
+def test_solver_reports_divergence_as_failure():
+    # Jacobi diverges on a matrix that is not diagonally dominant.
+    A = np.array([[1.0, 3.0], [3.0, 1.0]])
+    res = jacobi(A, np.ones(2), maxiter=2000)
+    assert not res.success and res.status in (Status.NONFINITE, Status.MAXITER)
+
+
+def test_as_array_messages():
+    with pytest.raises(ValueError, match="b must be finite, but it contains NaN"):
+        as_array([1.0, np.nan], "b", XP)
+    with pytest.raises(ValueError, match="b must be finite, but it contains inf"):
+        as_array([1.0, np.inf], "b", XP)
+    with pytest.raises(ValueError, match="A must be 2-dimensional, got shape \\(3,\\)"):
+        as_array([1.0, 2.0, 3.0], "A", XP, ndim=2)
+    with pytest.raises(ValueError, match="a must not be empty"):
+        as_array([], "a", XP)
+    with pytest.raises(TypeError, match="M must hold real numbers"):
+        as_array(np.ones(2, dtype=complex), "M", XP)
+    with pytest.raises(TypeError, match="x must be an array, got None"):
+        as_array(None, "x", XP)
+    assert as_array([1, 2], "x", XP, dtype=XP.float32).dtype == np.float32
+
+
+def test_shape_scalar_choice_and_option_checks():
+    with pytest.raises(ValueError, match=r"b has shape \(3,\), expected \(4\) to match A"):
+        check_shape(np.ones(3), "b", (4,), against="A")
+    check_shape(np.ones((2, 5)), "M", (2, None))
+    with pytest.raises(ValueError, match=r"omega must lie in \(0, 2\), got 2.0"):
+        check_scalar(2.0, "omega", low=0, high=2, low_open=True, high_open=True)
+    with pytest.raises(ValueError, match="reg must be finite"):
+        check_scalar(float("nan"), "reg", low=0)
+    with pytest.raises(TypeError, match="k must be an integer"):
+        check_scalar(1.5, "k", integer=True)
+    with pytest.raises(ValueError, match="method must be one of 'a', 'b'; got 'c'"):
+        check_choice("c", "method", ("a", "b"))
+    with pytest.warns(numopt.OptimizeWarning, match="Unknown solver options for m: zz"):
+        merged = check_options({"zz": 1, "alpha": 2}, {"alpha": 1, "beta": 0}, "m")
+    assert merged == {"alpha": 2, "beta": 0}
