@@ -4,4 +4,6 @@ Each function is seeded and returns plain arrays (and, where one exists, the exa
 answer), so the same problem serves tests, benchmarks and the demo.
 """
 
-__all__ = []
+from ._smooth import rosenbrock
+
+__all__ = ["rosenbrock"]
