@@ -147,7 +147,9 @@ def test_cupy_kernel_selected_and_agrees(dtype):
     fast = get_kernel("testing.jacobi_step", xp)(xp, Ag, bg, xg, 0.9)
     assert isinstance(fast, cupy.ndarray) and fast.dtype == dtype
     ref = jacobi_step(xp, Ag, bg, xg, 0.9)
-    assert_allclose(fast, ref, rtol=1e-5 if dtype == "float32" else 1e-13)
-    res = jacobi(Ag, bg, tol=1e-5 if dtype == "float32" else 1e-12)
+    single = dtype == "float32"
+    # float32 sums of 300 terms: compare with an absolute floor scaled to the entries
+    assert_allclose(fast, ref, rtol=1e-4 if single else 1e-13, atol=1e-5 if single else 1e-14)
+    res = jacobi(Ag, bg, tol=1e-5 if single else 1e-12)
     assert res.success and isinstance(res.x, cupy.ndarray) and res.x.dtype == dtype
-    assert_allclose(res.x, np.linalg.solve(A, b), rtol=1e-4)
+    assert_allclose(res.x, np.linalg.solve(A, b), rtol=1e-4, atol=1e-5 if single else 1e-12)
