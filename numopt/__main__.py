@@ -61,7 +61,8 @@ def main(argv=None) -> int:
     xp = _namespace(opts.gpu)
     from ._backend import synchronize
 
-    header = f"{'class':<11} {'method':<30} {'size':<16} {'iters':>6} {'time [s]':>9} {'error':>9}  reference"
+    header = (f"{'class':<11} {'method':<34} {'size':<28} {'iters':>6} {'time [s]':>9} "
+              f"{'error':>9}  reference")
     print(header)
     print("-" * len(header))
     failures = 0
@@ -75,7 +76,7 @@ def main(argv=None) -> int:
         ok = row.success and row.error == row.error
         failures += not ok
         flag = "" if ok else "  FAILED"
-        print(f"{problem_class:<11} {row.method:<30} {row.size:<16} {row.nit:>6} "
+        print(f"{problem_class:<11} {row.method:<34} {row.size:<28} {row.nit:>6} "
               f"{elapsed:>9.3f} {row.error:>9.1e}  {row.reference}{flag}")
     return 1 if failures else 0
 

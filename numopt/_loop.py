@@ -43,7 +43,8 @@ def run_solver(solver, *, maxiter, callback=None, check_every=1, finite_fields=(
     """Iterate ``solver`` until it converges, fails, hits ``maxiter`` or the callback stops it.
 
     ``callback(intermediate_result)`` receives an :class:`OptimizeResult` after every
-    check; raising ``StopIteration`` ends the run with ``Status.CALLBACK_STOP``.
+    check that did not fail (the converging one included, as in SciPy); raising
+    ``StopIteration`` ends the run with ``Status.CALLBACK_STOP``.
     """
     state = solver.init()
     status = solver.check(state)
@@ -53,7 +54,8 @@ def run_solver(solver, *, maxiter, callback=None, check_every=1, finite_fields=(
         nit += 1
         if nit % check_every == 0 or nit == maxiter:
             status = solver.check(state)
-            if callback is not None and status is None:
+            # SciPy calls the callback after every iteration, the converged one too
+            if callback is not None and status in (None, Status.SUCCESS):
                 try:
                     callback(OptimizeResult(nit=nit, **solver.result(state)))
                 except StopIteration:

@@ -24,13 +24,13 @@ from numopt.testing._toy import jacobi, jacobi_step
 
 
 def test_numpy_lists_scalars_and_sparse_are_numpy():
-    for args in [(np.ones(3),), ([1.0, 2.0],), (np.ones(2), None, 3.0),
+    for args in [(np.ones(3),), ([1.0, 2.0],), (np.ones(2), None, 3.0), (None,),
                  (sp.eye(3, format="csr"), np.ones(3)), ()]:
         assert is_numpy(get_namespace(*args))
 
 
 def test_array_api_strict_namespace():
-    xp = get_namespace(array_api_strict.asarray([1.0, 2.0]))
+    xp = get_namespace(array_api_strict.asarray([1.0, 2.0]), None, 2.0)
     assert xp is array_api_strict
     assert not is_numpy(xp) and not is_cupy(xp)
 

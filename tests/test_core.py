@@ -78,6 +78,9 @@ def test_loop_callback_sees_results_and_can_stop():
 
     res = run_solver(_Counter(10), maxiter=100, callback=cb)
     assert seen == [1, 2, 3] and res.status == Status.CALLBACK_STOP and not res.success
+    seen.clear()
+    res = run_solver(_Counter(2), maxiter=100, callback=cb)
+    assert seen == [1, 2] and res.success  # the converging iteration is reported too
 
 
 def test_solver_reports_divergence_as_failure():

@@ -29,9 +29,10 @@ def _is_linear_operator(x) -> bool:
 def get_namespace(*arrays):
     """Return the array-API namespace shared by ``arrays``.
 
-    ``None``, Python scalars, lists and tuples count as NumPy input; SciPy sparse
+    ``None`` and Python scalars are ignored (they go with any namespace); lists,
+    tuples and NumPy scalars count as NumPy input; SciPy sparse
     matrices and linear operators count as NumPy, cupyx sparse matrices as CuPy.
-    NumPy-only input takes a fast path that never inspects the arrays twice.
+    With no array at all, the namespace is NumPy.
 
     Raises
     ------
@@ -41,7 +42,9 @@ def get_namespace(*arrays):
     """
     namespaces = {}
     for x in arrays:
-        if x is None or isinstance(x, (np.ndarray, np.generic, int, float, complex, bool, list, tuple)):
+        if x is None or isinstance(x, (int, float, complex, bool)):
+            continue  # optional arguments and Python scalars go with any namespace
+        if isinstance(x, (np.ndarray, np.generic, list, tuple)):
             namespaces.setdefault("numpy", _np_xp)
         elif _is_scipy_sparse(x) or _is_linear_operator(x):
             namespaces.setdefault("numpy", _np_xp)
@@ -57,11 +60,12 @@ def get_namespace(*arrays):
                     f"unsupported input of type {type(x).__name__}: expected an array "
                     "(NumPy, CuPy or another array-API library), a list or a sparse matrix"
                 ) from exc
-            namespaces.setdefault(xp.__name__, xp)
+            # key by library ("array_api_compat.cupy" and cupyx sparse are both "cupy")
+            namespaces.setdefault(xp.__name__.split(".")[-1], xp)
     if not namespaces:
         return _np_xp
     if len(namespaces) > 1:
-        names = sorted(n.split(".")[-1] for n in namespaces)
+        names = sorted(namespaces)
         raise TypeError(
             f"inputs come from different array libraries ({', '.join(names)}); "
             "convert them to one library (and device) before calling numopt"

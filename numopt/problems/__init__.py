@@ -4,8 +4,39 @@ Each function is seeded and returns plain arrays (and, where one exists, the exa
 answer), so the same problem serves tests, benchmarks and the demo.
 """
 
+from ._completion import LowRankCompletionProblem, random_low_rank_completion
+from ._coordinate import (
+    coordinate_least_squares,
+    coordinate_logistic,
+    coordinate_nonneg_l1,
+    coordinate_softmax,
+    lasso_design,
+    lattice_label_propagation,
+    two_moons_label_propagation,
+)
+from ._linalg import (
+    LinearSystem,
+    heat_equation_sequence,
+    least_squares_problem,
+    poisson_1d,
+    poisson_2d,
+    poisson_3d,
+    random_spd_matrix,
+    shifted_poisson_sequence,
+)
+from ._ot import random_ot_problem, random_point_clouds
 from ._smooth import rosenbrock
-from ._linalg import (LinearSystem, heat_equation_sequence, least_squares_problem, poisson_1d,
-                      poisson_2d, poisson_3d, random_spd_matrix, shifted_poisson_sequence)
 
-__all__ = ['LinearSystem', 'poisson_1d', 'poisson_2d', 'poisson_3d', 'shifted_poisson_sequence', 'heat_equation_sequence', 'random_spd_matrix', 'least_squares_problem', "rosenbrock"]
+__all__ = [
+    "rosenbrock",
+    # linear systems
+    "LinearSystem", "poisson_1d", "poisson_2d", "poisson_3d", "shifted_poisson_sequence",
+    "heat_equation_sequence", "random_spd_matrix", "least_squares_problem",
+    # optimal transport
+    "random_ot_problem", "random_point_clouds",
+    # coordinate descent
+    "lasso_design", "coordinate_least_squares", "coordinate_logistic", "coordinate_softmax",
+    "lattice_label_propagation", "two_moons_label_propagation", "coordinate_nonneg_l1",
+    # matrix completion
+    "LowRankCompletionProblem", "random_low_rank_completion",
+]

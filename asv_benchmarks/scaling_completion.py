@@ -1,0 +1,202 @@
+"""Large-scale matrix completion: sketched alternating minimization vs exact ALS.
+
+The issue's big case (20000 x 20000, rank 100, about 2e7 observations) is too heavy for
+asv's quick mode on a 2-core machine; run it once by hand:
+
+    OMP_NUM_THREADS=1 python asv_benchmarks/scaling_completion.py --m 20000 --rank 100 \\
+        --n-observed 2e7 --time-limit 900
+
+Each method runs with a callback that records (time, relative training residual) per
+iteration and stops at the time limit; the script prints the time each method needed to
+reach a common error level (the largest final error of the two: "equal error"), the
+ratio, the full-matrix error estimated on a random sample of entries, and the peak
+memory (resource.getrusage).
+
+``--small`` runs the issue's 2000 x 2000 figure against the NumPy exact-ALS reference;
+``--sweep`` shows how the time per iteration grows with |Omega| and k;
+``--iteration-ratio M K NOBS [ITERATIONS REPEATS]`` times one iteration of each method,
+interleaved in one process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from numopt.completion import complete
+from numopt.problems import random_low_rank_completion
+
+
+def sampled_error(prob, U, V, n=200_000, seed=0):
+    rng = np.random.default_rng(seed)
+    r = rng.integers(0, U.shape[0], n)
+    c = rng.integers(0, V.shape[0], n)
+    truth = np.einsum("ij,ij->i", prob.U_true[r], prob.V_true[c])
+    pred = np.einsum("ij,ij->i", U[r].astype(float), V[c].astype(float))
+    return float(np.linalg.norm(pred - truth) / np.linalg.norm(truth))
+
+
+def run(prob, rank, method, time_limit, tol, **options):
+    trace = []
+    start = time.perf_counter()
+
+    def callback(res):
+        trace.append((time.perf_counter() - start, res.relative_residual))
+        if trace[-1][0] > time_limit:
+            raise StopIteration
+
+    res = complete(prob.observed, rank, method=method, tol=tol, seed=0, callback=callback,
+                   maxiter=200, **options)
+    total = time.perf_counter() - start
+    return res, trace, total
+
+
+def time_to_reach(trace, level):
+    for t, err in trace:
+        if err <= level:
+            return t
+    return float("nan")
+
+
+def small_case(repeats=3):
+    """The issue's first figure: 2000 x 2000, rank 10, 5% observed; numopt altmin (and
+    als, softimpute) against the plain NumPy exact-ALS reference of the asv module,
+    interleaved in one process, median of ``repeats``."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from benchmarks.completion import TOL, numpy_exact_als  # the asv module's reference
+
+    prob = random_low_rank_completion(2000, rank=10, rate=0.05, seed=0)
+    runs = {
+        "altmin": lambda: complete(prob.observed, 10, method="altmin", tol=TOL, seed=0),
+        "als": lambda: complete(prob.observed, 10, method="als", tol=TOL, seed=0),
+        "softimpute": lambda: complete(prob.observed, 10, method="softimpute", tol=TOL,
+                                       maxiter=300, seed=0),
+        "numpy_als": lambda: numpy_exact_als(prob.observed, 10),
+    }
+    for fn in runs.values():
+        fn()   # warm-up (JIT)
+    times = {name: [] for name in runs}
+    out = {}
+    for _ in range(repeats):
+        for name, fn in runs.items():
+            start = time.perf_counter()
+            out[name] = fn()
+            times[name].append(time.perf_counter() - start)
+    ref = statistics.median(times["numpy_als"])
+    for name in runs:
+        t = statistics.median(times[name])
+        err = prob.relative_error(out[name]["U"], out[name]["V"])
+        print(f"2000x2000 k=10 5%: {name:10s} {t:6.2f} s  error {err:.1e}  "
+              f"time / numpy_als {t / ref:.2f}")
+
+
+def sweep(repeats=3):
+    """Time of 5 iterations against |Omega| (rank 20) and against k (|Omega| = 8e5),
+    2000 x 2000, with the fitted log-log slopes."""
+    cases = [("n_observed", n, 20) for n in (200_000, 400_000, 800_000)]
+    cases += [("rank", 800_000, k) for k in (10, 20, 40, 80)]
+    for method in ("altmin", "als"):
+        rows = {"n_observed": [], "rank": []}
+        for axis, n_obs, k in cases:
+            prob = random_low_rank_completion(2000, rank=k, n_observed=n_obs, seed=0)
+            complete(prob.observed, k, method=method, maxiter=0, seed=0)
+            t_init = min(_timed(lambda: complete(prob.observed, k, method=method, maxiter=0,
+                                                 seed=0)) for _ in range(repeats))
+            t = min(_timed(lambda: complete(prob.observed, k, method=method, tol=0.0,
+                                            maxiter=5, seed=0)) for _ in range(repeats))
+            rows[axis].append((n_obs if axis == "n_observed" else k, (t - t_init) / 5))
+            print(f"{method:7s} |Omega|={prob.observed.nnz:7d} k={k:3d}: "
+                  f"{(t - t_init) / 5 * 1e3:7.1f} ms per iteration", flush=True)
+        for axis, pts in rows.items():
+            x, y = np.log([p[0] for p in pts]), np.log([p[1] for p in pts])
+            slope = np.polyfit(x, y, 1)[0]
+            print(f"{method:7s} time per iteration ~ {axis}^{slope:.2f}")
+
+
+def iteration_ratio(m, rank, n_observed, iterations=3, repeats=3):
+    """Per-iteration time of altmin and als on the same input, interleaved in one process
+    (min over ``repeats``; the spectral start, common to both, is timed apart)."""
+    prob = random_low_rank_completion(m, rank=rank, n_observed=int(n_observed), seed=0)
+    print(f"{m}x{m} rank {rank} |Omega|={prob.observed.nnz} "
+          f"({prob.observed.nnz / m:.0f} observations per row)", flush=True)
+    per_it = {"altmin": [], "als": []}
+    errors = {}
+    for _ in range(repeats):
+        for method in per_it:
+            t0 = _timed(lambda: complete(prob.observed, rank, method=method, maxiter=0, seed=0))
+            start = time.perf_counter()
+            res = complete(prob.observed, rank, method=method, tol=0.0, maxiter=iterations,
+                           seed=0)
+            t = time.perf_counter() - start
+            per_it[method].append((t - t0) / iterations)
+            errors[method] = res.relative_residual
+    a, b = min(per_it["altmin"]), min(per_it["als"])
+    print(f"per iteration: altmin {a:.2f} s, als {b:.2f} s, ratio {a / b:.2f}; relative "
+          f"training residual after {iterations} iterations: altmin {errors['altmin']:.1e}, "
+          f"als {errors['als']:.1e}")
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main(argv=None):
+    if argv is None:
+        argv = sys.argv[1:]
+    if "--small" in argv:
+        return small_case()
+    if "--sweep" in argv:
+        return sweep()
+    if "--iteration-ratio" in argv:
+        values = [float(v) for v in argv[argv.index("--iteration-ratio") + 1:][:5]]
+        m, rank, n_obs = values[:3]
+        iterations, repeats = (int(v) for v in (values[3:] + [3, 3][len(values) - 3:])[:2])
+        return iteration_ratio(int(m), int(rank), n_obs, iterations, repeats)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--m", type=int, default=4000)
+    parser.add_argument("--rank", type=int, default=50)
+    parser.add_argument("--n-observed", type=float, default=2e6)
+    parser.add_argument("--time-limit", type=float, default=300.0)
+    parser.add_argument("--tol", type=float, default=1e-9)
+    parser.add_argument("--sketch-factor", type=float, default=None)
+    parser.add_argument("--inner-tol", type=float, default=None)
+    args = parser.parse_args(argv)
+    t = time.perf_counter()
+    prob = random_low_rank_completion(args.m, rank=args.rank, n_observed=int(args.n_observed), seed=0)
+    print(f"problem {args.m}x{args.m} rank {args.rank} |Omega|={prob.observed.nnz} "
+          f"built in {time.perf_counter() - t:.1f} s", flush=True)
+    complete(random_low_rank_completion(50, rank=2, rate=0.5).observed, 2, maxiter=1)  # JIT
+    complete(random_low_rank_completion(50, rank=2, rate=0.5).observed, 2, method="als", maxiter=1)
+    altmin_opts = {}
+    if args.sketch_factor is not None:
+        altmin_opts["sketch_factor"] = args.sketch_factor
+    if args.inner_tol is not None:
+        altmin_opts["inner_tol"] = args.inner_tol
+    runs = {}
+    for method, opts in (("altmin", altmin_opts), ("als", {})):
+        res, trace, total = run(prob, args.rank, method, args.time_limit, args.tol, **opts)
+        runs[method] = (res, trace)
+        print(f"{method:7s} nit={res.nit:3d} total={total:7.1f} s  final training residual "
+              f"{trace[-1][1]:.2e}  sampled full-matrix error {sampled_error(prob, res.U, res.V):.2e}"
+              f"  per-iteration {total / max(res.nit, 1):.2f} s", flush=True)
+    level = max(runs["altmin"][1][-1][1], runs["als"][1][-1][1])
+    level = max(level, args.tol)
+    t_alt = time_to_reach(runs["altmin"][1], level)
+    t_als = time_to_reach(runs["als"][1], level)
+    print(f"time to relative training residual {level:.1e}: altmin {t_alt:.1f} s, "
+          f"exact ALS {t_als:.1f} s, ratio {t_alt / t_als:.2f}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak resident memory {peak:.0f} MiB "
+          f"(observations: {prob.observed.nnz * 28 / 2**20:.0f} MiB as COO+CSR+CSC)")
+
+
+if __name__ == "__main__":
+    main()

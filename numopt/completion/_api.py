@@ -1,0 +1,181 @@
+"""Public entry point: :func:`complete`."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .._backend import get_namespace
+from .._loop import run_solver
+from .._validation import check_choice, check_options, check_scalar
+from ..exceptions import OptimizeWarning
+from ._altmin import AlternatingSolver
+from ._data import observations_from
+from ._softimpute import SoftImputeSolver
+
+__all__ = ["complete", "METHODS", "DEFAULTS"]
+
+METHODS = ("altmin", "als", "softimpute")
+
+DEFAULTS = {
+    "altmin": {"sketch_factor": 3.0, "inner_tol": 0.3, "max_inner": 10, "clip": None,
+               "sample_splits": 1, "reg": 0.0},
+    "als": {"clip": None, "sample_splits": 1, "reg": 0.0},
+    "softimpute": {"shrinkage": None, "shrinkage_decay": 0.5},
+}
+MAXITER = {"altmin": 100, "als": 100, "softimpute": 1000}
+
+
+def _validate_options(method, opts, rank):
+    if "sketch_factor" in opts:
+        opts["sketch_factor"] = check_scalar(opts["sketch_factor"], "sketch_factor", low=1.0)
+        opts["inner_tol"] = check_scalar(opts["inner_tol"], "inner_tol", low=0.0, high=1.0,
+                                         low_open=True, high_open=True)
+        opts["max_inner"] = check_scalar(opts["max_inner"], "max_inner", low=1, integer=True)
+    if "clip" in opts and opts["clip"] is not None:
+        opts["clip"] = check_scalar(opts["clip"], "clip", low=1.0)
+    if "sample_splits" in opts:
+        opts["sample_splits"] = check_scalar(opts["sample_splits"], "sample_splits", low=1,
+                                             integer=True)
+    if "reg" in opts:
+        opts["reg"] = check_scalar(opts["reg"], "reg", low=0.0)
+    if "shrinkage" in opts:
+        if opts["shrinkage"] is not None:
+            opts["shrinkage"] = check_scalar(opts["shrinkage"], "shrinkage", low=0.0)
+        opts["shrinkage_decay"] = check_scalar(opts["shrinkage_decay"], "shrinkage_decay",
+                                               low=0.0, high=1.0)
+    return opts
+
+
+def _fill_unobserved(res, obs):
+    """Rows (columns) without observations get the column (row) means of the observed
+    values, projected onto the fitted column (row) space; both projections use the factors
+    fitted on the observed lines only."""
+    U, V = res.U, res.V
+    counts_r, counts_c = obs.by_row.counts(), obs.by_col.counts()
+    empty_rows, empty_cols = np.flatnonzero(counts_r == 0), np.flatnonzero(counts_c == 0)
+    fills = []
+    if empty_rows.size:
+        col_sum = np.bincount(obs.cols, weights=obs.values, minlength=obs.shape[1])
+        col_mean = col_sum / np.maximum(counts_c, 1)
+        fills.append(("U", empty_rows, np.linalg.lstsq(V.astype(np.float64), col_mean, rcond=None)[0]))
+    if empty_cols.size:
+        row_sum = np.bincount(obs.rows, weights=obs.values, minlength=obs.shape[0])
+        row_mean = row_sum / np.maximum(counts_r, 1)
+        fills.append(("V", empty_cols, np.linalg.lstsq(U.astype(np.float64), row_mean, rcond=None)[0]))
+    for side, lines, coef in fills:
+        target = U.copy() if side == "U" else V.copy()
+        target[lines] = coef.astype(target.dtype)
+        U, V = (target, V) if side == "U" else (U, target)
+    res.U, res.V, res.x = U, V, U
+    res.n_empty_rows, res.n_empty_cols = int(empty_rows.size), int(empty_cols.size)
+
+
+def _warn_about_coverage(obs, rank):
+    counts_r, counts_c = obs.by_row.counts(), obs.by_col.counts()
+    for what, counts, other in (("rows", counts_r, "column"), ("columns", counts_c, "row")):
+        empty = int(np.sum(counts == 0))
+        thin = int(np.sum((counts > 0) & (counts < rank)))
+        if empty:
+            warnings.warn(
+                f"M has {empty} {what} with no observation; their entries are filled with "
+                f"the {other} means projected onto the fitted low-rank space",
+                OptimizeWarning, stacklevel=3)
+        if thin:
+            warnings.warn(
+                f"M has {thin} {what} with fewer observations than rank={rank}; their "
+                "least-squares problems are underdetermined and solved with a tiny ridge",
+                OptimizeWarning, stacklevel=3)
+
+
+def complete(M, rank, *, method="altmin", tol=1e-8, maxiter=None, seed=None, callback=None,
+             **options):
+    """Complete a partially observed matrix with a rank-``rank`` factorization ``U @ V.T``.
+
+    Parameters
+    ----------
+    M : scipy.sparse matrix or array of shape (m, n)
+        The observations. For a sparse matrix every *stored* entry is an observation
+        (explicit zeros included, duplicates summed as SciPy does) and the matrix is
+        never densified; for a dense array NaN marks a missing entry. Observed values
+        must be finite.
+    rank : int
+        Target rank ``k``, ``1 <= k <= min(m, n)``.
+    method : {"altmin", "als", "softimpute"}
+        ``"altmin"``: robust alternating minimization whose per-row least-squares
+        problems are solved approximately by sketch-preconditioned CG (Gu, Song, Yin,
+        Zhang, ICLR 2024). ``"als"``: exact alternating least squares (per-row normal
+        equations). ``"softimpute"``: nuclear-norm shrinkage (Mazumder, Hastie,
+        Tibshirani 2010) with a rank cap ``k``.
+    tol : float
+        Stop when the relative training residual
+        ``||P_Omega(U V^T - M)||_F / ||P_Omega(M)||_F`` is at most ``tol``, or when it
+        decreased by at most ``tol`` (relatively) in the last iteration (a stationary fit,
+        the criterion that ends runs on noisy data).
+    maxiter : int, optional
+        Maximum number of outer iterations (default 100, 1000 for ``"softimpute"``).
+    seed : int or numpy.random.Generator, optional
+        Seeds the spectral initialization, the sketches and the sample splits.
+    callback : callable, optional
+        ``callback(intermediate_result)`` after every iteration; raise ``StopIteration``
+        to stop.
+    **options
+        ``altmin``: ``sketch_factor`` (3.0; the CountSketch has ``sketch_factor * k``
+        rows), ``inner_tol`` (0.3; each CG solve shrinks its preconditioned gradient by
+        this factor), ``max_inner`` (10 CG steps per row at most), ``clip`` (None; zero
+        the rows of the initial ``U`` whose norm exceeds ``clip * sqrt(k / m)``),
+        ``sample_splits`` (1; iteration ``t`` uses part ``t mod sample_splits`` of a
+        random partition of the observations), ``reg`` (0.0, a ridge penalty).
+        ``als``: ``clip``, ``sample_splits``, ``reg``.
+        ``softimpute``: ``shrinkage`` (None: start at fancyimpute's default
+        ``sigma_max(P_Omega(M)) / 50`` and multiply by ``shrinkage_decay`` (0.5) every
+        iteration, a warm-started path towards the rank-``k`` fit; a number: that fixed
+        ``lambda``).
+
+    Returns
+    -------
+    OptimizeResult
+        ``U`` (m, k) with orthonormal columns (except for filled unobserved rows) and
+        ``V`` (n, k), so that the completion is ``U @ V.T``; ``x`` is ``U``; ``rmse``, the
+        root mean square training error on the observed entries; ``relative_residual``;
+        ``nit``; ``n_empty_rows``/``n_empty_cols``; ``n_inner`` (``altmin``, total CG
+        steps); ``singular_values`` and ``shrinkage`` (``softimpute``).
+
+    Notes
+    -----
+    Rows or columns without any observation are completed with the column (row) means of
+    the observed values, projected onto the fitted low-rank space, and trigger an
+    ``OptimizeWarning``; rows or columns with fewer than ``k`` observations warn too (their
+    least-squares problems are underdetermined).
+
+    Examples
+    --------
+    >>> from numopt.problems import random_low_rank_completion
+    >>> from numopt.completion import complete
+    >>> prob = random_low_rank_completion(300, rank=4, rate=0.15, seed=0)
+    >>> res = complete(prob.observed, 4, tol=1e-10, seed=0)
+    >>> res.success, prob.relative_error(res.U, res.V) < 1e-6
+    (True, True)
+    """
+    xp = get_namespace(M)
+    check_choice(method, "method", METHODS)
+    opts = _validate_options(method, check_options(options, DEFAULTS[method],
+                                                   f"complete(method={method!r})"), rank)
+    tol = check_scalar(tol, "tol", low=0.0)
+    maxiter = MAXITER[method] if maxiter is None else check_scalar(maxiter, "maxiter", low=0,
+                                                                    integer=True)
+    obs = observations_from(M, xp)
+    rank = check_scalar(rank, "rank", low=1, integer=True)
+    if rank > min(obs.shape):
+        raise ValueError(f"rank must be at most min(m, n) = {min(obs.shape)}, got {rank}")
+    _warn_about_coverage(obs, rank)
+    if method == "softimpute":
+        solver = SoftImputeSolver(xp, obs, rank, tol=tol, seed=seed, options=opts)
+    else:
+        solver = AlternatingSolver(xp, obs, rank, exact=(method == "als"), tol=tol, seed=seed,
+                                   options=opts)
+    res = run_solver(solver, maxiter=maxiter, callback=callback, finite_fields=("x", "V"))
+    _fill_unobserved(res, obs)
+    res.method = method
+    return res

@@ -1,0 +1,18 @@
+"""Block coordinate descent (Nutini, Laradji & Schmidt, JMLR 2022) and sparse linear models.
+
+``bcd`` runs the general framework (partition x selection rule x update) on the problem
+objects below; ``lasso`` and ``sparse_logistic_regression`` are the fast working-set
+solvers behind the scikit-learn-style estimators.
+"""
+
+from . import _demo, _methods  # noqa: F401  (registers the demos and methods)
+from ._api import bcd, lasso, sparse_logistic_regression
+from ._estimators import Lasso, LabelPropagation, SparseLogisticRegression
+from ._problems import (BinaryLogistic, GLMProblem, L1LeastSquares, L1Logistic,
+                        LabelPropagationProblem, LeastSquares, QuadraticProblem, SoftmaxLogistic,
+                        SoftmaxProblem)
+
+__all__ = ["bcd", "lasso", "sparse_logistic_regression", "LeastSquares", "BinaryLogistic",
+           "SoftmaxLogistic", "LabelPropagationProblem", "L1LeastSquares", "L1Logistic",
+           "QuadraticProblem", "GLMProblem", "SoftmaxProblem", "Lasso",
+           "SparseLogisticRegression", "LabelPropagation"]

@@ -1,0 +1,261 @@
+"""Public functions of numopt.coordinate (the estimators live in ``_estimators``)."""
+
+from __future__ import annotations
+
+import math
+
+from .._backend import get_namespace, is_numpy
+from .._loop import run_solver
+from .._validation import as_array, check_options, check_scalar, check_shape
+from ._data import check_binary_labels, check_design
+from ._glm_l1 import LOGISTIC, QUADRATIC, L1GLMProblem, WorkingSetCD
+
+__all__ = ["lasso", "sparse_logistic_regression", "bcd"]
+
+GLM_DEFAULTS = {"p0": 10, "anderson_k": 5, "max_epochs": 50_000, "positive": False}
+
+
+def _glm_options(options, method):
+    opts = check_options(options, GLM_DEFAULTS, method, stacklevel=4)
+    p0 = check_scalar(opts["p0"], "p0", low=1, integer=True)
+    k = check_scalar(opts["anderson_k"], "anderson_k", low=0, integer=True)
+    epochs = check_scalar(opts["max_epochs"], "max_epochs", low=1, integer=True)
+    positive = bool(opts["positive"])
+    return p0, k, epochs, positive
+
+
+def _fit_l1_glm(X, y, alpha, datafit, *, coef0, fit_intercept, tol, maxiter, callback,
+                options, method):
+    xp = get_namespace(X, y, coef0)
+    if not is_numpy(xp):
+        raise TypeError("X and y must be NumPy arrays (or X a SciPy sparse matrix): the "
+                        "working-set solvers run on the CPU with Numba kernels; for GPU "
+                        f"arrays use numopt.coordinate.bcd. Got {xp.__name__} arrays")
+    X, y, dtype = check_design(X, y, xp)
+    alpha = check_scalar(alpha, "alpha", low=0, low_open=True)
+    tol = check_scalar(tol, "tol", low=0, low_open=True)
+    maxiter = check_scalar(maxiter, "maxiter", low=0, integer=True)
+    p0, k, epochs, positive = _glm_options(options, method)
+    if datafit == LOGISTIC:
+        check_binary_labels(y, xp)
+    n, p = X.shape
+    if coef0 is None:
+        coef0 = xp.zeros(p, dtype=dtype)
+    else:
+        coef0 = as_array(coef0, "coef0", xp, ndim=1, dtype=dtype)
+        check_shape(coef0, "coef0", (p,), against="the columns of X")
+    if datafit == QUADRATIC:
+        intercept0 = float(xp.mean(y)) if fit_intercept else 0.0
+    else:
+        pos = float(xp.mean(xp.astype(y > 0, dtype)))
+        pos = min(max(pos, 1e-6), 1 - 1e-6)
+        intercept0 = math.log(pos / (1 - pos)) if fit_intercept else 0.0
+    problem = L1GLMProblem(xp, X, y, alpha, datafit=datafit,
+                           fit_intercept=bool(fit_intercept), positive=positive)
+    solver = WorkingSetCD(problem, coef0, intercept0, tol=tol, p0=p0, anderson_k=k,
+                          max_epochs=epochs)
+    return run_solver(solver, maxiter=maxiter, callback=callback)
+
+
+def lasso(X, y, alpha, *, coef0=None, fit_intercept=False, tol=1e-4, maxiter=100,
+          callback=None, **options):
+    r"""Solve the Lasso by working-set coordinate descent with Anderson extrapolation.
+
+    Minimises scikit-learn's objective
+
+    .. math:: \frac{1}{2n}\|y - Xw - b\|_2^2 + \alpha\|w\|_1 .
+
+    Parameters
+    ----------
+    X : array or scipy.sparse matrix, shape (n, p)
+        Design matrix (dense NumPy arrays are used in Fortran order, sparse ones as CSC).
+    y : array, shape (n,)
+    alpha : float
+        Penalty level, > 0.
+    coef0 : array, shape (p,), optional
+        Warm start.
+    fit_intercept : bool
+        Fit the unpenalised intercept ``b`` (returned as ``intercept``).
+    tol : float
+        Stop when the duality gap is at most ``tol * ||y_c||^2 / n`` (scikit-learn's
+        certificate; ``y_c`` is ``y`` centred when an intercept is fitted).
+    maxiter : int
+        Maximum number of outer (working-set) iterations.
+    callback : callable, optional
+        Called with an ``OptimizeResult`` after every outer iteration.
+    **options
+        ``p0`` (first working-set size, 10), ``anderson_k`` (extrapolation memory, 5;
+        0 turns it off), ``max_epochs`` (per working set, 50000), ``positive`` (False:
+        non-negative coefficients when True).
+
+    Returns
+    -------
+    OptimizeResult
+        ``x`` (coefficients), ``intercept``, ``fun`` (objective), ``dual_gap`` (the gap
+        reached), ``kkt_violation``, ``n_epochs`` (coordinate sweeps), ``n_active``,
+        ``nit`` (working-set iterations), ``success``, ``status``, ``message``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numopt.coordinate import lasso
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((50, 200)); y = X[:, :3] @ [1.0, -2.0, 3.0]
+    >>> res = lasso(X, y, alpha=0.1, tol=1e-8)
+    >>> res.success, sorted(np.flatnonzero(np.abs(res.x) > 0.5).tolist())
+    (True, [0, 1, 2])
+    """
+    return _fit_l1_glm(X, y, alpha, QUADRATIC, coef0=coef0, fit_intercept=fit_intercept,
+                       tol=tol, maxiter=maxiter, callback=callback, options=options,
+                       method="lasso")
+
+
+def sparse_logistic_regression(X, y, alpha, *, coef0=None, fit_intercept=False, tol=1e-6,
+                               maxiter=100, callback=None, **options):
+    r"""L1-regularised logistic regression by working-set coordinate descent.
+
+    Minimises :math:`\frac1n\sum_i \log(1 + e^{-y_i (x_i^T w + b)}) + \alpha\|w\|_1`
+    with labels ``y`` in {-1, 1}.
+
+    Parameters
+    ----------
+    X, y, alpha, coef0, fit_intercept, maxiter, callback, **options
+        As in :func:`lasso`.
+    tol : float
+        Stop when the KKT violation (largest distance of the gradient to the
+        subdifferential, intercept included) is at most ``tol``.
+
+    Returns
+    -------
+    OptimizeResult
+        As in :func:`lasso`; ``kkt_violation`` is the optimality measure (``dual_gap``
+        is NaN).
+    """
+    return _fit_l1_glm(X, y, alpha, LOGISTIC, coef0=coef0, fit_intercept=fit_intercept,
+                       tol=tol, maxiter=maxiter, callback=callback, options=options,
+                       method="sparse_logistic_regression")
+
+
+BCD_DEFAULTS = {"seed": 0, "backtrack_factor": 2.0, "check_every": 50}
+
+
+def bcd(problem, x0=None, *, partition="variable", rule="gsl", update="lipschitz",
+        block_size=5, tol=1e-6, maxiter=10_000, callback=None, **options):
+    """Block coordinate descent with a chosen partition, selection rule and update.
+
+    Implements the framework of Nutini, Laradji & Schmidt (JMLR 2022). Each iteration
+    selects one block and updates it; the problem keeps its gradient up to date
+    incrementally, so an iteration never evaluates the full gradient.
+
+    Parameters
+    ----------
+    problem : problem object
+        From :mod:`numopt.coordinate` (``LeastSquares``, ``BinaryLogistic``,
+        ``SoftmaxLogistic``, ``LabelPropagationProblem``, ``L1LeastSquares``, ``L1Logistic``,
+        or a ``QuadraticProblem``/``GLMProblem``).
+    x0 : array, shape (problem.n,), optional
+        Starting point (zeros by default).
+    partition : {"variable", "order", "sorted", "averaged", "forest"}
+        ``"order"``, ``"sorted"`` (by Lipschitz constant) and ``"averaged"`` (blocks
+        with similar mean Lipschitz constants) are fixed partitions into blocks of
+        ``block_size``; ``"variable"`` picks the ``block_size`` best coordinates each
+        iteration; ``"forest"`` grows a block greedily while its subgraph in the
+        Hessian's sparsity graph stays a forest (quadratic problems).
+    rule : {"gsl", "gs", "gsd", "gsq", "cyclic", "random", "lipschitz"}
+        Gauss-Southwell (largest gradient), Gauss-Southwell-Lipschitz (gradient scaled
+        by the Lipschitz constant), GSD (diagonal Gershgorin bound), GSQ (block
+        quadratic bound ``g_b^T M_b^{-1} g_b``; on variable blocks it uses the diagonal
+        bound), or the non-greedy cyclic, uniform random and Lipschitz sampling (fixed
+        partitions only). With an L1 term the greedy rules score the minimum-norm
+        subgradient (GS-s), and ``"gsq"`` on variable blocks scores the proximal
+        progress (GS-q).
+    update : {"lipschitz", "diagonal", "backtracking", "newton", "message_passing"}
+        Gradient step with the block Lipschitz constant, with a diagonal (Gershgorin)
+        bound, with a backtracked constant; Newton step with the block Hessian (line
+        search for non-quadratic problems; for L1 a proximal step then a Newton step on
+        the active coordinates); exact solve by Gaussian belief propagation on
+        forest blocks (``partition="forest"``).
+    block_size : int
+    tol : float
+        Stop when the largest entry of the minimum-norm subgradient is at most ``tol``.
+    maxiter : int
+    callback : callable, optional
+        ``callback(OptimizeResult)`` after every iteration (every ``check_every``
+        iterations on the batch path); ``StopIteration`` stops.
+    **options
+        ``seed`` (random rules, 0), ``backtrack_factor`` (2.0) and ``check_every``
+        (50): on a sparse GLM with ``partition="variable"``, ``rule`` "gs" or "gsl"
+        and ``update="lipschitz"`` the iterations run in compiled batches of
+        ``check_every`` (selection, step and incremental gradient in one Numba loop
+        that still stops at the first iterate meeting ``tol``), returning to Python
+        for the callback between batches; ``check_every=1`` gives the per-iteration
+        loop.
+
+    Returns
+    -------
+    OptimizeResult
+        ``x``, ``fun`` (objective), ``optimality`` (the measure reached), ``nfev``
+        (extra function evaluations of line searches), ``nit``, ``success``,
+        ``status``, ``message``.
+    """
+    from ._bcd import FIXED_PARTITIONS, PARTITIONS, RULES, UPDATES, BCDSolver, batch_path
+    from ._problems import QuadraticProblem
+    from .._validation import check_choice
+
+    required = ("init", "grad", "move", "lipschitz", "block_hessian", "n")
+    if not all(hasattr(problem, a) for a in required):
+        raise TypeError("problem must be a numopt.coordinate problem object (for example "
+                        f"LeastSquares(A, b)), got {type(problem).__name__}")
+    xp = problem.xp
+    opts = check_options(options, BCD_DEFAULTS, "bcd", stacklevel=3)
+    check_choice(partition, "partition", PARTITIONS)
+    check_choice(rule, "rule", RULES)
+    check_choice(update, "update", UPDATES)
+    block_size = check_scalar(block_size, "block_size", low=1, integer=True)
+    tol = check_scalar(tol, "tol", low=0, low_open=True)
+    maxiter = check_scalar(maxiter, "maxiter", low=0, integer=True)
+    factor = check_scalar(opts["backtrack_factor"], "backtrack_factor", low=1, low_open=True)
+    if rule in ("cyclic", "random", "lipschitz") and partition not in FIXED_PARTITIONS:
+        raise ValueError(f"rule={rule!r} needs a fixed partition ('order', 'sorted' or "
+                         f"'averaged'), got partition={partition!r}")
+    if partition == "forest" and not hasattr(problem, "hessian_graph"):
+        raise ValueError("partition='forest' needs a quadratic problem with a sparse "
+                         "Hessian (QuadraticProblem, LabelPropagationProblem)")
+    if update == "message_passing":
+        if partition != "forest" or not isinstance(problem, QuadraticProblem):
+            raise ValueError("update='message_passing' needs partition='forest' and a "
+                             "quadratic problem")
+        if problem.l1 or problem.positive:
+            raise ValueError("update='message_passing' does not handle an L1 term")
+    if x0 is None:
+        x0 = xp.zeros(problem.n, dtype=problem.dtype)
+    else:
+        x0 = as_array(x0, "x0", get_namespace(x0), ndim=1)
+        if get_namespace(x0) is not xp and type(x0).__module__.split(".")[0] != \
+                type(problem.lipschitz).__module__.split(".")[0]:
+            raise TypeError("x0 and problem come from different array libraries")
+        x0 = xp.astype(xp.asarray(x0), problem.dtype)
+        check_shape(x0, "x0", (problem.n,), against="problem.n")
+    if problem.positive and bool(xp.any(x0 < 0)):
+        x0 = xp.maximum(x0, 0.0)
+    solver = BCDSolver(problem, x0, partition=partition, rule=rule, update=update,
+                       block_size=block_size, tol=tol, seed=opts["seed"],
+                       backtrack_factor=factor)
+    check_every = check_scalar(opts["check_every"], "check_every", low=1, integer=True)
+    if not batch_path(problem, partition, rule, update) or check_every == 1:
+        return run_solver(solver, maxiter=maxiter, callback=callback)
+    # batch path: each loop step runs up to ``check_every`` compiled iterations (the
+    # kernel itself stops at the first iterate meeting ``tol``); the loop and the
+    # callback see every ``check_every``-th iterate and ``nit`` counts iterations
+    solver.use_batches(check_every, maxiter)
+
+    def count_iterations(res):
+        res["nit"] = solver.iterations
+        return res
+
+    batched_callback = None
+    if callback is not None:
+        def batched_callback(intermediate_result):
+            return callback(count_iterations(intermediate_result))
+    res = run_solver(solver, maxiter=-(-maxiter // check_every), callback=batched_callback)
+    return count_iterations(res)

@@ -1,0 +1,10 @@
+"""Public entry points of numopt.linalg (re-exported by the package)."""
+
+from ._cg import cg
+from ._learner import RelaxationLearner, default_omegas, solve_sequence
+from ._sketch import sketch_solve
+from ._sor import sor
+from ._ssor import ssor_preconditioner
+
+__all__ = ["sor", "cg", "ssor_preconditioner", "sketch_solve", "RelaxationLearner",
+           "solve_sequence", "default_omegas"]

@@ -1,0 +1,269 @@
+"""Conjugate gradients, plain and preconditioned, with SciPy's stopping rule and
+iterates; fused Numba/CuPy vector updates."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._backend import get_kernel, get_namespace, is_cupy, is_numpy, kernel
+from .._loop import run_solver
+from .._result import Status
+from .._validation import as_array, check_options, check_scalar
+from ._system import as_rhs, check_x0, is_linear_operator, system_dtype, _is_sparse
+
+CG_DEFAULTS = {"check_every": None}
+
+
+@kernel("linalg.cg_update",
+        numba="numopt.linalg._kernels_numba:cg_update",
+        cupy="numopt.linalg._kernels_cupy:cg_update")
+def cg_update(xp, x, r, p, q, alpha):
+    """``x += alpha p``, ``r -= alpha q`` in place; returns ``r . r``."""
+    x += alpha * p
+    r -= alpha * q
+    return xp.vecdot(r, r)
+
+
+@kernel("linalg.csr_matvec_dot",
+        cupy="numopt.linalg._kernels_cupy:csr_matvec_dot")
+def csr_matvec_dot(xp, indptr, indices, data, p, q):
+    """``q <- A p`` in place for CSR ``A`` and return ``p . q``: one fused pass on the GPU
+    (it saves cupyx's per-call SpMV set-up and a separate dot); a row loop here, for
+    checking it. On the CPU SciPy's SpMV plus a BLAS dot is faster than a Numba loop
+    (measured), so NumPy input never comes here."""
+    n = p.shape[0]
+    for i in range(n):
+        start, stop = int(indptr[i]), int(indptr[i + 1])
+        q[i] = xp.sum(data[start:stop] * xp.take(p, indices[start:stop]))
+    return xp.vecdot(p, q)
+
+
+@kernel("linalg.cg_direction",
+        numba="numopt.linalg._kernels_numba:cg_direction",
+        cupy="numopt.linalg._kernels_cupy:cg_direction")
+def cg_direction(xp, p, z, beta):
+    """``p <- z + beta p`` in place (SciPy's ``p *= beta; p += z``)."""
+    p *= beta
+    p += z
+    return p
+
+
+def _operator_like(A):
+    """A LinearOperator, or any object with ``matvec`` that is neither an array nor a
+    sparse matrix (such as the operators numopt builds for other array libraries)."""
+    return is_linear_operator(A) or (hasattr(A, "matvec") and not hasattr(A, "ndim")
+                                     and not _is_sparse(A))
+
+
+def _as_operator(A, xp, dtype, name):
+    """Return ``(matvec, n, csr)`` for a dense array, sparse matrix or LinearOperator;
+    ``csr`` is ``(indptr, indices, data)`` when ``A`` is a SciPy/cupyx CSR matrix (the
+    fused SpMV + dot kernel then runs), else ``None``."""
+    if _operator_like(A):
+        shape = tuple(A.shape)
+        if len(shape) != 2 or shape[0] != shape[1]:
+            raise ValueError(f"{name} must be a square operator, got shape {shape}")
+        return A.matvec, shape[0], None
+    if _is_sparse(A):
+        if len(A.shape) != 2 or A.shape[0] != A.shape[1]:
+            raise ValueError(f"{name} must be a square matrix, got shape {tuple(A.shape)}")
+        if A.dtype != dtype:
+            A = A.astype(dtype)
+        if is_numpy(xp):
+            import scipy.sparse as sp
+
+            if A.format not in ("csr", "csc", "dia"):
+                A = sp.csr_array(A)
+        data = A.data if hasattr(A, "data") else None
+        if data is not None and not bool(xp.all(xp.isfinite(xp.asarray(data)))):
+            raise ValueError(f"{name} must be finite, but it contains NaN or inf values")
+        csr = None
+        if A.format == "csr":
+            if not A.has_canonical_format:
+                A = A.copy()
+                A.sum_duplicates()
+            csr = (A.indptr, A.indices, A.data)
+        return (lambda v: A @ v), A.shape[0], csr
+    dense = as_array(A, name, xp, ndim=2, dtype=dtype)
+    if dense.shape[0] != dense.shape[1]:
+        raise ValueError(f"{name} must be a square matrix, got shape {tuple(dense.shape)}")
+    return (lambda v: dense @ v), dense.shape[0], None
+
+
+class _CGSolver:
+    def __init__(self, xp, matvec, psolve, b, x0, threshold, csr=None):
+        self.xp, self.matvec, self.psolve, self.b, self.x0 = xp, matvec, psolve, b, x0
+        self.threshold = threshold
+        self.csr = csr
+        if not is_cupy(xp):
+            self.csr = None
+        self.matvec_dot = get_kernel("linalg.csr_matvec_dot", xp) if self.csr else None
+        self.update = get_kernel("linalg.cg_update", xp)
+        # NumPy: BLAS dot (array-api-compat's vecdot goes through matmul and broadcasting)
+        self.dot = np.dot if is_numpy(xp) else xp.vecdot
+        self.direction = get_kernel("linalg.cg_direction", xp)
+
+    def init(self):
+        xp = self.xp
+        x = self.x0
+        r = self.b - self.matvec(x) if bool(xp.any(x != 0)) else xp.asarray(self.b, copy=True)
+        return {"x": x, "r": r, "p": None, "rho": None, "rr": xp.vecdot(r, r),
+                "breakdown": False}
+
+    def step(self, s):
+        xp = self.xp
+        r = s["r"]
+        z = r if self.psolve is None else self.psolve(r)
+        rho = s["rr"] if self.psolve is None else self.dot(r, z)
+        if s["p"] is None:
+            p = xp.asarray(z, copy=True)
+        else:
+            p = self.direction(xp, s["p"], z, rho / s["rho"])
+        if self.csr is not None:
+            q = s.get("q")
+            q = xp.empty_like(p) if q is None else q
+            pq = self.matvec_dot(xp, *self.csr, p, q)
+            s["q"] = q
+        else:
+            q = self.matvec(p)
+            pq = self.dot(p, q)
+        if isinstance(pq, float) or is_numpy(xp):
+            s["breakdown"] = s["breakdown"] or not float(pq) > 0
+        alpha = rho / pq
+        rr = self.update(xp, s["x"], r, p, q, alpha)
+        s.update(p=p, rho=rho, rr=rr)
+        return s
+
+    def residual(self, s):
+        return math.sqrt(max(float(s["rr"]), 0.0))
+
+    def check(self, s):
+        res = self.residual(s)
+        if res != res or res == math.inf:
+            return Status.NONFINITE
+        if res < self.threshold:
+            return Status.SUCCESS
+        if s["breakdown"]:
+            return Status.STALLED
+        return None
+
+    def result(self, s):
+        res = self.residual(s)
+        fields = {"x": s["x"], "residual": res}
+        if s["breakdown"] and not res < self.threshold:
+            fields["message_detail"] = ("p^T A p <= 0: A (or the preconditioner) is not "
+                                        "symmetric positive definite.")
+        elif not res < self.threshold:
+            fields["message_detail"] = (f"Residual norm {res:.3e} above the target "
+                                        f"{self.threshold:.3e}.")
+        return fields
+
+
+def cg(A, b, x0=None, *, M=None, tol=1e-5, atol=0.0, maxiter=None, callback=None,
+       rtol=None, **options):
+    """Solve ``A x = b`` for symmetric positive definite ``A`` by (preconditioned)
+    conjugate gradients.
+
+    The stopping rule and the iterates are SciPy's (:func:`scipy.sparse.linalg.cg`):
+    stop when the updated residual satisfies ``||r|| < max(atol, tol * ||b||)``.
+
+    Parameters
+    ----------
+    A : (n, n) array, sparse matrix or LinearOperator
+        NumPy array, SciPy sparse matrix, ``scipy.sparse.linalg.LinearOperator``, or
+        their CuPy / cupyx counterparts.
+    b : (n,) array
+    x0 : (n,) array, optional
+    M : matrix or LinearOperator, optional
+        Preconditioner approximating ``A^{-1}`` (SciPy's convention), for instance
+        :func:`ssor_preconditioner`.
+    tol, atol : float
+        Relative and absolute tolerances; ``rtol`` is accepted as SciPy's name for
+        ``tol`` and wins when given.
+    maxiter : int, optional
+        Default ``10 n`` (SciPy's).
+    callback : callable, optional
+        ``callback(intermediate_result)`` with ``x`` and ``residual``; raise
+        ``StopIteration`` to stop.
+    **options
+        ``check_every`` : int, read the convergence test on the host every so many
+        iterations (default 1; 16 on the GPU, where each read is a device sync). For a
+        cupyx CSR ``A`` (alone or with :func:`ssor_preconditioner`) the test itself
+        runs on the device every iteration and freezes ``x`` at the iteration SciPy
+        stops at, so ``x`` and ``nit`` are SciPy's and only up to ``check_every - 1``
+        idle launches follow; other GPU input may run up to ``check_every - 1``
+        extra iterations (``nit`` then counts them).
+
+    Returns
+    -------
+    OptimizeResult
+        ``x``, ``success``, ``status``, ``message``, ``nit`` and ``residual`` (the norm
+        of the updated residual that the stopping rule tests).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numopt.problems import poisson_2d
+    >>> A = poisson_2d(32); b = np.ones(A.shape[0])
+    >>> res = cg(A, b, tol=1e-8)
+    >>> bool(res.success), bool(np.linalg.norm(b - A @ res.x) < 1e-6)
+    (True, True)
+    """
+    arrays = [v for v in (A, M) if v is not None and not _operator_like(v)]
+    xp = get_namespace(b, *(v for v in (x0, *arrays) if v is not None))
+    opts = check_options(options, CG_DEFAULTS, "cg")
+    tol = check_scalar(tol if rtol is None else rtol, "rtol" if rtol is not None else "tol",
+                       low=0.0)
+    atol = check_scalar(atol, "atol", low=0.0)
+    dtype = system_dtype(xp, A, b)
+    matvec, n, csr = _as_operator(A, xp, dtype, "A")
+    b = as_rhs(b, xp, dtype, n)
+    x0 = check_x0(x0, xp, dtype, n)
+    psolve = None
+    if M is not None:
+        psolve, m, _ = _as_operator(M, xp, dtype, "M")
+        if m != n:
+            raise ValueError(f"M has shape ({m}, {m}), expected ({n}, {n}) to match A")
+    maxiter = 10 * n if maxiter is None else check_scalar(maxiter, "maxiter", low=0,
+                                                           integer=True)
+    check_every = opts["check_every"]
+    if check_every is None:
+        check_every = 16 if is_cupy(xp) else 1
+    check_every = check_scalar(check_every, "check_every", low=1, integer=True)
+    b_norm = float(xp.linalg.vector_norm(b))
+    threshold = max(atol, tol * b_norm)
+    if b_norm == 0.0:
+        from .._result import OptimizeResult
+
+        return OptimizeResult.from_status(Status.SUCCESS, x=xp.zeros(n, dtype=dtype),
+                                          nit=0, residual=0.0)
+    fused = _fused_gpu_solver(xp, csr, M, b, x0, threshold, check_every, n)
+    if fused is not None:
+        res = run_solver(fused, maxiter=maxiter, callback=callback, check_every=check_every)
+        if fused.converged_nit is not None:  # the device stopped there; see _cg_cupy
+            res["nit"] = fused.converged_nit
+        return res
+    solver = _CGSolver(xp, matvec, psolve, b, x0, threshold, csr)
+    return run_solver(solver, maxiter=maxiter, callback=callback, check_every=check_every)
+
+
+def _fused_gpu_solver(xp, csr, M, b, x0, threshold, check_every, n):
+    """The launch-fused GPU (P)CG of ``_cg_cupy`` for a cupyx CSR ``A`` with no
+    preconditioner or numopt's SSOR one; ``None`` for anything else."""
+    if not is_cupy(xp) or csr is None:
+        return None
+    plan_args = None
+    if M is not None:
+        plan_args = getattr(M, "_numopt_ssor", None)
+        if plan_args is None or plan_args[0].n != n or plan_args[0].dtype != b.dtype:
+            return None
+    from . import _cg_cupy
+
+    plan = None
+    if plan_args is not None:
+        plan = getattr(M, "_numopt_ssor_plan", None)
+        if plan is None:
+            plan = M._numopt_ssor_plan = _cg_cupy.SSORPlan(*plan_args)
+    return _cg_cupy.FusedCG(*csr, b, x0, threshold, check_every, plan)

@@ -1,0 +1,77 @@
+"""Demo rows of numopt.linalg for ``python -m numopt``."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .._backend import is_cupy, synchronize, to_numpy
+from .._demo import DemoRow, register_demo
+
+
+def _poisson(xp, n):
+    from ..problems import poisson_2d
+
+    A = poisson_2d(n)
+    b = np.random.default_rng(0).standard_normal(A.shape[0])
+    x_ref = __import__("scipy.sparse.linalg", fromlist=["spsolve"]).spsolve(A.tocsc(), b)
+    if is_cupy(xp):
+        import cupyx.scipy.sparse as csp
+
+        return csp.csr_matrix(A), xp.asarray(b), x_ref
+    if xp.__name__.endswith("numpy"):
+        return A, b, x_ref
+    return xp.asarray(A.toarray()), xp.asarray(b), x_ref
+
+
+def _row(method, n, res, x_ref, seconds):
+    err = float(np.linalg.norm(to_numpy(res.x) - x_ref) / np.linalg.norm(x_ref))
+    return DemoRow(method=method, size=f"Poisson {n}x{n}", nit=int(res.nit), error=err,
+                   reference="scipy spsolve", success=bool(res.success), seconds=seconds)
+
+
+@register_demo("linalg", "SSOR-preconditioned CG (omega=1.8), 2-D Poisson")
+def _demo_pcg(xp):
+    from ._api import cg, ssor_preconditioner
+
+    n = 64 if xp.__name__.endswith("numpy") or is_cupy(xp) else 16
+    A, b, x_ref = _poisson(xp, n)
+    M = ssor_preconditioner(A, 1.8)
+    cg(A, b, M=M, tol=1e-10, maxiter=3)  # JIT warm-up
+    synchronize(xp)
+    start = time.perf_counter()
+    res = cg(A, b, M=M, tol=1e-10)
+    synchronize(xp)
+    return _row("cg + ssor_preconditioner", n, res, x_ref, time.perf_counter() - start)
+
+
+@register_demo("linalg", "SOR (omega=1.9), 2-D Poisson")
+def _demo_sor(xp):
+    from ._api import sor
+
+    n = 48 if xp.__name__.endswith("numpy") or is_cupy(xp) else 12
+    A, b, x_ref = _poisson(xp, n)
+    sor(A, b, omega=1.9, maxiter=2)  # JIT warm-up
+    synchronize(xp)
+    start = time.perf_counter()
+    res = sor(A, b, omega=1.9, tol=1e-10)
+    synchronize(xp)
+    return _row("sor", n, res, x_ref, time.perf_counter() - start)
+
+
+@register_demo("linalg", "learned omega over 200 shifted-Poisson systems (Tsallis-INF)")
+def _demo_learner(xp):
+    from ..problems import shifted_poisson_sequence
+    from ._api import RelaxationLearner, solve_sequence
+
+    systems = shifted_poisson_sequence(200, variance="high", seed=0)
+    start = time.perf_counter()
+    out = solve_sequence(systems, RelaxationLearner("sor", seed=0))
+    seconds = time.perf_counter() - start
+    last = systems[-1]
+    x_ref = np.linalg.solve(last.A.toarray(), last.b)
+    err = float(np.linalg.norm(out.x - x_ref) / np.linalg.norm(x_ref))
+    return DemoRow(method="RelaxationLearner(sor)", size="200 x 10x10", nit=out.nit,
+                   error=err, reference="numpy solve (last system)", success=out.success,
+                   seconds=seconds)

@@ -1,0 +1,195 @@
+"""Numba kernels of numopt.linalg (NumPy input). Loaded lazily through ``get_kernel``.
+
+The SOR update is written exactly as PyAMG's C++ ``sor_gauss_seidel`` writes it
+(off-diagonal sum in row order, then ``omega * (b_i - sum) / a_ii + (1 - omega) x_i``),
+so forward and backward sweeps give PyAMG's iterates bit for bit.
+"""
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def _sor_natural(indptr, indices, data, b, x, omega, reverse):
+    n = b.shape[0]
+    one_minus_omega = 1.0 - omega
+    for k in range(n):
+        i = n - 1 - k if reverse else k
+        rsum = 0.0
+        diag = 0.0
+        for jj in range(indptr[i], indptr[i + 1]):
+            j = indices[jj]
+            if j == i:
+                diag = data[jj]
+            else:
+                rsum += data[jj] * x[j]
+        x[i] = omega * (b[i] - rsum) / diag + one_minus_omega * x[i]
+
+
+@njit(cache=True, nogil=True)
+def _sor_ordered(indptr, indices, data, b, x, omega, order, reverse):
+    n = order.shape[0]
+    one_minus_omega = 1.0 - omega
+    for k in range(n):
+        i = order[n - 1 - k] if reverse else order[k]
+        rsum = 0.0
+        diag = 0.0
+        for jj in range(indptr[i], indptr[i + 1]):
+            j = indices[jj]
+            if j == i:
+                diag = data[jj]
+            else:
+                rsum += data[jj] * x[j]
+        x[i] = omega * (b[i] - rsum) / diag + one_minus_omega * x[i]
+
+
+def sor_sweep(xp, indptr, indices, data, b, x, omega, order, color_ptr, reverse):
+    omega = float(omega)
+    if order is None:
+        _sor_natural(indptr, indices, data, b, x, omega, bool(reverse))
+    else:
+        _sor_ordered(indptr, indices, data, b, x, omega, order, bool(reverse))
+    return x
+
+
+@njit(cache=True, nogil=True)
+def _ssor_apply_natural(indptr, indices, data, r, omega, out):
+    # forward solve (D/omega + L) y = r, then backward solve
+    # (D/omega + U) z = (2 - omega)/omega D y; ``out`` holds y and then z. The factor
+    # omega / a_ii does not depend on the previous row, so the division stays off the
+    # row-to-row dependency chain (the sweep's latency bound).
+    n = r.shape[0]
+    two_minus_omega = 2.0 - omega
+    for i in range(n):
+        acc = r[i]
+        diag = 0.0
+        for jj in range(indptr[i], indptr[i + 1]):
+            j = indices[jj]
+            if j < i:
+                acc -= data[jj] * out[j]
+            elif j == i:
+                diag = data[jj]
+        out[i] = (omega / diag) * acc
+    for i in range(n - 1, -1, -1):
+        diag = 0.0
+        upper = 0.0
+        for jj in range(indptr[i], indptr[i + 1]):
+            j = indices[jj]
+            if j > i:
+                upper += data[jj] * out[j]
+            elif j == i:
+                diag = data[jj]
+        out[i] = two_minus_omega * out[i] - (omega / diag) * upper
+    return out
+
+
+def ssor_apply(xp, indptr, indices, data, r, omega, order, color_ptr):
+    out = np.zeros_like(r)
+    if order is None:
+        return _ssor_apply_natural(indptr, indices, data, r, float(omega), out)
+    # a coloured ordering: M^{-1} r is one symmetric sweep from zero in that order
+    _sor_ordered(indptr, indices, data, r, out, float(omega), order, False)
+    _sor_ordered(indptr, indices, data, r, out, float(omega), order, True)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def greedy_coloring(indptr, indices, n):
+    """Colour rows so that no two coupled rows share a colour (first-fit, natural
+    order: a red-black colouring for 5- and 7-point stencils)."""
+    colors = np.full(n, -1, dtype=np.int64)
+    mark = np.full(n + 1, -1, dtype=np.int64)
+    for i in range(n):
+        for jj in range(indptr[i], indptr[i + 1]):
+            j = indices[jj]
+            if j != i and colors[j] >= 0:
+                mark[colors[j]] = i
+        c = 0
+        while mark[c] == i:
+            c += 1
+        colors[i] = c
+    return colors
+
+
+@njit(cache=True, nogil=True)
+def _cg_update(x, r, p, q, alpha):
+    # four partial sums: a single running sum is a chain of dependent additions
+    # (latency-bound, ~4 cycles per entry); four chains run in parallel
+    n = x.shape[0]
+    s0 = s1 = s2 = s3 = 0.0
+    m = n - n % 4
+    for i in range(0, m, 4):
+        x[i] += alpha * p[i]
+        x[i + 1] += alpha * p[i + 1]
+        x[i + 2] += alpha * p[i + 2]
+        x[i + 3] += alpha * p[i + 3]
+        r0 = r[i] - alpha * q[i]
+        r1 = r[i + 1] - alpha * q[i + 1]
+        r2 = r[i + 2] - alpha * q[i + 2]
+        r3 = r[i + 3] - alpha * q[i + 3]
+        r[i] = r0
+        r[i + 1] = r1
+        r[i + 2] = r2
+        r[i + 3] = r3
+        s0 += r0 * r0
+        s1 += r1 * r1
+        s2 += r2 * r2
+        s3 += r3 * r3
+    for i in range(m, n):
+        x[i] += alpha * p[i]
+        ri = r[i] - alpha * q[i]
+        r[i] = ri
+        s0 += ri * ri
+    return (s0 + s1) + (s2 + s3)
+
+
+def cg_update(xp, x, r, p, q, alpha):
+    return _cg_update(x, r, p, q, x.dtype.type(alpha))
+
+
+@njit(cache=True, nogil=True)
+def _cg_direction(p, z, beta):
+    for i in range(p.shape[0]):
+        p[i] = z[i] + beta * p[i]
+
+
+def cg_direction(xp, p, z, beta):
+    _cg_direction(p, z, p.dtype.type(beta))
+    return p
+
+
+@njit(cache=True, nogil=True)
+def _residual_sq(indptr, indices, data, b, x):
+    total = 0.0
+    for i in range(b.shape[0]):
+        acc = b[i]
+        for jj in range(indptr[i], indptr[i + 1]):
+            acc -= data[jj] * x[indices[jj]]
+        total += acc * acc
+    return total
+
+
+@njit(cache=True, nogil=True)
+def _sor_iteration_natural(indptr, indices, data, b, x, omega, symmetric):
+    _sor_natural(indptr, indices, data, b, x, omega, False)
+    if symmetric:
+        _sor_natural(indptr, indices, data, b, x, omega, True)
+    return _residual_sq(indptr, indices, data, b, x)
+
+
+@njit(cache=True, nogil=True)
+def _sor_iteration_ordered(indptr, indices, data, b, x, omega, order, symmetric):
+    _sor_ordered(indptr, indices, data, b, x, omega, order, False)
+    if symmetric:
+        _sor_ordered(indptr, indices, data, b, x, omega, order, True)
+    return _residual_sq(indptr, indices, data, b, x)
+
+
+def sor_iteration(xp, indptr, indices, data, b, x, omega, order, color_ptr, symmetric,
+                  matvec):
+    if order is None:
+        rr = _sor_iteration_natural(indptr, indices, data, b, x, float(omega), bool(symmetric))
+    else:
+        rr = _sor_iteration_ordered(indptr, indices, data, b, x, float(omega), order,
+                                    bool(symmetric))
+    return rr ** 0.5

@@ -1,0 +1,212 @@
+"""Learning the relaxation parameter across a sequence of linear systems."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .._result import OptimizeResult, Status
+from .._validation import check_choice, check_scalar
+from ._bandits import BinnedTsallisINF, ChebyshevCB, TsallisINF
+
+_METHODS = ("sor", "ssor", "ssor_pcg")
+_POLICIES = ("tsallis_inf", "binned_tsallis_inf", "chebyshev_cb")
+
+
+def default_omegas(method):
+    """The paper's SOR grid (20 values in [1, 1.95]); for SSOR-PCG, whose best ``omega``
+    sits at ``2 - O(h)`` on fine grids and whose cost is flat near it, 10 values with
+    ``2 - omega`` log-spaced in [0.01, 0.5]."""
+    if method == "ssor_pcg":
+        return 2.0 - np.geomspace(0.5, 0.01, 10)
+    return np.linspace(1.0, 1.95, 20)
+
+
+def run_with_omega(method, A, b, omega, *, tol, maxiter, x0=None, **options):
+    """Solve one system with ``method`` at a fixed ``omega`` (the baseline the learner
+    competes with); ``ordering`` goes to the SSOR preconditioner for ``"ssor_pcg"``."""
+    options = dict(options)
+    from ._api import cg, sor, ssor_preconditioner
+
+    if method == "sor":
+        return sor(A, b, x0, omega=omega, tol=tol, maxiter=maxiter, **options)
+    if method == "ssor":
+        return sor(A, b, x0, omega=omega, symmetric=True, tol=tol, maxiter=maxiter, **options)
+    ordering = options.pop("ordering", "auto")
+    res = cg(A, b, x0, M=ssor_preconditioner(A, omega, ordering=ordering), tol=tol,
+             maxiter=maxiter, **options)
+    res["omega"] = float(omega)
+    return res
+
+
+class RelaxationLearner:
+    """Choose ``omega`` for each system of a sequence, learning from iteration counts only.
+
+    Each :meth:`solve` samples ``omega`` from a grid with a bandit policy, solves with
+    it, and feeds the number of iterations back as the cost; no extra matrix work is
+    done (Khodak, Chow, Balcan & Talwalkar, *Learning to Relax*, ICLR 2024).
+
+    Parameters
+    ----------
+    method : {"sor", "ssor", "ssor_pcg"}
+        SOR, symmetric SOR, or conjugate gradients preconditioned by
+        :func:`ssor_preconditioner`.
+    policy : {"tsallis_inf", "binned_tsallis_inf", "chebyshev_cb"}
+        ``"tsallis_inf"`` ignores contexts and competes with the best fixed ``omega``;
+        the two contextual policies compete with the best map from context to
+        ``omega``: ``"binned_tsallis_inf"`` runs Tsallis-INF per context bin,
+        ``"chebyshev_cb"`` fits a Chebyshev regression of the cost of each ``omega``
+        in the context and explores by inverse-gap weighting.
+    omegas : array_like, optional
+        The grid of candidate values in (0, 2) (see :func:`default_omegas`).
+    context_range : (float, float), optional
+        Interval of the contexts (required by the contextual policies).
+    n_bins : int
+        Bins of ``"binned_tsallis_inf"``.
+    degree : int
+        Number of Chebyshev terms of ``"chebyshev_cb"``.
+    tol, maxiter :
+        Passed to the solver; a run that hits ``maxiter`` costs ``maxiter``.
+    seed : int or numpy.random.Generator, optional
+    **solver_options
+        Passed to the solver (for instance ``ordering``).
+
+    Attributes
+    ----------
+    history : list of dict
+        ``omega``, ``nit`` and ``context`` of every solve so far.
+    """
+
+    def __init__(self, method="sor", *, policy="tsallis_inf", omegas=None,
+                 context_range=None, n_bins=5, degree=6, tol=1e-8, maxiter=10000,
+                 seed=None, **solver_options):
+        self.method = check_choice(method, "method", _METHODS)
+        self.policy = check_choice(policy, "policy", _POLICIES)
+        grid = default_omegas(method) if omegas is None else np.asarray(omegas, dtype=float)
+        if grid.ndim != 1 or grid.size == 0:
+            raise ValueError(f"omegas must be a non-empty 1-D grid, got shape {grid.shape}")
+        if not np.all((grid > 0) & (grid < 2)):
+            raise ValueError("omegas must lie in (0, 2)")
+        self.omegas = grid
+        self.tol = check_scalar(tol, "tol", low=0.0)
+        self.maxiter = check_scalar(maxiter, "maxiter", low=1, integer=True)
+        self.solver_options = solver_options
+        self.rng = np.random.default_rng(seed)
+        if policy == "tsallis_inf":
+            self._bandit = TsallisINF(grid.size, self.rng)
+        else:
+            if context_range is None:
+                raise ValueError(f"policy={policy!r} needs context_range=(low, high)")
+            low, high = (check_scalar(v, "context_range") for v in context_range)
+            if not high > low:
+                raise ValueError(f"context_range must satisfy low < high, got {context_range}")
+            self.context_range = (low, high)
+            if policy == "binned_tsallis_inf":
+                n_bins = check_scalar(n_bins, "n_bins", low=1, integer=True)
+                self._bandit = BinnedTsallisINF(grid.size, self.rng, (low, high), n_bins)
+            else:
+                degree = check_scalar(degree, "degree", low=1, integer=True)
+                self._bandit = ChebyshevCB(grid.size, self.rng, (low, high), degree)
+        self.history = []
+        self._pending = None
+
+    @property
+    def contextual(self):
+        return self.policy != "tsallis_inf"
+
+    def predict(self, context=None):
+        """Sample the ``omega`` for the next system (call :meth:`update` with its cost)."""
+        if self.contextual:
+            if context is None:
+                raise ValueError(f"policy={self.policy!r} needs a context for every system")
+            context = check_scalar(context, "context")
+        arm = self._bandit.select(context)
+        self._pending = (arm, context)
+        return float(self.omegas[arm])
+
+    def update(self, cost):
+        """Feed back the cost (iteration count) of the last predicted ``omega``."""
+        if self._pending is None:
+            raise RuntimeError("update() called without a preceding predict()")
+        arm, context = self._pending
+        cost = check_scalar(cost, "cost", low=0.0)
+        self._bandit.update(max(cost, 1.0))
+        self.history.append({"omega": float(self.omegas[arm]), "nit": cost,
+                             "context": context})
+        self._pending = None
+
+    def solve(self, A, b, context=None, x0=None):
+        """Solve ``A x = b`` with a learned ``omega``; learn from its iteration count.
+
+        Returns
+        -------
+        OptimizeResult
+            The solver's result with ``omega`` (the value used) and ``context``.
+        """
+        omega = self.predict(context)
+        res = run_with_omega(self.method, A, b, omega, tol=self.tol, maxiter=self.maxiter,
+                             x0=x0, **self.solver_options)
+        self.update(res.nit)
+        res["omega"] = omega
+        res["context"] = context
+        return res
+
+
+def _unpack(system):
+    if hasattr(system, "A") and hasattr(system, "b"):
+        return system.A, system.b, getattr(system, "context", None)
+    if len(system) == 2:
+        return system[0], system[1], None
+    return system[0], system[1], system[2]
+
+
+def solve_sequence(systems, learner, *, callback=None):
+    """Solve a sequence of systems with ``learner`` choosing ``omega`` for each.
+
+    Parameters
+    ----------
+    systems : iterable
+        :class:`numopt.problems.LinearSystem` items, or ``(A, b)`` / ``(A, b, context)``
+        tuples.
+    learner : RelaxationLearner
+    callback : callable, optional
+        ``callback(index, result)`` after each solve; raising ``StopIteration`` ends
+        the sequence early (``success=False``).
+
+    Returns
+    -------
+    OptimizeResult
+        ``results`` (one OptimizeResult per system), ``omegas`` and ``nits`` (NumPy
+        arrays), ``nit`` (total iterations), ``n_systems``, ``n_failed``,
+        ``seconds`` (total solve time), ``x`` (the last solution), ``success`` (every
+        solve converged and the sequence ran to its end).
+    """
+    if not isinstance(learner, RelaxationLearner):
+        raise TypeError(f"learner must be a RelaxationLearner, got {type(learner).__name__}")
+    results = []
+    stopped = False
+    start = time.perf_counter()
+    for index, system in enumerate(systems):
+        A, b, context = _unpack(system)
+        res = learner.solve(A, b, context=context)
+        results.append(res)
+        if callback is not None:
+            try:
+                callback(index, res)
+            except StopIteration:
+                stopped = True
+                break
+    seconds = time.perf_counter() - start
+    nits = np.array([r.nit for r in results], dtype=np.int64)
+    n_failed = sum(not r.success for r in results)
+    if stopped:
+        status, detail = Status.CALLBACK_STOP, ""
+    elif n_failed:
+        status, detail = Status.MAXITER, f"{n_failed} of {len(results)} solves did not converge."
+    else:
+        status, detail = Status.SUCCESS, ""
+    return OptimizeResult.from_status(
+        status, detail, x=results[-1].x if results else None, results=results,
+        omegas=np.array([r.omega for r in results]), nits=nits, nit=int(nits.sum()),
+        n_systems=len(results), n_failed=int(n_failed), seconds=seconds)

@@ -1,0 +1,104 @@
+"""Registration of numopt.linalg's methods with the registry and the generic test table."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._registry import Example, MethodSpec, Option, register_method
+from ._api import cg, sketch_solve, sor
+from ._sketch import SKETCHES
+
+
+def _tolerance(xp, dtype, tight, loose):
+    return loose if dtype == xp.float32 else tight
+
+
+def _checker(x_ref, xp, dtype, rtol64, rtol32):
+    def check(res):
+        from ..testing import assert_allclose
+
+        tol = _tolerance(xp, dtype, rtol64, rtol32)
+        assert_allclose(res.x, xp.asarray(x_ref, dtype=dtype), rtol=tol, atol=tol)
+    return check
+
+
+def _sor_example(symmetric):
+    def example(xp, dtype):
+        n = 12
+        A = np.diag(np.full(n, 3.0)) - np.eye(n, k=1) - np.eye(n, k=-1)
+        A[0, n - 1] = A[n - 1, 0] = -0.5
+        b = np.linspace(-1.0, 2.0, n)
+        x_ref = np.linalg.solve(A, b)
+        return Example(
+            args=(xp.asarray(A, dtype=dtype), xp.asarray(b, dtype=dtype)),
+            kwargs={"omega": 1.1, "symmetric": symmetric,
+                    "tol": _tolerance(xp, dtype, 1e-12, 1e-6)},
+            arg_names=("A", "b"), array_args=(0, 1),
+            check=_checker(x_ref, xp, dtype, 1e-10, 1e-4), rtol=1e-5)
+    return example
+
+
+def _cg_example(xp, dtype):
+    from ..problems import random_spd_matrix
+
+    A = random_spd_matrix(10, cond=20.0, seed=3)
+    b = np.random.default_rng(4).standard_normal(10)
+    x_ref = np.linalg.solve(A, b)
+    return Example(args=(xp.asarray(A, dtype=dtype), xp.asarray(b, dtype=dtype)),
+                   kwargs={"tol": _tolerance(xp, dtype, 1e-12, 1e-6)},
+                   arg_names=("A", "b"), array_args=(0, 1),
+                   check=_checker(x_ref, xp, dtype, 1e-9, 1e-3), rtol=1e-5)
+
+
+def _sketch_example(name, least_squares):
+    def example(xp, dtype):
+        from ..problems import least_squares_problem
+
+        A, b, x_ref = least_squares_problem(40, 6, consistent=not least_squares, cond=3.0,
+                                            seed=5)
+        return Example(
+            args=(xp.asarray(A, dtype=dtype), xp.asarray(b, dtype=dtype)),
+            kwargs={"sketch": name, "least_squares": least_squares, "seed": 0,
+                    "block_size": None if name == "kaczmarz" else 4,
+                    "tol": _tolerance(xp, dtype, 1e-10, 1e-5)},
+            arg_names=("A", "b"), array_args=(0, 1),
+            check=_checker(x_ref, xp, dtype, 1e-7, 1e-3), rtol=1e-5)
+    return example
+
+
+_SOR_OPTIONS = {
+    "ordering": Option("auto", "'natural', 'multicolor' or 'auto' (natural on CPU, "
+                               "multicolor on GPU)"),
+    "check_every": Option(None, "residual test every so many sweeps (1 CPU, 10 GPU)"),
+}
+
+register_method(MethodSpec(
+    solver="sor", name="sor", func=sor, problem_class="linalg",
+    summary="successive over-relaxation, Numba CSR sweeps / multicolour CuPy sweeps",
+    options=_SOR_OPTIONS, example=_sor_example(False), has_kernels=True,
+    reference="Young (1950); sweeps as PyAMG's sor_gauss_seidel"))
+
+register_method(MethodSpec(
+    solver="sor", name="ssor", func=sor, problem_class="linalg",
+    summary="symmetric SOR (forward + backward sweep per iteration)",
+    options=_SOR_OPTIONS, example=_sor_example(True), has_kernels=True,
+    reference="Sheldon (1955)"))
+
+register_method(MethodSpec(
+    solver="cg", name="cg", func=cg, problem_class="linalg",
+    summary="(preconditioned) conjugate gradients with SciPy's stopping rule and iterates",
+    options={"check_every": Option(None, "convergence test every so many iterations "
+                                         "(1 CPU, 10 GPU)")},
+    example=_cg_example, has_kernels=True, reference="Hestenes & Stiefel (1952)"))
+
+for _name in SKETCHES:
+    for _ls in (False, True):
+        register_method(MethodSpec(
+            solver="sketch_solve", name=f"{_name}{'_lstsq' if _ls else ''}",
+            func=sketch_solve, problem_class="linalg",
+            summary=f"{_name} sketch-and-project, "
+                    f"{'least squares' if _ls else 'consistent systems'}",
+            options={"check_every": Option(None, "residual test every so many steps")},
+            example=_sketch_example(_name, _ls),
+            reference="Strohmer & Vershynin (2009); Zouzias & Freris (2013); "
+                      "Gower & Richtarik (2015)"))

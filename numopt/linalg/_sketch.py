@@ -1,0 +1,243 @@
+"""Randomized iterative sketching solvers for ``A x = b`` (consistent) and
+``min ||A x - b||`` (least squares): randomized Kaczmarz, block Kaczmarz, Gaussian and
+count-sketch sketch-and-project (Gower & Richtarik, 2015)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._backend import get_namespace, is_numpy
+from .._loop import run_solver
+from .._result import Status
+from .._validation import as_array, check_choice, check_options, check_scalar, check_shape
+from ._system import _is_sparse, system_dtype
+
+SKETCHES = ("kaczmarz", "block_kaczmarz", "gaussian", "countsketch")
+SKETCH_DEFAULTS = {"check_every": None}
+
+
+class _SketchSolver:
+    """Consistent systems sketch rows: ``x <- x + A^T S (S^T A A^T S)^+ S^T (b - A x)``.
+    Least squares sketches columns (sketch-and-project on the normal equations):
+    ``x <- x + S (A S)^+ (b - A x)``, keeping ``r = b - A x`` up to date; the
+    single-row case is randomized extended Kaczmarz (Zouzias & Freris, 2013)."""
+
+    def __init__(self, xp, A, b, x0, sketch, block_size, least_squares, tol, atol, rng):
+        self.xp, self.A, self.b, self.x0 = xp, A, b, x0
+        self.sketch, self.k, self.ls, self.rng = sketch, block_size, least_squares, rng
+        m, n = A.shape
+        self.m, self.n = m, n
+        row_sq = xp.sum(A * A, axis=1)
+        col_sq = xp.sum(A * A, axis=0)
+        self.row_sq, self.col_sq = row_sq, col_sq
+        self.row_p = _probabilities(row_sq)
+        self.col_p = _probabilities(col_sq)
+        target = xp.linalg.vector_norm(A.T @ b) if least_squares else xp.linalg.vector_norm(b)
+        self.threshold = max(tol * float(target), atol)
+
+    # -- helpers ---------------------------------------------------------------------
+    def _index(self, i):
+        return self.xp.asarray(np.asarray(i, dtype=np.int64))
+
+    def _dense(self, S):
+        return self.xp.asarray(np.asarray(S, dtype=np.float64), dtype=self.A.dtype)
+
+    def _countsketch(self, size):
+        """``(bucket, sign)``: each of ``size`` indices goes to one of ``k`` buckets."""
+        return self.rng.integers(0, self.k, size), self.rng.choice([-1.0, 1.0], size)
+
+    def _bucket_matrix(self, bucket, sign, size):
+        """The ``size x k`` count-sketch matrix (dense; NumPy uses add.at instead)."""
+        S = np.zeros((size, self.k))
+        S[np.arange(size), bucket] = sign
+        return self._dense(S)
+
+    # -- solver protocol ---------------------------------------------------------------
+    def init(self):
+        xp = self.xp
+        x = self.x0
+        r = self.b - self.A @ x
+        state = {"x": x, "r": r, "residual": None}
+        if self.ls and self.sketch == "kaczmarz":
+            state["z"] = xp.asarray(self.b, copy=True)  # REK: b minus its range part
+        return state
+
+    def step(self, s):
+        xp, A = self.xp, self.A
+        x = s["x"]
+        s["residual"] = None
+        if self.sketch == "kaczmarz" and not self.ls:
+            i = int(self.rng.choice(self.m, p=self.row_p))
+            row = A[i, :]
+            x = x + ((self.b[i] - xp.vecdot(row, x)) / self.row_sq[i]) * row
+        elif self.sketch == "kaczmarz":
+            j = int(self.rng.choice(self.n, p=self.col_p))
+            col = A[:, j]
+            s["z"] = s["z"] - (xp.vecdot(col, s["z"]) / self.col_sq[j]) * col
+            i = int(self.rng.choice(self.m, p=self.row_p))
+            row = A[i, :]
+            x = x + ((self.b[i] - s["z"][i] - xp.vecdot(row, x)) / self.row_sq[i]) * row
+        elif not self.ls:
+            SA, Sr = self._row_sketch(x)
+            x = x + SA.T @ (xp.linalg.pinv(SA @ SA.T) @ Sr)
+        else:
+            AS, delta_map = self._column_sketch()
+            delta = xp.linalg.pinv(AS) @ s["r"]
+            x = x + delta_map(delta)
+            s["r"] = s["r"] - AS @ delta
+        s["x"] = x
+        return s
+
+    def _row_sketch(self, x):
+        """``(S^T A, S^T (b - A x))`` for the row sketches."""
+        xp, A, k = self.xp, self.A, self.k
+        if self.sketch == "block_kaczmarz":
+            idx = self._index(self.rng.choice(self.m, size=k, replace=False))
+            SA = xp.take(A, idx, axis=0)
+            return SA, xp.take(self.b, idx) - SA @ x
+        if self.sketch == "gaussian":
+            S = self._dense(self.rng.standard_normal((self.m, k)))
+            SA = S.T @ A
+            return SA, S.T @ self.b - SA @ x
+        bucket, sign = self._countsketch(self.m)
+        if is_numpy(xp):
+            SA = np.zeros((k, self.n), dtype=A.dtype)
+            np.add.at(SA, bucket, sign[:, None] * A)
+            Sb = np.zeros(k, dtype=A.dtype)
+            np.add.at(Sb, bucket, sign * self.b)
+        else:
+            S = self._bucket_matrix(bucket, sign, self.m)
+            SA, Sb = S.T @ A, S.T @ self.b
+        return SA, Sb - SA @ x
+
+    def _column_sketch(self):
+        """``(A S, delta -> S delta)`` for the column sketches (least squares)."""
+        xp, A, k = self.xp, self.A, self.k
+        if self.sketch == "block_kaczmarz":
+            cols = self.rng.choice(self.n, size=k, replace=False)
+            S = self._dense(np.eye(self.n)[:, cols])  # scatter as a product: no index assignment in the array API
+            return xp.take(A, self._index(cols), axis=1), (lambda delta: S @ delta)
+        if self.sketch == "gaussian":
+            S = self._dense(self.rng.standard_normal((self.n, k)))
+        else:
+            bucket, sign = self._countsketch(self.n)
+            S = self._bucket_matrix(bucket, sign, self.n)
+        return A @ S, (lambda delta: S @ delta)
+
+    def residual(self, s):
+        if s["residual"] is None:
+            r = self.b - self.A @ s["x"]
+            if self.ls:
+                s["r"] = r  # refresh the running residual (no drift)
+                r = self.A.T @ r
+            s["residual"] = float(self.xp.linalg.vector_norm(r))
+        return s["residual"]
+
+    def check(self, s):
+        res = self.residual(s)
+        if not math.isfinite(res):
+            return Status.NONFINITE
+        return Status.SUCCESS if res <= self.threshold else None
+
+    def result(self, s):
+        res = self.residual(s)
+        fields = {"x": s["x"], "residual": res}
+        if not res <= self.threshold:
+            what = "normal-equation residual ||A^T (b - A x)||" if self.ls else \
+                "residual ||b - A x||"
+            fields["message_detail"] = f"The {what} {res:.3e} is above {self.threshold:.3e}."
+        return fields
+
+
+def _probabilities(sq):
+    p = np.asarray(sq, dtype=np.float64) if not hasattr(sq, "get") else sq.get()
+    p = np.asarray(p, dtype=np.float64)
+    return p / p.sum()
+
+
+def sketch_solve(A, b, x0=None, *, sketch="kaczmarz", block_size=None, least_squares=False,
+                 tol=1e-6, atol=0.0, maxiter=None, seed=None, callback=None, **options):
+    """Solve ``A x = b`` or ``min ||A x - b||_2`` by randomized sketch-and-project.
+
+    Parameters
+    ----------
+    A : (m, n) dense array
+        NumPy, CuPy or another array-API array (no zero rows for the row sketches,
+        full column rank for ``least_squares``).
+    b : (m,) array
+    x0 : (n,) array, optional
+    sketch : {"kaczmarz", "block_kaczmarz", "gaussian", "countsketch"}
+        ``"kaczmarz"``: one row per step, sampled with probability proportional to its
+        squared norm (Strohmer & Vershynin); ``"block_kaczmarz"``: project onto
+        ``block_size`` random rows at once; ``"gaussian"``: a Gaussian ``m x k`` sketch
+        ``S``, project onto ``S^T A x = S^T b``; ``"countsketch"``: the same with a
+        sparse sign-hashing sketch (cost O(nnz(A)) per sketch).
+    block_size : int, optional
+        Rows (or columns) per sketch; default ``min(m, n, 10)``, 1 for ``"kaczmarz"``.
+    least_squares : bool
+        Solve the least-squares problem of an inconsistent system: randomized extended
+        Kaczmarz for ``"kaczmarz"``, sketch-and-project on the normal equations (column
+        sketches) for the others. Stops when ``||A^T (b - A x)|| <= max(tol ||A^T b||,
+        atol)``; a consistent solve stops when ``||b - A x|| <= max(tol ||b||, atol)``.
+    tol, atol : float
+    maxiter : int, optional
+        Maximum number of sketch steps (default ``200 * max(m, n) / block_size``).
+    seed : int or numpy.random.Generator, optional
+        Sampling is done by NumPy on the host, so results are reproducible across array
+        libraries.
+    callback : callable, optional
+    **options
+        ``check_every`` : residual test every so many steps (default: one pass over the
+        rows, or columns, ``ceil(m / block_size)``; every step for the dense sketches).
+
+    Returns
+    -------
+    OptimizeResult
+        ``x``, ``success``, ``status``, ``message``, ``nit`` (sketch steps) and
+        ``residual`` (the quantity the stopping rule tests).
+    """
+    xp = get_namespace(*(v for v in (A, b, x0) if v is not None))
+    opts = check_options(options, SKETCH_DEFAULTS, "sketch_solve")
+    check_choice(sketch, "sketch", SKETCHES)
+    if _is_sparse(A):
+        raise TypeError("A must be a dense array for sketch_solve (got a sparse matrix); "
+                        "convert it with A.toarray()")
+    dtype = system_dtype(xp, A, b)
+    A = as_array(A, "A", xp, ndim=2, dtype=dtype)
+    m, n = A.shape
+    b = as_array(b, "b", xp, ndim=1, dtype=dtype)
+    check_shape(b, "b", (m,), against="A")
+    if x0 is None:
+        x0 = xp.zeros(n, dtype=dtype)
+    else:
+        x0 = as_array(x0, "x0", xp, ndim=1, dtype=dtype)
+        check_shape(x0, "x0", (n,), against="A")
+    least_squares = bool(least_squares)
+    if sketch == "kaczmarz":
+        block_size = 1
+    elif block_size is None:
+        block_size = min(m, n, 10)
+    block_size = check_scalar(block_size, "block_size", low=1, integer=True)
+    limit = n if least_squares else m
+    if block_size > limit:
+        raise ValueError(f"block_size must be at most {limit} "
+                         f"({'columns' if least_squares else 'rows'} of A), got {block_size}")
+    tol = check_scalar(tol, "tol", low=0.0)
+    atol = check_scalar(atol, "atol", low=0.0)
+    if maxiter is None:
+        maxiter = int(200 * max(m, n) / block_size) + 1
+    maxiter = check_scalar(maxiter, "maxiter", low=0, integer=True)
+    sq = xp.sum(A * A, axis=1 if not least_squares or sketch == "kaczmarz" else 0)
+    if not bool(xp.all(sq > 0)):
+        raise ValueError("A must have no zero rows" if not least_squares
+                         else "A must have no zero rows or columns")
+    check_every = opts["check_every"]
+    if check_every is None:
+        dense = sketch in ("gaussian", "countsketch")
+        check_every = 1 if dense else math.ceil(limit / block_size)
+    check_every = check_scalar(check_every, "check_every", low=1, integer=True)
+    rng = np.random.default_rng(seed)
+    solver = _SketchSolver(xp, A, b, x0, sketch, block_size, least_squares, tol, atol, rng)
+    return run_solver(solver, maxiter=maxiter, callback=callback, check_every=check_every)

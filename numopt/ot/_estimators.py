@@ -1,0 +1,179 @@
+"""scikit-learn-style estimators: entropic and sparsity-constrained OT between point clouds."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+import array_api_compat.numpy as _np_xp
+
+from .._validation import as_array
+from ..exceptions import ConvergenceWarning
+
+__all__ = ["EntropicOT", "SparseOT"]
+
+
+def _squared_euclidean(Xs, Xt):
+    from scipy.spatial.distance import cdist
+
+    return cdist(Xs, Xt, "sqeuclidean")
+
+
+def _check_cloud(X, name):
+    X = np.asarray(as_array(X, name, _np_xp, ndim=2), dtype=np.float64)
+    return X
+
+
+def _not_fitted_error(est):
+    try:
+        from sklearn.exceptions import NotFittedError
+    except ImportError:  # pragma: no cover
+        NotFittedError = AttributeError
+    return NotFittedError(f"This {type(est).__name__} instance is not fitted yet; "
+                          "call 'fit' first.")
+
+
+class _TransportEstimator:
+    """Shared fit/transform: subclasses implement ``_solve(a, b, M) -> OptimizeResult``."""
+
+    def _check_clouds(self, Xs, Xt):
+        if Xt is None:
+            raise ValueError("Xt (the target point cloud) is required: fit(Xs, Xt)")
+        Xs, Xt = _check_cloud(Xs, "Xs"), _check_cloud(Xt, "Xt")
+        if Xs.shape[1] != Xt.shape[1]:
+            raise ValueError(f"Xs and Xt must have the same number of features, got "
+                             f"{Xs.shape[1]} and {Xt.shape[1]}")
+        return Xs, Xt
+
+    def fit(self, Xs, Xt=None, a=None, b=None):
+        """Transport the weighted cloud ``(Xs, a)`` onto ``(Xt, b)`` (uniform by default)."""
+        Xs, Xt = self._check_clouds(Xs, Xt)
+        M = _squared_euclidean(Xs, Xt)
+        self.cost_scale_ = float(M.max()) if self.normalize_cost and M.max() > 0 else 1.0
+        M = M / self.cost_scale_
+        res = self._solve(a, b, M)
+        if not res.success:
+            warnings.warn(f"{type(self).__name__} did not converge: {res.message}",
+                          ConvergenceWarning, stacklevel=2)
+        self.result_ = res
+        self.coupling_ = res.plan
+        self.cost_ = res.cost * self.cost_scale_
+        self.n_iter_ = res.nit
+        self.Xs_, self.Xt_ = Xs, Xt
+        self.n_features_in_ = Xs.shape[1]
+        return self
+
+    def transform(self, Xs):
+        """Barycentric map: each fitted source point goes to the plan-weighted mean of the
+        targets; other points move with the displacement of their nearest fitted point."""
+        if not hasattr(self, "coupling_"):
+            raise _not_fitted_error(self)
+        Xs = _check_cloud(Xs, "Xs")
+        if Xs.shape[1] != self.n_features_in_:
+            raise ValueError(f"Xs has {Xs.shape[1]} features, but {type(self).__name__} "
+                             f"was fitted with {self.n_features_in_}")
+        P = self.coupling_
+        mass = np.asarray(P.sum(axis=1)).ravel()
+        mapped = np.asarray(P @ self.Xt_) / np.where(mass > 0, mass, 1.0)[:, None]
+        if Xs.shape == self.Xs_.shape and np.array_equal(Xs, self.Xs_):
+            return mapped
+        nearest = np.argmin(_squared_euclidean(Xs, self.Xs_), axis=1)
+        return Xs + (mapped - self.Xs_)[nearest]
+
+    def fit_transform(self, Xs, Xt=None, a=None, b=None):
+        return self.fit(Xs, Xt, a=a, b=b).transform(Xs)
+
+
+class EntropicOT(_TransportEstimator):
+    """Entropic OT between point clouds with :func:`numopt.ot.sinkhorn`.
+
+    Parameters
+    ----------
+    reg : float
+        Entropic regularization (relative to the cost when ``normalize_cost``).
+    method : {"auto", "kernel", "log", "sns"}
+    tol : float
+        L1 marginal error to reach.
+    max_iter : int
+    normalize_cost : bool
+        Divide the squared Euclidean cost by its maximum (default True).
+
+    Attributes
+    ----------
+    coupling_ : ndarray (n_source, n_target)
+    cost_ : float
+        <P, M> in the original (unnormalized) cost.
+    n_iter_ : int
+    result_ : OptimizeResult
+    """
+
+    def __init__(self, reg=0.05, method="auto", tol=1e-9, max_iter=10000, normalize_cost=True):
+        self.reg = reg
+        self.method = method
+        self.tol = tol
+        self.max_iter = max_iter
+        self.normalize_cost = normalize_cost
+
+    def _solve(self, a, b, M):
+        from ._api import sinkhorn
+
+        return sinkhorn(a, b, M, self.reg, method=self.method, tol=self.tol,
+                        maxiter=self.max_iter)
+
+
+class SparseOT(_TransportEstimator):
+    """Sparsity-constrained OT between point clouds with :func:`numopt.ot.sparse_ot`:
+    each target point receives mass from at most ``k`` source points.
+
+    Parameters
+    ----------
+    k : int
+    gamma : float
+        Quadratic regularization (relative to the cost when ``normalize_cost``).
+    formulation : {"semi_dual", "dual"}
+    tol : float
+    max_iter : int
+    normalize_cost : bool
+
+    Attributes
+    ----------
+    coupling_ : scipy.sparse.csr_array (n_source, n_target)
+    cost_, n_iter_, result_ : as in :class:`EntropicOT`
+    """
+
+    def __init__(self, k=5, gamma=1.0, formulation="semi_dual", tol=1e-6, max_iter=500,
+                 normalize_cost=True):
+        self.k = k
+        self.gamma = gamma
+        self.formulation = formulation
+        self.tol = tol
+        self.max_iter = max_iter
+        self.normalize_cost = normalize_cost
+
+    def _solve(self, a, b, M):
+        from ._api import sparse_ot
+
+        return sparse_ot(a, b, M, self.k, gamma=self.gamma, formulation=self.formulation,
+                         tol=self.tol, maxiter=self.max_iter)
+
+
+def _get_params(self, deep=True):
+    import inspect
+
+    names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+    return {name: getattr(self, name) for name in names}
+
+
+def _set_params(self, **params):
+    valid = self.get_params()
+    for key, value in params.items():
+        if key not in valid:
+            raise ValueError(f"Invalid parameter {key!r} for estimator {type(self).__name__}")
+        setattr(self, key, value)
+    return self
+
+
+# sklearn's get_params/set_params without importing sklearn at numopt import time
+_TransportEstimator.get_params = _get_params
+_TransportEstimator.set_params = _set_params

@@ -1,0 +1,215 @@
+"""Sinkhorn's algorithm in kernel (scaling) and log (potential) form, batched.
+
+Both forms keep, for B problems at once, a pair of scalings ``(U, V)`` (kernel) or of
+potentials ``(F, G)`` (log) and do one full iteration per ``step``: the row update
+then the column update. The row pass also measures, for free, the row-marginal error
+of the *previous* pair, whose column marginal is exact, so the error that decides
+convergence is the exact L1 marginal error of a pair the solver still holds: the pair
+that is returned. Problems that converge are frozen while the others go on.
+
+The kernels below are the array-API reference versions; ``_kernels_numba`` fuses each
+iteration into a single pass over the n×m matrix and ``_kernels_cupy`` runs it on a GPU.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .._backend import get_kernel, is_cupy, kernel
+from .._result import Status
+from ._common import plan_marginal_error
+
+__all__ = ["SinkhornSolver", "epsilon_schedule", "kernel_underflow_risk"]
+
+
+@kernel("ot.sinkhorn_kernel_step",
+        numba="numopt.ot._kernels_numba:sinkhorn_kernel_step",
+        cupy="numopt.ot._kernels_cupy:sinkhorn_kernel_step")
+def sinkhorn_kernel_step(xp, K, U, V, A, Bw, active):
+    """One Sinkhorn iteration for every problem: returns ``(U_new, V_new, err)``.
+
+    ``err[p]`` is the L1 row-marginal error of ``(U[p], V[p])``. Rows ``p`` of
+    problems that are not ``active`` may be skipped (their outputs are then ignored).
+    """
+    KV = V @ xp.matrix_transpose(K)
+    err = xp.sum(xp.abs(U * KV - A), axis=1)
+    U_new = A / KV
+    V_new = Bw / (U_new @ K)
+    return U_new, V_new, err
+
+
+@kernel("ot.sinkhorn_log_step",
+        numba="numopt.ot._kernels_numba:sinkhorn_log_step",
+        cupy="numopt.ot._kernels_cupy:sinkhorn_log_step")
+def sinkhorn_log_step(xp, M, F, G, logA, logB, reg, active):
+    """One log-domain Sinkhorn iteration: returns ``(F_new, G_new, err)``.
+
+    ``err[p]`` is the L1 row-marginal error of the plan ``exp((F + G - M) / reg)``
+    of the incoming potentials. Zero weights give ``-inf`` potentials and zero rows.
+    """
+    T = (G[:, None, :] - M[None, :, :]) / reg
+    F_new = reg * (logA - _logsumexp(xp, T, axis=2))
+    F_new = xp.where(logA == -math.inf, -math.inf, F_new)
+    rows = xp.sum(xp.exp(T + F[:, :, None] / reg), axis=2)
+    err = xp.sum(xp.abs(rows - xp.exp(logA)), axis=1)
+    S = (F_new[:, :, None] - M[None, :, :]) / reg
+    G_new = reg * (logB - _logsumexp(xp, S, axis=1))
+    G_new = xp.where(logB == -math.inf, -math.inf, G_new)
+    return F_new, G_new, err
+
+
+@kernel("ot.log_plan", numba="numopt.ot._kernels_numba:log_plan")
+def log_plan(xp, M, F, G, reg):
+    """The plans exp((F_i + G_j - M_ij)/reg) of a batch of potentials, shape (B, n, m)."""
+    return xp.exp((F[:, :, None] + G[:, None, :] - M[None, :, :]) / reg)
+
+
+def _logsumexp(xp, T, axis):
+    top = xp.max(T, axis=axis, keepdims=True)
+    top = xp.where(xp.isfinite(top), top, xp.zeros_like(top))
+    return xp.log(xp.sum(xp.exp(T - top), axis=axis)) + xp.squeeze(top, axis=axis)
+
+
+def kernel_underflow_risk(M, reg, dtype, xp) -> float:
+    """How far exp(-M/reg) reaches into the underflow range, as a fraction of it.
+
+    The kernel form multiplies entries of exp(-M/reg) by scalings of size up to about
+    exp(range(M)/reg); it stays safe while range(M)/reg uses less than half of the
+    exponent range (both scalings together then stay representable).
+    """
+    spread = float(xp.max(M) - xp.min(M)) / reg
+    info = xp.finfo(dtype)
+    tiny = float(getattr(info, "smallest_normal", None) or info.tiny)
+    return spread / (0.5 * -math.log(tiny))
+
+
+def epsilon_schedule(reg, spread, factor):
+    """Regularizations from about ``spread`` down to ``reg``, each ``factor`` times smaller."""
+    regs = []
+    current = reg
+    while current * factor < spread:
+        current *= factor
+        regs.append(current)
+    return regs[::-1] + [reg]
+
+
+class SinkhornSolver:
+    """init/step/check/result for :func:`numopt._loop.run_solver`.
+
+    ``mode`` is ``"kernel"`` or ``"log"``; ``regs`` the regularization schedule (its last
+    entry is the target; earlier stages stop at ``stage_tol`` and warm-start the next).
+    """
+
+    def __init__(self, xp, a, b, M, regs, mode, tol, stage_tol=1e-3, stage_maxiter=1000,
+                 with_plan=True):
+        self.xp, self.A, self.Bw, self.M = xp, a, b, M
+        self.regs, self.mode, self.tol = list(regs), mode, tol
+        self.stage_tol, self.stage_maxiter = stage_tol, stage_maxiter
+        self.on_gpu = is_cupy(xp)
+        self.with_plan = with_plan  # False: potentials only (a warm start for SNS)
+        if mode == "kernel":
+            self.K = xp.exp(-M / self.regs[-1])
+            self.step_kernel = get_kernel("ot.sinkhorn_kernel_step", xp)
+        else:
+            self.logA, self.logB = xp.log(a), xp.log(b)
+            self.step_kernel = get_kernel("ot.sinkhorn_log_step", xp)
+
+    # state: dict with X, Y (scalings or potentials), err (of X, Y), converged mask,
+    # stage index, iterations in this stage, valid (err measures the held pair)
+    def init(self):
+        xp, (B, n), m = self.xp, self.A.shape, self.Bw.shape[1]
+        fill = 1.0 if self.mode == "kernel" else 0.0
+        dtype = self.M.dtype
+        return {
+            "X": xp.full((B, n), fill, dtype=dtype, device=self.M.device),
+            "Y": xp.full((B, m), fill, dtype=dtype, device=self.M.device),
+            "err": xp.full((B,), math.inf, dtype=dtype, device=self.M.device),
+            "done": xp.zeros((B,), dtype=xp.bool, device=self.M.device),
+            "stage": 0, "stage_nit": 0, "nit": xp.zeros((B,), dtype=xp.int64, device=self.M.device),
+        }
+
+    @property
+    def final_stage(self):
+        return len(self.regs) - 1
+
+    def step(self, s):
+        xp = self.xp
+        if self.mode == "kernel":
+            X_new, Y_new, err = self.step_kernel(xp, self.K, s["X"], s["Y"], self.A, self.Bw,
+                                                 ~s["done"])
+        else:
+            reg = self.regs[s["stage"]]
+            X_new, Y_new, err = self.step_kernel(xp, self.M, s["X"], s["Y"],
+                                                 self.logA, self.logB, reg, ~s["done"])
+        first = s["stage_nit"] == 0 and s["stage"] == 0
+        if first:  # the starting pair has no exact column marginal: its error means nothing
+            err = xp.full_like(err, math.inf)
+        frozen = s["done"]
+        if s["stage"] == self.final_stage:
+            frozen = frozen | (err <= self.tol)
+        keep = frozen[:, None]
+        s = dict(s)
+        s["X"] = xp.where(keep, s["X"], X_new)
+        s["Y"] = xp.where(keep, s["Y"], Y_new)
+        s["err"] = xp.where(s["done"], s["err"], err)
+        s["nit"] = s["nit"] + xp.astype(~s["done"], xp.int64)
+        s["done"] = frozen
+        s["stage_nit"] += 1
+        if s["stage"] < self.final_stage and (
+                s["stage_nit"] >= self.stage_maxiter
+                or (not self.on_gpu or s["stage_nit"] % 10 == 0)
+                and bool(xp.all(err <= self.stage_tol))):
+            s["stage"] += 1
+            s["stage_nit"] = 0
+        return s
+
+    def check(self, s):
+        xp = self.xp
+        err = s["err"]
+        if bool(xp.any(xp.isnan(err))) or (
+                s["stage_nit"] > 1 and not bool(xp.all(xp.isfinite(err)))):
+            return Status.NONFINITE
+        if s["stage"] == self.final_stage and bool(xp.all(s["done"])):
+            return Status.SUCCESS
+        return None
+
+    def plan(self, s):
+        xp = self.xp
+        if self.mode == "kernel":
+            return s["X"][:, :, None] * self.K[None, :, :] * s["Y"][:, None, :]
+        return get_kernel("ot.log_plan", xp)(xp, self.M, s["X"], s["Y"], self.regs[-1])
+
+    def potentials(self, s):
+        xp, reg = self.xp, self.regs[-1]
+        if self.mode == "kernel":
+            return reg * xp.log(s["X"]), reg * xp.log(s["Y"])
+        return s["X"], s["Y"]
+
+    def result(self, s):
+        xp, reg = self.xp, self.regs[-1]
+        if not self.with_plan:
+            f, g = self.potentials(s)
+            return {"x": f, "f": f, "g": g, "marginal_error": s["err"]}
+        P = self.plan(s)
+        f, g = self.potentials(s)
+        rows, cols = xp.sum(P, axis=2), xp.sum(P, axis=1)
+        err = plan_marginal_error(xp, P, self.A, self.Bw)
+        cost = xp.sum(xp.sum(P * self.M[None, :, :], axis=2), axis=1)
+        # <P, M> + reg * sum P (log P - 1), with log P = (f + g - M) / reg on the support
+        fun = xp.sum(_finite_product(xp, f, rows), axis=1) + xp.sum(
+            _finite_product(xp, g, cols), axis=1) - reg * xp.sum(rows, axis=1)
+        fields = {"x": P, "plan": P, "cost": cost, "fun": fun, "f": f, "g": g,
+                  "marginal_error": err, "converged": s["done"], "nit_per_problem": s["nit"]}
+        if s["stage"] < self.final_stage:
+            fields["message_detail"] = (f"(still at stage {s['stage'] + 1} of "
+                                        f"{len(self.regs)} of epsilon scaling)")
+        elif not bool(xp.all(s["done"])):
+            worst = float(xp.max(xp.where(s["done"], xp.zeros_like(s["err"]), s["err"])))
+            fields["message_detail"] = (f"The L1 marginal error is {worst:.3g} > tol = "
+                                        f"{self.tol:.3g}.")
+        return fields
+
+
+def _finite_product(xp, potential, mass):
+    """potential * mass, with 0 where the mass is 0 (potentials are -inf there)."""
+    return xp.where(mass > 0, potential * mass, xp.zeros_like(mass))

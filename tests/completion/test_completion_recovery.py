@@ -1,0 +1,132 @@
+"""Recovery of random incoherent low-rank matrices, against the ground truth."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from numopt.completion import complete
+from numopt.problems import random_low_rank_completion
+
+
+@pytest.fixture(scope="module")
+def problem():
+    return random_low_rank_completion(200, 150, rank=4, rate=0.2, seed=3)
+
+
+@pytest.mark.parametrize("method", ["altmin", "als"])
+def test_exact_recovery_sparse_input(problem, method):
+    res = complete(problem.observed, 4, method=method, tol=1e-11, seed=0)
+    assert res.success, res.message
+    assert problem.relative_error(res.U, res.V) < 1e-6
+    # U has orthonormal columns; x is U.
+    np.testing.assert_allclose(res.U.T @ res.U, np.eye(4), atol=1e-10)
+    assert res.x is res.U
+    assert res.rmse < 1e-8 and isinstance(res.rmse, float)
+
+
+def test_exact_recovery_softimpute_easy_regime():
+    prob = random_low_rank_completion(80, 60, rank=3, rate=0.5, seed=4)
+    res = complete(prob.observed, 3, method="softimpute", tol=1e-11, seed=0)
+    assert res.success, res.message
+    assert prob.relative_error(res.U, res.V) < 1e-6
+
+
+def test_three_methods_agree_in_easy_regime():
+    prob = random_low_rank_completion(70, 50, rank=3, rate=0.5, seed=5)
+    completions = []
+    for method in ("altmin", "als", "softimpute"):
+        res = complete(prob.observed, 3, method=method, tol=1e-12, seed=1)
+        assert res.success, (method, res.message)
+        completions.append(res.U @ res.V.T)
+    scale = np.abs(prob.dense()).max()
+    for other in completions[1:]:
+        np.testing.assert_allclose(other, completions[0], atol=1e-7 * scale)
+    np.testing.assert_allclose(completions[0], prob.dense(), atol=1e-7 * scale)
+
+
+def test_dense_nan_input_equals_sparse_input(problem):
+    a = complete(problem.observed, 4, tol=1e-10, seed=2)
+    b = complete(problem.dense_with_nan(), 4, tol=1e-10, seed=2)
+    np.testing.assert_allclose(a.U @ a.V.T, b.U @ b.V.T, rtol=0, atol=1e-12)
+
+
+def test_explicit_zero_is_an_observation():
+    prob = random_low_rank_completion(60, 50, rank=2, rate=0.5, seed=6)
+    M = prob.observed.copy()
+    k = 7
+    M.data[k] = 0.0  # a stored zero is an observed zero, not a missing entry
+    clean = complete(prob.observed, 2, method="als", tol=1e-12, maxiter=50, seed=0)
+    res = complete(M, 2, method="als", tol=1e-12, maxiter=50, seed=0)
+    assert clean.rmse < 1e-9
+    assert res.rmse > 1e-4  # the stored zero was fitted as data, and rank 2 cannot match it
+    M.eliminate_zeros()     # dropping it makes the entry missing again: exact fit
+    again = complete(M, 2, method="als", tol=1e-12, maxiter=50, seed=0)
+    assert again.rmse < 1e-9
+
+
+@pytest.mark.parametrize("options", [{"sample_splits": 2}, {"clip": 2.0},
+                                     {"sketch_factor": 1.5, "inner_tol": 0.5}])
+def test_altmin_options_still_recover(options):
+    prob = random_low_rank_completion(200, 200, rank=3, rate=0.25, seed=7)
+    res = complete(prob.observed, 3, tol=1e-11, seed=0, **options)
+    assert res.success, res.message
+    assert prob.relative_error(res.U, res.V) < 1e-6
+
+
+def test_float32_preserved_and_accurate(problem):
+    M = problem.observed.astype(np.float32)
+    res = complete(M, 4, tol=1e-5, seed=0)
+    assert res.U.dtype == np.float32 and res.V.dtype == np.float32
+    assert problem.relative_error(res.U, res.V) < 1e-3
+
+
+def test_noisy_data_stops_at_stationary_fit():
+    prob = random_low_rank_completion(120, 100, rank=3, rate=0.4, seed=8)
+    noisy = prob.observed.copy()
+    noisy.data += 1e-3 * np.random.default_rng(0).standard_normal(noisy.nnz)
+    res = complete(noisy, 3, method="als", tol=1e-6, seed=0)
+    assert res.success and res.relative_residual > 1e-6  # stopped by stationarity
+    assert prob.relative_error(res.U, res.V) < 1e-2
+
+
+def test_maxiter_reported_as_failure(problem):
+    res = complete(problem.observed, 4, tol=1e-14, maxiter=2, seed=0)
+    assert not res.success and res.status == 1
+    assert "residual" in res.message
+
+
+def test_callback_sees_decreasing_residual(problem):
+    seen = []
+    complete(problem.observed, 4, method="als", tol=1e-10, seed=0,
+             callback=lambda r: seen.append(r.relative_residual))
+    assert len(seen) > 3 and seen[-1] < 1e-6 * seen[0]
+
+
+def test_sparse_input_is_never_densified():
+    import tracemalloc
+
+    # 10000 x 10000 would be 800 MB dense; the observations take a few MB.
+    prob = random_low_rank_completion(10000, rank=2, n_observed=300_000, seed=9)
+    tracemalloc.start()
+    res = complete(prob.observed, 2, method="als", tol=1e-8, maxiter=30, seed=0)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 100e6, peak
+    assert res.success, res.message
+    sample = np.random.default_rng(0).integers(0, 10000, (2, 1000))
+    truth = np.einsum("ij,ij->i", prob.U_true[sample[0]], prob.V_true[sample[1]])
+    pred = np.einsum("ij,ij->i", res.U[sample[0]], res.V[sample[1]])
+    assert np.linalg.norm(pred - truth) < 1e-4 * np.linalg.norm(truth)
+
+
+def test_softimpute_fixed_shrinkage_matches_closed_form():
+    # Fully observed: SoftImpute's fixed point is the soft-thresholded SVD of M.
+    rng = np.random.default_rng(10)
+    M = rng.standard_normal((40, 3)) @ rng.standard_normal((3, 30)) + 0.1 * rng.standard_normal((40, 30))
+    lam = 1.0
+    res = complete(M, 3, method="softimpute", shrinkage=lam, tol=1e-13, maxiter=2000, seed=0)
+    assert res.success, res.message
+    u, s, vt = np.linalg.svd(M)
+    expected = (u[:, :3] * np.maximum(s[:3] - lam, 0)) @ vt[:3]
+    np.testing.assert_allclose(res.U @ res.V.T, expected, atol=1e-8)
+    np.testing.assert_allclose(res.singular_values, s[:3] - lam, rtol=1e-9)

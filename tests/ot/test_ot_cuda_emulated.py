@@ -1,0 +1,171 @@
+"""The CUDA log-domain kernels of numopt.ot, run on the CPU (no GPU needed).
+
+The RawKernel source of ``numopt.ot._kernels_cupy`` is compiled with g++ against a small
+header that emulates the CUDA constructs it uses (each block runs as blockDim.x threads,
+``__syncthreads`` is a ``std::barrier``), launched with the same grids as the CuPy code,
+and compared with the array-API reference step: both the default "shifted" kernels
+(with their exact fall-back forced too) and the earlier "online" ones, float64 and
+float32. Skipped where g++ (C++20) is missing.
+"""
+
+import ast
+import ctypes
+import pathlib
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from numopt.ot._sinkhorn import sinkhorn_log_step as reference_step
+from numopt.problems._ot import random_ot_problem
+
+MOCK_HEADER = r"""
+// Emulates the CUDA constructs numopt/ot/_kernels_cupy.py uses, on CPU threads:
+// blockDim.x std::threads (a std::barrier for __syncthreads) run the blocks one after
+// another (so __shared__ can be a static).
+#include <cmath>
+#include <cstring>
+#include <algorithm>
+#include <barrier>
+#include <thread>
+#include <vector>
+using std::min; using std::max; using std::exp2; using std::log2; using std::fabs;
+using std::exp; using std::log; using std::fmax;
+struct dim3 { unsigned x = 1, y = 1, z = 1; };
+thread_local dim3 threadIdx, blockIdx;
+dim3 blockDim, gridDim;
+std::barrier<>* g_bar = nullptr;
+inline void __syncthreads() { g_bar->arrive_and_wait(); }
+inline double __longlong_as_double(long long v) { double d; std::memcpy(&d, &v, 8); return d; }
+#define __global__
+#define __device__
+#define __forceinline__ inline
+#define __shared__ static
+template <class K> void launch(dim3 grid, dim3 block, K kern) {
+    // blockDim.x threads walk the blocks in step; the barrier after each block keeps
+    // the static __shared__ arrays to one block at a time
+    gridDim = grid; blockDim = block;
+    std::barrier<> bar(block.x); g_bar = &bar;
+    std::vector<std::thread> ts;
+    for (unsigned t = 0; t < block.x; ++t)
+        ts.emplace_back([=, &bar] {
+            threadIdx = {t, 0, 0};
+            for (unsigned bz = 0; bz < grid.z; ++bz)
+            for (unsigned by = 0; by < grid.y; ++by)
+            for (unsigned bx = 0; bx < grid.x; ++bx) {
+                blockIdx = {bx, by, bz};
+                kern();
+                bar.arrive_and_wait();
+            }
+        });
+    for (auto& th : ts) th.join();
+}
+"""
+
+DRIVER = r"""
+#include "mock_cuda.h"
+#include "log_source.cu"
+extern "C" void step(int variant, const T* M, const T* F, const T* G, const T* logA,
+                     const T* logB, T reg, int n, int m, int B, T* F_new, T* G_new,
+                     T* row_err, T lo, T hi) {
+    int chunks = std::max(1, std::min(64, n / 64));
+    int chunk = (n + chunks - 1) / chunks;
+    unsigned threads = 128, col_blocks = (m + threads - 1) / threads;
+    std::vector<T> part_s((size_t)B * chunks * m), part_mx((size_t)B * chunks * m);
+    T* ps = part_s.data(); T* pm = part_mx.data();
+    if (variant == 0) {
+        T inv2 = (T)(1.4426950408889634 / reg);
+        launch({(unsigned)n, (unsigned)B, 1}, {256, 1, 1}, [=] {
+            log_rows_shifted(M, F, G, logA, F_new, row_err, inv2, reg, n, m, lo, hi); });
+        launch({col_blocks, (unsigned)chunks, (unsigned)B}, {threads, 1, 1}, [=] {
+            log_cols_partial_shifted(M, F_new, G, ps, inv2, n, m, chunk); });
+        launch({col_blocks, (unsigned)B, 1}, {threads, 1, 1}, [=] {
+            log_cols_merge_shifted(M, F_new, G, ps, logB, G_new, inv2, reg, n, m, chunks, lo, hi); });
+    } else {
+        T inv = (T)(1 / reg);
+        launch({(unsigned)n, (unsigned)B, 1}, {256, 1, 1}, [=] {
+            log_rows(M, F, G, logA, F_new, row_err, inv, reg, n, m); });
+        launch({col_blocks, (unsigned)chunks, (unsigned)B}, {threads, 1, 1}, [=] {
+            log_cols_partial(M, F_new, pm, ps, inv, n, m, chunk); });
+        launch({col_blocks, (unsigned)B, 1}, {threads, 1, 1}, [=] {
+            log_cols_merge(pm, ps, logB, G_new, reg, m, chunks, B); });
+    }
+}
+"""
+
+
+def _log_source():
+    path = pathlib.Path(__file__).parents[2] / "numopt" / "ot" / "_kernels_cupy.py"
+    tree = ast.parse(path.read_text())
+    return next(node.value.value for node in tree.body if isinstance(node, ast.Assign)
+                and getattr(node.targets[0], "id", None) == "_LOG_SOURCE")
+
+
+@pytest.fixture(scope="module")
+def emulated(tmp_path_factory):
+    if shutil.which("g++") is None:
+        pytest.skip("g++ is not installed")
+    folder = tmp_path_factory.mktemp("cuda_emulated")
+    (folder / "mock_cuda.h").write_text(MOCK_HEADER)
+    (folder / "driver.cpp").write_text(DRIVER)
+    libs = {}
+    for ctype, dtype in (("double", np.float64), ("float", np.float32)):
+        (folder / "log_source.cu").write_text(f"#define T {ctype}\n" + _log_source())
+        out = folder / f"emu_{ctype}.so"
+        done = subprocess.run(["g++", "-std=c++20", "-O0", "-shared", "-fPIC", "-pthread",
+                               str(folder / "driver.cpp"), "-o", str(out)],
+                              capture_output=True, text=True, cwd=folder)
+        if done.returncode != 0 and "barrier" in done.stderr:
+            pytest.skip("g++ lacks C++20 <barrier>")
+        assert done.returncode == 0, done.stderr[-3000:]
+        libs[dtype] = ctypes.CDLL(str(out))
+    return libs
+
+
+def _run(libs, variant, M, F, G, logA, logB, reg, safe):
+    dtype = M.dtype.type
+    scalar = ctypes.c_double if dtype is np.float64 else ctypes.c_float
+    arrays = [np.ascontiguousarray(x, dtype=dtype) for x in (M, F, G, logA, logB)]
+    F_new, G_new, err = (np.empty_like(arrays[i]) for i in (1, 2, 1))
+    B, n = arrays[1].shape
+    m = M.shape[1]
+    ptr = [x.ctypes.data_as(ctypes.c_void_p) for x in arrays + [F_new, G_new, err]]
+    libs[dtype].step(ctypes.c_int(variant), *ptr[:5], scalar(reg), ctypes.c_int(n),
+                     ctypes.c_int(m), ctypes.c_int(B), *ptr[5:], scalar(safe[0]),
+                     scalar(safe[1]))
+    return F_new, G_new, err.sum(axis=1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype, reg", [(np.float64, 2e-3), (np.float32, 0.05)])
+def test_emulated_cuda_log_step_matches_reference(emulated, dtype, reg):
+    # small: 256 CPU threads per emulated block meet at every __syncthreads
+    a, b, M = random_ot_problem(24, 40, weights="random", seed=13)
+    A = np.stack([a, np.full_like(a, 1 / a.size)])
+    A[0, :3] = 0  # zero weights: -inf potentials
+    A[0] /= A[0].sum()
+    B = np.broadcast_to(b, (2, b.size)).copy()
+    logA = np.where(A > 0, np.log(np.where(A > 0, A, 1)), -np.inf)
+    logB = np.log(B)
+    F, G = np.zeros_like(A), np.zeros_like(B)
+    safe = (1e-100, 1e100) if dtype is np.float64 else (1e-20, 1e20)
+    forced = (1e300, 1e301) if dtype is np.float64 else (1e30, 1e31)  # always fall back
+    for warm in (False, True):
+        want = reference_step(np, M, F, G, logA, logB, reg, None)
+        cases = ((0, safe), (0, forced), (1, safe)) if warm else ((0, safe),)
+        for variant, bounds in cases:
+            got = _run(emulated, variant, M.astype(dtype), F, G, logA, logB, reg, bounds)
+            for x, y in zip(got[:2], want[:2]):
+                x = x.astype(np.float64)
+                assert np.array_equal(np.isinf(x), np.isinf(y))
+                finite = np.isfinite(y)
+                scale = max(1.0, float(np.abs(y[finite]).max()) / reg)
+                tol = (1e-12 if dtype is np.float64 else 1e-5) * scale
+                np.testing.assert_allclose(x[finite] / reg, y[finite] / reg, rtol=0, atol=tol)
+            if warm:
+                np.testing.assert_allclose(got[2], want[2],
+                                           rtol=1e-8 if dtype is np.float64 else 1e-2,
+                                           atol=1e-11 if dtype is np.float64 else 1e-4)
+        for _ in range(20):
+            F, G, _ = reference_step(np, M, F, G, logA, logB, reg, None)

@@ -1,0 +1,67 @@
+"""EntropicOT and SparseOT: sklearn conventions and agreement with the functions/POT."""
+
+import numpy as np
+import pytest
+
+from numopt.ot import EntropicOT, SparseOT, sinkhorn
+from numopt.problems._ot import random_point_clouds
+
+ot = pytest.importorskip("ot")
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    """L-BFGS-B calls BLAS on tiny vectors: with OpenBLAS threads on a loaded machine
+    each call can take milliseconds (60x slower runs were measured here)."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    with threadpoolctl.threadpool_limits(1):
+        yield
+sklearn = pytest.importorskip("sklearn")
+
+
+@pytest.fixture(scope="module")
+def clouds():
+    return random_point_clouds(40, 30, seed=8)
+
+
+def test_entropic_ot_matches_pot_mapping(clouds):
+    Xs, Xt = clouds
+    est = EntropicOT(reg=0.05)
+    assert est.fit(Xs, Xt) is est
+    M = ot.dist(Xs, Xt)
+    M /= M.max()
+    P = ot.sinkhorn(ot.unif(40), ot.unif(30), M, 0.05, stopThr=1e-14, numItermax=100000)
+    np.testing.assert_allclose(est.coupling_, P, atol=1e-9)
+    mapping = ot.da.SinkhornTransport(reg_e=0.05, norm="max", tol=1e-14, max_iter=100000)
+    mapping.fit(Xs=Xs, Xt=Xt)
+    np.testing.assert_allclose(est.transform(Xs), mapping.transform(Xs=Xs), atol=1e-7)
+    assert est.cost_ == pytest.approx(np.sum(P * ot.dist(Xs, Xt)), rel=1e-9)
+    assert est.n_iter_ > 0
+
+
+def test_sparse_ot_estimator(clouds):
+    Xs, Xt = clouds
+    est = SparseOT(k=3).fit(Xs, Xt)
+    assert np.diff(est.coupling_.tocsc().indptr).max() <= 3
+    assert est.result_.marginal_error <= 1e-6
+    Y = est.transform(Xs)
+    assert Y.shape == Xs.shape and np.isfinite(Y).all()
+
+
+def test_params_and_clone(clouds):
+    from sklearn.base import clone
+
+    est = EntropicOT(reg=0.1, method="log")
+    params = est.get_params()
+    assert params["reg"] == 0.1 and params["method"] == "log"
+    other = clone(est)
+    assert other.get_params() == params and not hasattr(other, "coupling_")
+    with pytest.raises(ValueError, match="Xt"):
+        est.fit(clouds[0])
+
+
+def test_convergence_warning(clouds):
+    from numopt.exceptions import ConvergenceWarning
+
+    with pytest.warns(ConvergenceWarning):
+        EntropicOT(reg=0.001, method="log", max_iter=3).fit(*clouds)

@@ -1,0 +1,68 @@
+"""Numba kernels of numopt.ot against their array-API / SciPy reference versions."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from numopt.ot import _sns, _sparse
+from numopt.ot._kernels_numba import _exp, _exp2, sns_hessian_matvec, sparse_top_k
+from numopt.problems._ot import random_ot_problem
+
+
+def test_vectorized_exp_is_accurate():
+    y = np.linspace(-1000.0, 1000.0, 200_001)
+    got = np.array([_exp2(v) for v in y[::97]])
+    np.testing.assert_allclose(got, np.exp2(y[::97]), rtol=5e-14)
+    x = np.linspace(-700.0, 700.0, 10_001)
+    np.testing.assert_allclose([_exp(v) for v in x], np.exp(x), rtol=3e-13)
+    assert _exp2(0.0) == 1.0 and _exp2(-5000.0) < 1e-300 and np.isfinite(_exp2(5000.0))
+
+
+@pytest.mark.parametrize("k", [1, 2, 7, 40])
+def test_top_k_kernel_matches_reference(k):
+    a, b, M = random_ot_problem(120, 90, seed=11)
+    MT = np.ascontiguousarray(M.T)
+    rng = np.random.default_rng(0)
+    alpha, beta = rng.normal(size=120) * 0.1, rng.normal(size=90) * 0.1
+    scale = 1.0 / b
+    for simplex in (True, False):
+        got = sparse_top_k(np, MT, alpha, beta, scale, k, simplex)
+        want = _sparse.sparse_top_k.__wrapped__(np, MT, alpha, beta, scale, k, simplex) \
+            if hasattr(_sparse.sparse_top_k, "__wrapped__") else \
+            _sparse.sparse_top_k(np, MT, alpha, beta, scale, k, simplex)
+        np.testing.assert_array_equal(np.sort(got[0], axis=1), np.sort(want[0], axis=1))
+        np.testing.assert_allclose(got[1], want[1], rtol=1e-14)
+        np.testing.assert_allclose(got[2], want[2], rtol=1e-12, atol=1e-15)
+
+
+def test_sns_hessian_matvec_matches_scipy():
+    rng = np.random.default_rng(1)
+    P = sp.random_array((50, 40), density=0.2, random_state=rng, format="csr")
+    rows, cols = rng.random(50), rng.random(40)
+    x = rng.normal(size=90)
+    got = sns_hessian_matvec(np, P.data, P.indices.astype(np.int64),
+                             P.indptr.astype(np.int64), rows, cols, x)
+    want = _sns.sns_hessian_matvec(np, P.data, P.indices, P.indptr, rows, cols, x)
+    np.testing.assert_allclose(got, want, rtol=1e-13)
+    dense = np.block([[np.diag(rows), P.toarray()], [P.toarray().T, np.diag(cols)]])
+    np.testing.assert_allclose(got, dense @ x, rtol=1e-13)
+
+
+def test_flow_repair_keeps_support_and_fixes_marginals():
+    a, b, M = random_ot_problem(80, 60, weights="random", seed=12)
+    rng = np.random.default_rng(2)
+    # a feasible plan (exact OT has n + m - 1 nonzeros), perturbed on its support
+    from numopt.ot import emd
+
+    P = sp.coo_array(emd(a, b, M).plan)
+    P.data *= np.exp(0.05 * rng.normal(size=P.nnz))
+    repaired = _sparse._repair_by_flow(sp.csr_array(P), a, b)
+    assert repaired is not None
+    assert (repaired.data >= 0).all()
+    support = set(zip(P.row.tolist(), P.col.tolist()))
+    assert set(zip(*[v.tolist() for v in repaired.nonzero()])) <= support
+    err = (np.abs(repaired.sum(axis=1) - a).sum() + np.abs(repaired.sum(axis=0) - b).sum())
+    assert err <= 1e-12
+    # a support that cannot carry the marginals: None (the LP fall-back decides)
+    single = sp.csr_array(([1.0], ([0], [0])), shape=(80, 60))
+    assert _sparse._repair_by_flow(single, a, b) is None

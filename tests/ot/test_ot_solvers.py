@@ -1,0 +1,218 @@
+"""numopt.ot against POT, exact LP solutions and OT invariants."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import numopt
+from numopt.ot import emd, quadratic_ot, sinkhorn, sparse_ot
+from numopt.problems._ot import random_ot_problem
+
+ot = pytest.importorskip("ot")
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    """L-BFGS-B calls BLAS on tiny vectors: with OpenBLAS threads on a loaded machine
+    each call can take milliseconds (60x slower runs were measured here)."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    with threadpoolctl.threadpool_limits(1):
+        yield
+
+
+def marginal_error(P, a, b):
+    P = P.toarray() if hasattr(P, "toarray") else P
+    return np.abs(P.sum(1) - a).sum() + np.abs(P.sum(0) - b).sum()
+
+
+@pytest.fixture(scope="module")
+def problem():
+    return random_ot_problem(40, 30, weights="random", seed=3)
+
+
+@pytest.mark.parametrize("method", ["kernel", "log"])
+@pytest.mark.parametrize("reg", [0.2, 0.02])
+def test_sinkhorn_matches_pot(problem, method, reg):
+    a, b, M = problem
+    res = sinkhorn(a, b, M, reg, method=method, tol=1e-11)
+    P = ot.sinkhorn(a, b, M, reg, stopThr=1e-15, numItermax=100000)
+    assert res.success and res.method == method
+    np.testing.assert_allclose(res.plan, P, atol=1e-11)
+    assert res.marginal_error <= 1e-11
+    assert res.marginal_error == pytest.approx(marginal_error(res.plan, a, b), abs=1e-15)
+    # dual optimality: the plan is exp((f + g - M)/reg), and the primal objective
+    # equals the dual objective <f,a> + <g,b> - reg * sum(P)
+    np.testing.assert_allclose(np.exp((res.f[:, None] + res.g[None, :] - M) / reg), res.plan,
+                               rtol=1e-9, atol=1e-15)
+    primal = np.sum(res.plan * M) + reg * np.sum(res.plan * (np.log(res.plan) - 1))
+    assert res.fun == pytest.approx(primal, rel=1e-9, abs=1e-12)
+    dual = res.f @ a + res.g @ b - reg * res.plan.sum()
+    assert abs(primal - dual) <= 1e-9
+
+
+def test_log_matches_pot_sinkhorn_log_at_small_reg(problem):
+    a, b, M = problem
+    res = sinkhorn(a, b, M, 2e-3, method="log", tol=1e-10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        P = ot.bregman.sinkhorn_log(a, b, M, 2e-3, stopThr=1e-14, numItermax=200000)
+    assert res.success
+    np.testing.assert_allclose(res.plan, P, atol=1e-9)
+
+
+def test_auto_chooses_and_says(problem):
+    a, b, M = problem
+    big = sinkhorn(a, b, M, 0.1)
+    small = sinkhorn(a, b, M, 1e-3, tol=1e-8)
+    assert big.method == "kernel" and "chose 'kernel'" in big.message
+    assert small.method == "log" and "chose 'log'" in small.message and small.success
+
+
+def test_kernel_mode_underflow_is_not_silent(problem):
+    a, b, M = problem
+    res = sinkhorn(a, b, M, 1e-4, method="kernel", maxiter=200)
+    assert not res.success
+    assert res.status in (numopt.Status.NONFINITE, numopt.Status.MAXITER)
+
+
+def test_small_reg_approaches_emd(problem):
+    a, b, M = problem
+    exact = emd(a, b, M)
+    res = sinkhorn(a, b, M, 1e-4, method="log", tol=1e-8)
+    assert res.success
+    assert exact.cost <= res.cost <= exact.cost + 5e-3 * max(exact.cost, 1e-3)
+
+
+@pytest.mark.parametrize("method", ["kernel", "log"])
+def test_batched_sinkhorn_stops_each_problem(problem, method):
+    a, b, M = problem
+    rng = np.random.default_rng(1)
+    A = rng.uniform(0.5, 1.5, (3, a.size))
+    A /= A.sum(axis=1, keepdims=True)
+    A[0] = a
+    res = sinkhorn(A, b, M, 0.05, method=method, tol=1e-10)
+    assert res.success and res.plan.shape == (3, a.size, b.size)
+    assert res.converged.all()
+    for p in range(3):
+        single = sinkhorn(A[p], b, M, 0.05, method=method, tol=1e-10)
+        np.testing.assert_allclose(res.plan[p], single.plan, atol=1e-13)
+        assert res.nit_per_problem[p] == single.nit
+    assert res.marginal_error.shape == (3,) and (res.marginal_error <= 1e-10).all()
+
+
+@pytest.mark.parametrize("reg", [1e-1, 1e-2, 1e-3])
+def test_sns_matches_log_sinkhorn(reg):
+    a, b, M = random_ot_problem(60, weights="random", seed=2)
+    res = sinkhorn(a, b, M, reg, method="sns", tol=1e-9)
+    ref = sinkhorn(a, b, M, reg, method="log", tol=1e-11)
+    assert res.success and res.marginal_error <= 1e-9
+    assert np.isfinite(res.plan).all()
+    np.testing.assert_allclose(res.plan, ref.plan, atol=1e-9)
+
+
+def test_sns_reports_non_convergence():
+    a, b, M = random_ot_problem(60, seed=2)
+    res = sinkhorn(a, b, M, 1e-4, method="sns", tol=1e-12, maxiter=5, warmup_maxiter=3)
+    assert not res.success and "marginal error" in res.message
+
+
+def test_emd_matches_pot_with_dual_certificate(problem):
+    a, b, M = problem
+    res = emd(a, b, M)
+    P = ot.emd(a, b, M)
+    assert res.success
+    assert res.cost == pytest.approx(np.sum(P * M), abs=1e-12)
+    assert res.marginal_error <= 1e-12
+    # weak duality holds with equality: <f,a> + <g,b> = cost and f_i + g_j <= M_ij
+    assert (res.f[:, None] + res.g[None, :] - M).max() <= 1e-12
+    assert res.f @ a + res.g @ b == pytest.approx(res.cost, abs=1e-12)
+
+
+def test_emd_assignment_path_has_certificate():
+    a, b, M = random_ot_problem(30, seed=4)
+    res = emd(a, b, M)
+    assert res.cost == pytest.approx(np.sum(ot.emd(a, b, M) * M), abs=1e-12)
+    assert (res.f[:, None] + res.g[None, :] - M).max() <= 1e-12
+    assert res.f @ a + res.g @ b == pytest.approx(res.cost, abs=1e-12)
+
+
+def test_sparse_ot_k1_recovers_emd():
+    a, b, M = random_ot_problem(50, seed=5)
+    res = sparse_ot(a, b, M, 1)
+    assert res.success and res.max_nnz_per_column == 1
+    assert res.cost == pytest.approx(emd(a, b, M).cost, abs=1e-12)
+
+
+@pytest.mark.parametrize("formulation", ["semi_dual", "dual"])
+@pytest.mark.parametrize("k", [2, 5])
+def test_sparse_ot_is_feasible_and_sparse(formulation, k):
+    a, b, M = random_ot_problem(60, seed=6)
+    res = sparse_ot(a, b, M, k, formulation=formulation)
+    assert res.success, res.message
+    plan = res.plan
+    assert plan.format == "csr"
+    assert np.diff(plan.tocsc().indptr).max() <= k
+    assert marginal_error(plan, a, b) <= 1e-6
+    assert (plan.data >= 0).all()
+    assert res.cost >= emd(a, b, M).cost - 1e-12
+
+
+@pytest.mark.parametrize("gamma", [1.0, 0.1])
+def test_quadratic_ot_matches_pot(gamma):
+    a, b, M = random_ot_problem(30, 25, weights="random", seed=7)
+    res = quadratic_ot(a, b, M, gamma)
+    P = ot.smooth.smooth_ot_dual(a, b, M, gamma, reg_type="l2", stopThr=1e-12,
+                                 numItermax=10000)
+    assert res.success
+    np.testing.assert_allclose(res.plan.toarray(), P, atol=2e-5)
+    assert res.marginal_error <= 1e-6
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(a=[-0.5, 1.0, 0.5]), r"\ba\b"),
+    (dict(b=[0.5, 0.6, 0.5]), r"\bb\b.*mass|same total mass"),
+    (dict(M=[[0, 1, np.nan], [1, 0, 1], [1, 1, 0]]), r"\bM\b"),
+    (dict(M=np.ones((3, 2))), r"\bb\b"),
+    (dict(reg=0.0), r"\breg\b"),
+    (dict(reg=-1.0), r"\breg\b"),
+])
+def test_sinkhorn_bad_input(bad, match):
+    args = dict(a=[1 / 3] * 3, b=[1 / 3] * 3, M=np.eye(3), reg=0.1)
+    args.update(bad)
+    with pytest.raises(ValueError, match=match):
+        sinkhorn(args["a"], args["b"], args["M"], args["reg"])
+
+
+def test_sparse_ot_bad_k():
+    with pytest.raises(ValueError, match=r"\bk\b"):
+        sparse_ot(None, None, np.eye(3), 0)
+
+
+def test_float32_stays_float32(problem):
+    a, b, M = (x.astype(np.float32) for x in problem)
+    res = sinkhorn(a, b, M, 0.05, method="log", tol=1e-5)
+    assert res.success and res.plan.dtype == np.float32 and res.f.dtype == np.float32
+
+
+def test_zero_weights_give_zero_rows(problem):
+    a, b, M = problem
+    a = a.copy()
+    a[:5] = 0.0
+    a /= a.sum()
+    for method in ("kernel", "log"):
+        res = sinkhorn(a, b, M, 0.05, method=method, tol=1e-10)
+        assert res.success, res.message
+        assert np.all(res.plan[:5] == 0)
+        assert marginal_error(res.plan, a, b) <= 1e-10
+
+
+def test_reference_path_agrees_on_small_reg(problem):
+    from numopt import config_context
+
+    a, b, M = problem
+    fast = sinkhorn(a, b, M, 1e-3, method="log", tol=1e-9)
+    with config_context(kernels="reference"):
+        ref = sinkhorn(a, b, M, 1e-3, method="log", tol=1e-9)
+    assert fast.nit == ref.nit
+    np.testing.assert_allclose(fast.plan, ref.plan, atol=1e-12)
