@@ -12,7 +12,9 @@ A solver is a small object with three methods (Optimistix's init/step/terminate 
     device-to-host sync.
 ``result(state) -> dict``
     The fields of the result. It must contain ``x``; an optional ``message_detail``
-    string is appended to the message (say which criterion failed). The loop adds ``nit``, ``success``,
+    string is appended to the message (say which criterion failed); an optional ``nit``
+    overrides the loop's count (for a ``step`` that runs several compiled iterations,
+    or a GPU loop that stops on the device). The loop adds ``nit``, ``success``,
     ``status``, ``message`` and turns a non-finite ``x`` into ``Status.NONFINITE``.
 """
 
@@ -57,13 +59,14 @@ def run_solver(solver, *, maxiter, callback=None, check_every=1, finite_fields=(
             # SciPy calls the callback after every iteration, the converged one too
             if callback is not None and status in (None, Status.SUCCESS):
                 try:
-                    callback(OptimizeResult(nit=nit, **solver.result(state)))
+                    callback(OptimizeResult({"nit": nit, **solver.result(state)}))
                 except StopIteration:
                     status = Status.CALLBACK_STOP
     if status is None:
         status = Status.MAXITER
     fields = solver.result(state)
     detail = fields.pop("message_detail", "")
+    nit = fields.pop("nit", nit)  # a step may run several compiled iterations
     if any(not is_finite_array(fields.get(f)) for f in finite_fields):
         status, detail = Status.NONFINITE, f"(after {nit} iterations)"
     return OptimizeResult.from_status(status, detail, nit=nit, **fields)

@@ -121,3 +121,19 @@ def test_shape_scalar_choice_and_option_checks():
     with pytest.warns(numopt.OptimizeWarning, match="Unknown solver options for m: zz"):
         merged = check_options({"zz": 1, "alpha": 2}, {"alpha": 1, "beta": 0}, "m")
     assert merged == {"alpha": 2, "beta": 0}
+
+
+class _Batched(_Counter):
+    """Each step runs 5 iterations and says so through ``nit``."""
+
+    def step(self, k):
+        return k + 5
+
+    def result(self, k):
+        return {**super().result(k), "nit": k}
+
+
+def test_solver_may_report_its_own_iteration_count():
+    seen = []
+    res = run_solver(_Batched(12), maxiter=10, callback=lambda r: seen.append(r.nit))
+    assert res.success and res.nit == 15 and seen == [5, 10, 15]

@@ -5,11 +5,11 @@ import scipy.optimize as so
 
 import numopt
 
-from .common import PeerBenchmark
+from .common import PeerBenchmark, smoke_params
 
 
 class MinimizeRosenbrock(PeerBenchmark):
-    params = (["BFGS", "L-BFGS-B"],)
+    params = smoke_params(["BFGS", "L-BFGS-B"],)
     param_names = ["method"]
 
     def make_input(self, method):

@@ -58,3 +58,21 @@ class PeerBenchmark:
 
     def make_input(self, *params):  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+# CI's smoke run (NUMOPT_ASV_SMOKE=1, `asv run --quick --dry-run`) only checks that every
+# benchmark still runs: it takes the first, smallest parameter set. asv runs each
+# benchmark method in a fresh process, so peers that compile on import (skglm) make the
+# full grid far too slow for CI.
+SMOKE = os.environ.get("NUMOPT_ASV_SMOKE") == "1"
+
+
+def smoke_params(*axes):
+    """``params`` for asv: the full grid normally, each axis cut to its first value in
+    the smoke run."""
+    return tuple(axis[:1] for axis in axes) if SMOKE else tuple(axes)
+
+
+def smoke_size(full, small):
+    """A problem size: ``small`` in the smoke run, ``full`` otherwise."""
+    return small if SMOKE else full

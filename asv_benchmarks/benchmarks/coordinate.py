@@ -9,7 +9,7 @@ certificate actually reached.
 
 import numpy as np
 
-from .common import PeerBenchmark, has_module
+from .common import PeerBenchmark, has_module, smoke_params, smoke_size
 
 _TOLS = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-10)
 
@@ -68,7 +68,7 @@ def _choose_tols(fits, d, measure, target):
 class LassoTimeToGap(PeerBenchmark):
     """Time until the duality gap is <= 1e-6 ||y||^2/n."""
 
-    params = (["gaussian", "correlated", "diabetes_poly4"], [20, 100])
+    params = smoke_params(["gaussian", "correlated", "diabetes_poly4"], [20, 100])
     param_names = ["design", "alpha_ratio"]
 
     def setup(self, design, ratio):
@@ -87,7 +87,8 @@ class LassoTimeToGap(PeerBenchmark):
         else:
             from numopt.problems import lasso_design
 
-            X, y, amax = lasso_design(1000, 5000, design=design, seed=0)
+            X, y, amax = lasso_design(*smoke_size((1000, 5000), (200, 500)), design=design,
+                                      seed=0)
         self.inputs = {"X": X, "y": y, "alpha": amax / ratio}
         self.fits = _lasso_fits()
         target = 1e-6 * (y @ y) / y.shape[0]
@@ -117,7 +118,7 @@ class LassoTimeToGap(PeerBenchmark):
 class SparseLogisticBreastCancer(PeerBenchmark):
     """L1 logistic regression, breast_cancer with degree-2 features, KKT <= 1e-6."""
 
-    params = ([10, 100],)
+    params = smoke_params([10, 100],)
     param_names = ["alpha_ratio"]
 
     def setup(self, ratio):
@@ -162,7 +163,7 @@ class BCDIterations(PeerBenchmark):
 
     # "sparse-wide" is the paper's experiment A size (1000 x 10000, 1% dense), where the
     # compiled batches (check_every=50 iterations per call) carry the speed-up
-    params = (["gs", "gsl"], ["sparse", "dense", "sparse-wide"])
+    params = smoke_params(["gs", "gsl"], ["sparse", "dense", "sparse-wide"])
     param_names = ["rule", "storage"]
 
     def make_input(self, rule, storage):

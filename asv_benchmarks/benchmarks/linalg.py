@@ -11,7 +11,7 @@ import scipy.sparse.linalg as spla
 from numopt.linalg import RelaxationLearner, cg, solve_sequence, sor, ssor_preconditioner
 from numopt.problems import poisson_2d, shifted_poisson_sequence
 
-from .common import PeerBenchmark, has_module
+from .common import PeerBenchmark, has_module, smoke_params
 
 _SWEEPS = 10
 
@@ -39,7 +39,7 @@ def _pyamg_sweeps(d):
 class SORSweepPoisson512(PeerBenchmark):
     """10 SOR sweeps on 2-D Poisson 512^2: Numba kernel vs PyAMG's C++ sor."""
 
-    params = (["forward", "backward"],)
+    params = smoke_params(["forward", "backward"],)
     param_names = ["sweep"]
     solvers = {"numopt": _numopt_sweeps}
     if has_module("pyamg"):
@@ -73,7 +73,7 @@ def _scipy_cg(d):
 class CGPoisson(PeerBenchmark):
     """CG to rtol 1e-8 on 2-D Poisson: numopt.linalg.cg vs scipy.sparse.linalg.cg."""
 
-    params = ([256, 512],)
+    params = smoke_params([256, 512],)
     param_names = ["n"]
 
     def make_input(self, n):
@@ -104,7 +104,7 @@ class SSORPCGPoisson(PeerBenchmark):
     """One SSOR-PCG solve (omega = 1 and a near-optimal omega) vs PyAMG AMG-PCG,
     2-D Poisson 256^2, rtol 1e-8 (AMG setup included: it is paid per matrix)."""
 
-    params = ([256],)
+    params = smoke_params([256],)
     param_names = ["n"]
 
     def make_input(self, n):
@@ -156,7 +156,7 @@ class LearnedOmegaShiftedPoisson:
     timeout = 900
     number = 1
     repeat = 1
-    params = (["high", "low"],)
+    params = smoke_params(["high", "low"],)
     param_names = ["variance"]
 
     def setup_cache(self):

@@ -11,7 +11,7 @@ import numpy as np
 from numopt.ot import sinkhorn, sparse_ot
 from numopt.problems._ot import random_ot_problem
 
-from .common import PeerBenchmark, has_module
+from .common import PeerBenchmark, has_module, smoke_params
 
 if has_module("ot"):
     import ot
@@ -35,7 +35,7 @@ def _error(P, a, b):
 class SinkhornKernelPerIteration(PeerBenchmark):
     """Kernel Sinkhorn, 50 iterations (issue: <= 0.65x POT ot.sinkhorn at n = 3000)."""
 
-    params = ([1000, 3000],)
+    params = smoke_params([1000, 3000],)
     param_names = ["n"]
     iterations = 50
 
@@ -60,7 +60,7 @@ class SinkhornKernelPerIteration(PeerBenchmark):
 class SinkhornLogPerIteration(PeerBenchmark):
     """Log-domain Sinkhorn, 4 iterations each (issue: >= 15x POT sinkhorn_log)."""
 
-    params = ([1000, 3000],)
+    params = smoke_params([1000, 3000],)
     param_names = ["n"]
 
     def make_input(self, n):
@@ -84,7 +84,7 @@ class SinkhornLogPerIteration(PeerBenchmark):
 class SinkhornNewtonSparse(PeerBenchmark):
     """SNS to L1 marginal error 1e-9 at reg = 1e-3 vs POT's kernel Sinkhorn."""
 
-    params = ([500],)
+    params = smoke_params([500],)
     param_names = ["n"]
 
     def make_input(self, n):
@@ -113,7 +113,7 @@ class SinkhornNewtonSparse(PeerBenchmark):
 class SparseOT(PeerBenchmark):
     """Sparsity-constrained OT, n = 200 (the issue's n = 500 runs in the report script)."""
 
-    params = ([200], [2, 5])
+    params = smoke_params([200], [2, 5])
     param_names = ["n", "k"]
 
     def make_input(self, n, k):
