@@ -91,16 +91,21 @@ def _normal_equation_solve(A, b, reg, x, L, tmp):
 
 
 @njit(cache=True, nogil=True)
+def _row_buffers(indptr, k, dt):
+    """Work arrays long enough for the row with the most observations."""
+    max_len = 1
+    for i in range(indptr.shape[0] - 1):
+        max_len = max(max_len, indptr[i + 1] - indptr[i])
+    return np.empty((max_len, k), dtype=dt), np.empty(max_len, dtype=dt)
+
+
+@njit(cache=True, nogil=True)
 def _exact_rows(indptr, indices, data, B, reg):
     n_rows = indptr.shape[0] - 1
     k = B.shape[1]
     dt = B.dtype
     C = np.zeros((n_rows, k), dtype=dt)
-    max_len = 0
-    for i in range(n_rows):
-        max_len = max(max_len, indptr[i + 1] - indptr[i])
-    A_buf = np.empty((max(max_len, 1), k), dtype=dt)
-    b_buf = np.empty(max(max_len, 1), dtype=dt)
+    A_buf, b_buf = _row_buffers(indptr, k, dt)
     L = np.empty((k, k), dtype=dt)
     tmp = np.empty(k, dtype=dt)
     x = np.empty(k, dtype=dt)
@@ -124,11 +129,7 @@ def _sketched_rows(indptr, indices, data, B, C0, bucket, sign, sketch_size, inne
     k = B.shape[1]
     dt = B.dtype
     C = np.zeros((n_rows, k), dtype=dt)
-    max_len = 0
-    for i in range(n_rows):
-        max_len = max(max_len, indptr[i + 1] - indptr[i])
-    A_buf = np.empty((max(max_len, 1), k), dtype=dt)
-    b_buf = np.empty(max(max_len, 1), dtype=dt)
+    A_buf, b_buf = _row_buffers(indptr, k, dt)
     SA = np.empty((sketch_size, k), dtype=dt)
     L = np.empty((k, k), dtype=dt)
     tmp = np.empty(k, dtype=dt)

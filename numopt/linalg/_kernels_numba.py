@@ -9,21 +9,26 @@ import numpy as np
 from numba import njit
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _relax_row(indptr, indices, data, b, x, omega, one_minus_omega, i):
+    rsum = 0.0
+    diag = 0.0
+    for jj in range(indptr[i], indptr[i + 1]):
+        j = indices[jj]
+        if j == i:
+            diag = data[jj]
+        else:
+            rsum += data[jj] * x[j]
+    x[i] = omega * (b[i] - rsum) / diag + one_minus_omega * x[i]
+
+
 @njit(cache=True, nogil=True)
 def _sor_natural(indptr, indices, data, b, x, omega, reverse):
     n = b.shape[0]
     one_minus_omega = 1.0 - omega
     for k in range(n):
         i = n - 1 - k if reverse else k
-        rsum = 0.0
-        diag = 0.0
-        for jj in range(indptr[i], indptr[i + 1]):
-            j = indices[jj]
-            if j == i:
-                diag = data[jj]
-            else:
-                rsum += data[jj] * x[j]
-        x[i] = omega * (b[i] - rsum) / diag + one_minus_omega * x[i]
+        _relax_row(indptr, indices, data, b, x, omega, one_minus_omega, i)
 
 
 @njit(cache=True, nogil=True)
@@ -32,15 +37,7 @@ def _sor_ordered(indptr, indices, data, b, x, omega, order, reverse):
     one_minus_omega = 1.0 - omega
     for k in range(n):
         i = order[n - 1 - k] if reverse else order[k]
-        rsum = 0.0
-        diag = 0.0
-        for jj in range(indptr[i], indptr[i + 1]):
-            j = indices[jj]
-            if j == i:
-                diag = data[jj]
-            else:
-                rsum += data[jj] * x[j]
-        x[i] = omega * (b[i] - rsum) / diag + one_minus_omega * x[i]
+        _relax_row(indptr, indices, data, b, x, omega, one_minus_omega, i)
 
 
 def sor_sweep(xp, indptr, indices, data, b, x, omega, order, color_ptr, reverse):
