@@ -1,4 +1,5 @@
-"""The CUDA log-domain kernels of numopt.ot, run on the CPU (no GPU needed).
+"""The CUDA kernels of numopt.ot (log domain, and fused kernel mode), run on the CPU (no
+GPU needed).
 
 The RawKernel source of ``numopt.ot._kernels_cupy`` is compiled with g++ against a small
 header that emulates the CUDA constructs it uses (each block runs as blockDim.x threads,
@@ -42,6 +43,10 @@ inline double __longlong_as_double(long long v) { double d; std::memcpy(&d, &v, 
 #define __device__
 #define __forceinline__ inline
 #define __shared__ static
+struct float4 { float x, y, z, w; };
+struct double2 { double x, y; };
+// only thread 0 of a block adds, and the emulated blocks run one after another
+template <class U> inline U atomicAdd(U* a, U v) { U old = *a; *a += v; return old; }
 template <class K> void launch(dim3 grid, dim3 block, K kern) {
     // blockDim.x threads walk the blocks in step; the barrier after each block keeps
     // the static __shared__ arrays to one block at a time
@@ -95,11 +100,49 @@ extern "C" void step(int variant, const T* M, const T* F, const T* G, const T* l
 """
 
 
-def _log_source():
+KERNEL_DRIVER = r"""
+#include "mock_cuda.h"
+#include "kernel_source.cu"
+// as numopt.ot._kernels_cupy._fused_kernel_step launches them
+extern "C" void step(const T* K, const T* U, const T* V, const T* A, const T* Bw, int n,
+                     int m, int vec, int chunks, T* U_new, T* V_new, T* err) {
+    int chunk = (n + chunks - 1) / chunks;
+    chunks = (n + chunk - 1) / chunk;
+    unsigned threads = 256, cols = vec ? m / VW : m, col_blocks = (cols + threads - 1) / threads;
+    std::vector<T> part((size_t)chunks * m);
+    T* pp = part.data();
+    *err = 0;
+    launch({(unsigned)n, 1, 1}, {256, 1, 1}, [=] { kernel_rows(K, U, V, A, U_new, err, m, vec); });
+    launch({col_blocks, (unsigned)chunks, 1}, {threads, 1, 1}, [=] {
+        kernel_cols_partial(K, U_new, pp, n, m, chunk, vec); });
+    launch({(unsigned)(m + threads - 1) / threads, 1, 1}, {threads, 1, 1}, [=] {
+        kernel_cols_merge(pp, Bw, V_new, m, chunks); });
+}
+"""
+
+
+def _cuda_source(name):
     path = pathlib.Path(__file__).parents[2] / "numopt" / "ot" / "_kernels_cupy.py"
     tree = ast.parse(path.read_text())
     return next(node.value.value for node in tree.body if isinstance(node, ast.Assign)
-                and getattr(node.targets[0], "id", None) == "_LOG_SOURCE")
+                and getattr(node.targets[0], "id", None) == name)
+
+
+def _log_source():
+    return _cuda_source("_LOG_SOURCE")
+
+
+def _compile(folder, driver, source_name, source, out):
+    (folder / "mock_cuda.h").write_text(MOCK_HEADER)
+    (folder / "driver.cpp").write_text(driver)
+    (folder / source_name).write_text(source)
+    done = subprocess.run(["g++", "-std=c++20", "-O0", "-shared", "-fPIC", "-pthread",
+                           str(folder / "driver.cpp"), "-o", str(out)],
+                          capture_output=True, text=True, cwd=folder)
+    if done.returncode != 0 and "barrier" in done.stderr:
+        pytest.skip("g++ lacks C++20 <barrier>")
+    assert done.returncode == 0, done.stderr[-3000:]
+    return ctypes.CDLL(str(out))
 
 
 @pytest.fixture(scope="module")
@@ -107,19 +150,23 @@ def emulated(tmp_path_factory):
     if shutil.which("g++") is None:
         pytest.skip("g++ is not installed")
     folder = tmp_path_factory.mktemp("cuda_emulated")
-    (folder / "mock_cuda.h").write_text(MOCK_HEADER)
-    (folder / "driver.cpp").write_text(DRIVER)
+    return {dtype: _compile(folder, DRIVER, "log_source.cu",
+                            f"#define T {ctype}\n" + _log_source(), folder / f"emu_{ctype}.so")
+            for ctype, dtype in (("double", np.float64), ("float", np.float32))}
+
+
+@pytest.fixture(scope="module")
+def emulated_kernel_mode(tmp_path_factory):
+    if shutil.which("g++") is None:
+        pytest.skip("g++ is not installed")
+    folder = tmp_path_factory.mktemp("cuda_emulated_kernel")
     libs = {}
-    for ctype, dtype in (("double", np.float64), ("float", np.float32)):
-        (folder / "log_source.cu").write_text(f"#define T {ctype}\n" + _log_source())
-        out = folder / f"emu_{ctype}.so"
-        done = subprocess.run(["g++", "-std=c++20", "-O0", "-shared", "-fPIC", "-pthread",
-                               str(folder / "driver.cpp"), "-o", str(out)],
-                              capture_output=True, text=True, cwd=folder)
-        if done.returncode != 0 and "barrier" in done.stderr:
-            pytest.skip("g++ lacks C++20 <barrier>")
-        assert done.returncode == 0, done.stderr[-3000:]
-        libs[dtype] = ctypes.CDLL(str(out))
+    for ctype, vector, lanes, dtype in (("double", "double2", 2, np.float64),
+                                        ("float", "float4", 4, np.float32)):
+        head = f"#define T {ctype}\n#define TV {vector}\n#define VW {lanes}\n"
+        libs[dtype] = _compile(folder, KERNEL_DRIVER, "kernel_source.cu",
+                               head + _cuda_source("_KERNEL_SOURCE"),
+                               folder / f"kernel_{ctype}.so")
     return libs
 
 
@@ -169,3 +216,35 @@ def test_emulated_cuda_log_step_matches_reference(emulated, dtype, reg):
                                            atol=1e-11 if dtype is np.float64 else 1e-4)
         for _ in range(20):
             F, G, _ = reference_step(np, M, F, G, logA, logB, reg, None)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n, m, vec, chunks", [(7, 1032, 1, 3), (9, 1030, 0, 2),
+                                               (5, 12, 1, 5), (6, 8, 1, 1)])
+def test_emulated_fused_kernel_step_matches_products(emulated_kernel_mode, dtype, n, m, vec,
+                                                     chunks):
+    """The fused kernel-mode passes (vector loads with the two-in-flight loop and its odd
+    tail, scalar loads, one or several row chunks) against u = a / (K v), v = b / (K^T u)."""
+    lanes = 4 if dtype is np.float32 else 2
+    vec = int(vec and m % lanes == 0)
+    rng = np.random.default_rng(n * m)
+    K = rng.uniform(0.1, 1.0, size=(n, m)).astype(dtype)
+    U = rng.uniform(0.5, 2.0, size=n).astype(dtype)
+    V = rng.uniform(0.5, 2.0, size=m).astype(dtype)
+    A = np.full(n, 1 / n, dtype=dtype)
+    Bw = np.full(m, 1 / m, dtype=dtype)
+    U_new, V_new, err = np.empty_like(U), np.empty_like(V), np.zeros(1, dtype=dtype)
+    ptr = [x.ctypes.data_as(ctypes.c_void_p) for x in (K, U, V, A, Bw)]
+    out = [x.ctypes.data_as(ctypes.c_void_p) for x in (U_new, V_new, err)]
+    emulated_kernel_mode[dtype].step(*ptr, ctypes.c_int(n), ctypes.c_int(m), ctypes.c_int(vec),
+                                     ctypes.c_int(chunks), *out)
+    K64, U64 = K.astype(np.float64), U.astype(np.float64)
+    KV = K64 @ V.astype(np.float64)
+    U_want = A / KV
+    V_want = Bw / (K64.T @ U_want)
+    err_want = np.abs(U64 * KV - A).sum()
+    rtol = 1e-12 if dtype is np.float64 else 2e-5
+    np.testing.assert_allclose(U_new, U_want, rtol=rtol)
+    np.testing.assert_allclose(V_new, V_want, rtol=rtol)
+    np.testing.assert_allclose(err[0], err_want, rtol=rtol * 10, atol=1e-7)
