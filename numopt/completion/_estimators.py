@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import inspect
-import warnings
-
 import numpy as np
 
-from ..exceptions import ConvergenceWarning
+from .._estimator import Estimator
 from ._api import complete
 
 __all__ = ["MatrixCompleter"]
 
 
-class MatrixCompleter:
+class MatrixCompleter(Estimator):
     """Low-rank matrix completion as an imputer (scikit-learn conventions).
 
     The estimator is *transductive*: ``fit(M)`` learns the factors of the matrix it is
@@ -54,34 +51,11 @@ class MatrixCompleter:
         self.random_state = random_state
         self.solver_options = solver_options
 
-    # scikit-learn's parameter protocol (clone, grid search) without importing it.
-    @classmethod
-    def _get_param_names(cls):
-        sig = inspect.signature(cls.__init__)
-        return sorted(p for p in sig.parameters if p != "self")
-
-    def get_params(self, deep=True):
-        return {name: getattr(self, name) for name in self._get_param_names()}
-
-    def set_params(self, **params):
-        valid = self._get_param_names()
-        for key, value in params.items():
-            if key not in valid:
-                raise ValueError(f"Invalid parameter {key!r} for estimator {type(self).__name__}")
-            setattr(self, key, value)
-        return self
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
-
     def fit(self, X, y=None):
         """Fit the factors to the observed entries of ``X`` (sparse, or dense with NaN)."""
         res = complete(X, self.rank, method=self.method, tol=self.tol, maxiter=self.max_iter,
                        seed=self.random_state, **(self.solver_options or {}))
-        if not res.success:
-            warnings.warn(f"MatrixCompleter did not converge: {res.message}",
-                          ConvergenceWarning, stacklevel=2)
+        self._warn_if_unconverged(res)
         self.result_ = res
         self.U_, self.V_ = res.U, res.V
         self.n_iter_ = res.nit
@@ -89,14 +63,9 @@ class MatrixCompleter:
         self.n_features_in_ = res.V.shape[0]
         return self
 
-    def _check_fitted(self):
-        if not hasattr(self, "U_"):
-            raise ValueError(f"This {type(self).__name__} instance is not fitted yet; "
-                             "call 'fit' first (sklearn.exceptions.NotFittedError semantics)")
-
     def predict(self, rows, cols):
         """Entries ``(rows[t], cols[t])`` of the completion ``U_ @ V_.T``."""
-        self._check_fitted()
+        self._check_fitted("U_")
         m, n = self.shape_fit_
         rows = np.asarray(rows)
         cols = np.asarray(cols)
@@ -112,7 +81,7 @@ class MatrixCompleter:
 
     def transform(self, X):
         """Return a copy of the dense ``X`` (fitted shape) with its NaN entries filled."""
-        self._check_fitted()
+        self._check_fitted("U_")
         import scipy.sparse as sp
 
         if sp.issparse(X):

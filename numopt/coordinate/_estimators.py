@@ -1,34 +1,22 @@
 """scikit-learn-style estimators (``fit``/``predict``, fitted attributes end in ``_``).
 
-They follow scikit-learn's estimator protocol without importing scikit-learn: the
-parameter machinery below is the usual ``get_params``/``set_params`` pair, and
-``__sklearn_tags__`` imports scikit-learn only when scikit-learn itself asks for the
-tags.
+They follow scikit-learn's estimator protocol without importing scikit-learn (the
+shared :class:`numopt._estimator.Estimator` base); ``__sklearn_tags__`` imports
+scikit-learn only when scikit-learn itself asks for the tags.
 """
 
 from __future__ import annotations
 
-import inspect
 import sys
 import warnings
 
 import numpy as np
 
-from ..exceptions import ConvergenceWarning
+from .._estimator import Estimator
+from ..exceptions import ConvergenceWarning, NotFittedError
 from ._data import is_scipy_sparse
 
 __all__ = ["Lasso", "SparseLogisticRegression", "LabelPropagation", "NotFittedError"]
-
-
-class NotFittedError(ValueError, AttributeError):
-    """The estimator is used before ``fit`` (scikit-learn's meaning)."""
-
-
-def _not_fitted_error():
-    """scikit-learn's NotFittedError when scikit-learn is loaded (so its checks see the
-    class they expect), numopt's own otherwise; both are ValueError and AttributeError."""
-    exc = sys.modules.get("sklearn.exceptions")
-    return getattr(exc, "NotFittedError", NotFittedError)
 
 
 def _conversion_warning():
@@ -36,34 +24,8 @@ def _conversion_warning():
     return getattr(exc, "DataConversionWarning", UserWarning)
 
 
-class _Params:
-    """``get_params``/``set_params`` from the ``__init__`` signature."""
-
-    @classmethod
-    def _param_names(cls):
-        sig = inspect.signature(cls.__init__)
-        return sorted(p for p in sig.parameters if p != "self")
-
-    def get_params(self, deep=True):
-        return {k: getattr(self, k) for k in self._param_names()}
-
-    def set_params(self, **params):
-        valid = self._param_names()
-        for k, v in params.items():
-            if k not in valid:
-                raise ValueError(f"Invalid parameter {k!r} for estimator "
-                                 f"{type(self).__name__}. Valid parameters are: {valid}.")
-            setattr(self, k, v)
-        return self
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
-
-    def _check_fitted(self):
-        if not hasattr(self, "n_features_in_"):
-            raise _not_fitted_error()(f"This {type(self).__name__} instance is not fitted yet. "
-                                 "Call 'fit' with appropriate arguments first.")
+class _Params(Estimator):
+    """The estimator protocol plus the input validation the linear models share."""
 
     def _validate_X(self, X, *, reset, accept_sparse=True):
         if X is None:
@@ -152,16 +114,10 @@ def _check_classification_targets(y):
 
 class _LinearModel(_Params):
     def _decision(self, X):
-        self._check_fitted()
+        self._check_fitted("n_features_in_")
         X = self._validate_X(X, reset=False)
         out = X @ self.coef_ + self.intercept_
         return np.asarray(out).ravel()
-
-    def _warn_if_unconverged(self, res, what):
-        if not res.success:
-            warnings.warn(f"{type(self).__name__} did not converge: {res.message} "
-                          f"Increase max_iter or tol ({what}).", ConvergenceWarning,
-                          stacklevel=3)
 
 
 class Lasso(_LinearModel):
@@ -218,7 +174,7 @@ class Lasso(_LinearModel):
         self.intercept_ = float(res.intercept) if self.fit_intercept else 0.0
         self.n_iter_ = int(res.nit)
         self.dual_gap_ = float(res.dual_gap)
-        self._warn_if_unconverged(res, "duality gap")
+        self._warn_if_unconverged(res, "increase max_iter or tol; the duality gap was checked")
         return self
 
     def predict(self, X):
@@ -288,11 +244,11 @@ class SparseLogisticRegression(_LinearModel):
         self.coef_ = np.asarray(res.x)[None, :]
         self.intercept_ = np.asarray([float(res.intercept) if self.fit_intercept else 0.0])
         self.n_iter_ = int(res.nit)
-        self._warn_if_unconverged(res, "KKT violation")
+        self._warn_if_unconverged(res, "increase max_iter or tol; the KKT violation was checked")
         return self
 
     def decision_function(self, X):
-        self._check_fitted()
+        self._check_fitted("n_features_in_")
         X = self._validate_X(X, reset=False)
         return np.asarray(X @ self.coef_[0] + self.intercept_[0]).ravel()
 
@@ -415,7 +371,7 @@ class LabelPropagation(_Params):
         return self
 
     def predict_proba(self, X):
-        self._check_fitted()
+        self._check_fitted("n_features_in_")
         X = self._validate_X(X, reset=False, accept_sparse=False).astype(np.float64)
         nn, w = self._knn_weights(X, self.X_fit_, self.n_neighbors, exclude_self=False)
         w = np.maximum(w, 1e-300)

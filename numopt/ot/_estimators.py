@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 import array_api_compat.numpy as _np_xp
 
 from .._validation import as_array
-from ..exceptions import ConvergenceWarning
+from .._estimator import Estimator
 
 __all__ = ["EntropicOT", "SparseOT"]
 
@@ -25,16 +23,7 @@ def _check_cloud(X, name):
     return X
 
 
-def _not_fitted_error(est):
-    try:
-        from sklearn.exceptions import NotFittedError
-    except ImportError:  # pragma: no cover
-        NotFittedError = AttributeError
-    return NotFittedError(f"This {type(est).__name__} instance is not fitted yet; "
-                          "call 'fit' first.")
-
-
-class _TransportEstimator:
+class _TransportEstimator(Estimator):
     """Shared fit/transform: subclasses implement ``_solve(a, b, M) -> OptimizeResult``."""
 
     def _check_clouds(self, Xs, Xt):
@@ -53,9 +42,7 @@ class _TransportEstimator:
         self.cost_scale_ = float(M.max()) if self.normalize_cost and M.max() > 0 else 1.0
         M = M / self.cost_scale_
         res = self._solve(a, b, M)
-        if not res.success:
-            warnings.warn(f"{type(self).__name__} did not converge: {res.message}",
-                          ConvergenceWarning, stacklevel=2)
+        self._warn_if_unconverged(res)
         self.result_ = res
         self.coupling_ = res.plan
         self.cost_ = res.cost * self.cost_scale_
@@ -67,8 +54,7 @@ class _TransportEstimator:
     def transform(self, Xs):
         """Barycentric map: each fitted source point goes to the plan-weighted mean of the
         targets; other points move with the displacement of their nearest fitted point."""
-        if not hasattr(self, "coupling_"):
-            raise _not_fitted_error(self)
+        self._check_fitted("coupling_")
         Xs = _check_cloud(Xs, "Xs")
         if Xs.shape[1] != self.n_features_in_:
             raise ValueError(f"Xs has {Xs.shape[1]} features, but {type(self).__name__} "
@@ -156,24 +142,3 @@ class SparseOT(_TransportEstimator):
 
         return sparse_ot(a, b, M, self.k, gamma=self.gamma, formulation=self.formulation,
                          tol=self.tol, maxiter=self.max_iter)
-
-
-def _get_params(self, deep=True):
-    import inspect
-
-    names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-    return {name: getattr(self, name) for name in names}
-
-
-def _set_params(self, **params):
-    valid = self.get_params()
-    for key, value in params.items():
-        if key not in valid:
-            raise ValueError(f"Invalid parameter {key!r} for estimator {type(self).__name__}")
-        setattr(self, key, value)
-    return self
-
-
-# sklearn's get_params/set_params without importing sklearn at numopt import time
-_TransportEstimator.get_params = _get_params
-_TransportEstimator.set_params = _set_params
