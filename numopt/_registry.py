@@ -35,7 +35,10 @@ class Example:
     positional arguments, so the tests can corrupt one and expect the error message
     to name it. ``array_args`` lists the positions of array arguments. ``check(result)``
     asserts the answer against an oracle. ``rtol`` is the tolerance for kernel vs
-    reference agreement on ``compare_fields``.
+    reference agreement on ``compare_fields``. ``nan_allowed`` lists array arguments in
+    which NaN is data (a missing entry), so only inf must be rejected there;
+    ``shape_free`` lists array arguments whose shape no other argument constrains (a
+    smaller one is a valid, smaller problem).
     """
 
     args: tuple
@@ -46,6 +49,8 @@ class Example:
     rtol: float = 1e-6
     compare_fields: tuple = ("x",)
     dtype_fields: tuple = ("x",)
+    nan_allowed: tuple = ()
+    shape_free: tuple = ()
 
 
 @dataclass
