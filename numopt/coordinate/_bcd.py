@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .._backend import get_kernel, is_numpy, kernel, to_numpy
+from .._backend import device_of, get_kernel, is_numpy, kernel, to_numpy
 from .._result import Status
 
 FIXED_PARTITIONS = ("order", "sorted", "averaged")
@@ -61,6 +61,16 @@ def prox_progress(xp, x, g, L, l1, positive):
     d = new - x
     pen = l1 * (xp.abs(new) - xp.abs(x)) if l1 else 0.0
     return -(g * d + 0.5 * L * d * d + pen)
+
+
+def solve_small(xp, H, rhs):
+    """Solve a block's ``H d = rhs`` (``|b| x |b|``). On a GPU a dense solver call costs
+    hundreds of microseconds for such a matrix; copying it to the host costs a few, so
+    non-NumPy arrays are solved there and the answer copied back."""
+    if is_numpy(xp):
+        return xp.linalg.solve(H, rhs)
+    d = np.linalg.solve(to_numpy(H), to_numpy(rhs))
+    return xp.asarray(d, dtype=rhs.dtype, device=device_of(rhs))
 
 
 def _chunks(order, size):
@@ -175,10 +185,11 @@ def solve_forest(H, rhs):
         numba="numopt.coordinate._kernels_numba:sparse_bcd_batch")
 def sparse_bcd_batch(xp, problem, x, z, grad, L, block_size, scaled, n_iter, tol):
     """Up to ``n_iter`` greedy (GS or GSL) BCD iterations with variable blocks and the
-    block Lipschitz step on a sparse GLM, in place on ``x``, ``z = A x`` and ``grad``
-    (reference version). Before each iteration the optimality measure (largest
-    minimum-norm subgradient) is compared with ``tol``. Returns ``(iterations run,
-    measure)``, the measure being -1 when all ``n_iter`` iterations ran."""
+    block Lipschitz step on a sparse GLM (or sparse softmax regression), in place on
+    ``x``, ``z = A x`` and ``grad`` (reference version). Before each iteration the
+    optimality measure (largest minimum-norm subgradient) is compared with ``tol``.
+    Returns ``(iterations run, measure)``, the measure being -1 when all ``n_iter``
+    iterations ran."""
     k = min(block_size, problem.n)
     state = _BatchState(x, grad, z)
     for it in range(n_iter):
@@ -187,12 +198,51 @@ def sparse_bcd_batch(xp, problem, x, z, grad, L, block_size, scaled, n_iter, tol
         if not worst > tol:
             return it, worst
         scores = s * s / L if scaled else s * s
-        block = np.sort(np.argsort(-scores, kind="stable")[:k])
+        block = positive_scores(scores, np.argsort(-scores, kind="stable")[:k])
         lam = problem.block_lipschitz(block)
         xb = x[block]
         new = prox(xp, xb - grad[block] / lam, 1.0 / lam, problem.l1, problem.positive)
         problem.move(state, block, new - xb)
     return n_iter, -1.0
+
+
+@kernel("coordinate.forest_bcd_batch",
+        numba="numopt.coordinate._kernels_numba:forest_bcd_batch")
+def forest_bcd_batch(xp, problem, x, aux, grad, L, block_size, scaled, n_iter, tol):
+    """Up to ``n_iter`` iterations of greedy (GS or GSL) forest-structured blocks with
+    the exact message-passing update on a sparse quadratic problem, in place on ``x``
+    and ``grad`` (reference version; ``aux`` is unused). Returns ``(iterations run,
+    measure)`` as :func:`sparse_bcd_batch`."""
+    graph = problem.hessian_graph()
+    graph = (graph.indptr.tolist(), graph.indices.tolist())
+    state = _BatchState(x, grad, aux)
+    for it in range(n_iter):
+        worst = float(xp.max(xp.abs(grad)))
+        if not worst > tol:
+            return it, worst
+        scores = grad * grad / L if scaled else grad * grad
+        block = forest_block(scores, graph, block_size, candidates=8 * block_size)
+        H = problem.block_hessian(state, block)
+        problem.move(state, block, solve_forest(H, -grad[block]))
+    return n_iter, -1.0
+
+
+def positive_scores(scores, top, xp=np):
+    """The block ``top`` without its zero-score coordinates (sorted), which would not
+    move but would raise the block's Lipschitz constant; at least one is kept."""
+    keep = xp.take(scores, top) > 0
+    if bool(xp.any(keep)):
+        top = top[keep]
+    else:
+        top = top[:1]
+    return xp.sort(top)
+
+
+# sparse softmax regression: the same iterations (its problem methods do the work in
+# the reference version), with a compiled Numba batch
+softmax_bcd_batch = kernel(
+    "coordinate.softmax_bcd_batch",
+    numba="numopt.coordinate._kernels_numba:softmax_bcd_batch")(sparse_bcd_batch)
 
 
 class _BatchState:
@@ -201,11 +251,22 @@ class _BatchState:
 
 
 def batch_path(problem, partition, rule, update):
-    """Whether :func:`numopt.coordinate.bcd` runs this configuration in batches of
-    compiled iterations (sparse GLMs, greedy variable blocks, Lipschitz steps)."""
-    return (isinstance(problem, _glm_type()) and problem.sparse and is_numpy(problem.xp)
-            and partition == "variable" and rule in ("gs", "gsl")
-            and update == "lipschitz")
+    """Which compiled batch kernel :func:`numopt.coordinate.bcd` runs this configuration
+    with, or None: sparse GLMs and sparse softmax regression with greedy variable
+    blocks and Lipschitz steps, and sparse quadratics (label propagation) with greedy
+    forest blocks and message passing."""
+    if not (is_numpy(problem.xp) and rule in ("gs", "gsl")
+            and getattr(problem, "sparse", False)):
+        return None
+    if partition == "variable" and update == "lipschitz":
+        if isinstance(problem, _glm_type()):
+            return "coordinate.sparse_bcd_batch"
+        if isinstance(problem, _softmax_type()):
+            return "coordinate.softmax_bcd_batch"
+    if isinstance(problem, _quadratic_type()) and partition == "forest" \
+            and update == "message_passing" and not (problem.l1 or problem.positive):
+        return "coordinate.forest_bcd_batch"
+    return None
 
 
 # ------------------------------------------------------------------------------ solver
@@ -237,8 +298,9 @@ class BCDSolver:
         self.scores_kernel = get_kernel("coordinate.greedy_scores", self.xp)
         # batch path: ``step`` runs up to ``batch`` iterations in one compiled call
         self.batch, self.maxiter, self.iterations = None, None, 0
-        if batch_path(problem, partition, rule, update):
-            self.batch_kernel = get_kernel("coordinate.sparse_bcd_batch", self.xp)
+        batch_kernel = batch_path(problem, partition, rule, update)
+        if batch_kernel is not None:
+            self.batch_kernel = get_kernel(batch_kernel, self.xp)
 
     def use_batches(self, batch, maxiter):
         self.batch, self.maxiter = batch, maxiter
@@ -354,7 +416,7 @@ class BCDSolver:
             top = np.argpartition(-scores, k - 1)[:k]    # O(n), not a full sort
         else:
             top = xp.argsort(-scores, stable=False)[:k]
-        return xp.sort(top)
+        return positive_scores(scores, top, xp)
 
     def _gsl_block_scores(self, st):
         """GSL on fixed blocks: ``||g_b||^2 / L_b`` with the block's own constant."""
@@ -447,7 +509,7 @@ class BCDSolver:
         if forest:
             d = xp.asarray(solve_forest(to_numpy(H), -to_numpy(gb)), dtype=pb.dtype)
         else:
-            d = xp.linalg.solve(H, -gb)
+            d = solve_small(xp, H, -gb)
         if not isinstance(pb, _quadratic_type()):
             # damped Newton: Armijo backtracking on the step length
             slope = float(xp.sum(gb * d))
@@ -477,7 +539,7 @@ class BCDSolver:
         ga = xp.take(pb.grad(st), active) + pb.l1 * sign
         H = pb.block_hessian(st, active)
         try:
-            d = xp.linalg.solve(H, -ga)
+            d = solve_small(xp, H, -ga)
         except Exception:  # singular block Hessian: keep the proximal step
             return
         # longest step keeping the signs (the active set) unchanged
@@ -503,6 +565,12 @@ def _glm_type():
     from ._problems import GLMProblem
 
     return GLMProblem
+
+
+def _softmax_type():
+    from ._problems import SoftmaxProblem
+
+    return SoftmaxProblem
 
 
 def _quadratic_type():

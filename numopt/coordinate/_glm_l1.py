@@ -2,16 +2,17 @@
 
 The outer loop (one ``run_solver`` iteration each) computes the full gradient once,
 measures optimality (duality gap for least squares, KKT violation for logistic), scores
-every feature (Lasso: celer's distance of the dual constraint to tightness at the best
-dual point, extrapolated ones included; logistic: distance to the subdifferential) and
-keeps the best ones plus the current support as the working set. The inner loop runs
-cyclic proximal coordinate descent on the working set with the linear predictor
-maintained incrementally, and Anderson extrapolation of the last ``K + 1`` iterates
-(accepted only when it lowers the objective); the Lasso inner solver stops on the gap
-of the restricted problem with celer's dual extrapolation (Anderson on the residuals
-seen at the gap checks). This is the strategy of Massias et al. (celer) and Bertrand et
-al. (skglm), written for numopt: an active-set method in the sense of Nutini, Laradji
-and Schmidt (2022), where identifying the support makes the inner problems small.
+every feature (Lasso: celer's distance of the dual constraint to tightness at the
+rescaled residual; logistic: distance to the subdifferential) and keeps the best ones
+plus the current support as the working set (twice the support, at least ``p0``). The
+inner loop runs cyclic proximal coordinate descent on the working set with the linear
+predictor maintained incrementally, and Anderson extrapolation of the last ``K + 1``
+iterates (accepted only when it lowers the objective); the Lasso inner solver stops on
+the gap of the restricted problem with celer's dual extrapolation (Anderson on the
+residuals seen at the gap checks). This is the strategy of Massias et al. (celer) and
+Bertrand et al. (skglm), written for numopt: an active-set method in the sense of
+Nutini, Laradji and Schmidt (2022), where identifying the support makes the inner
+problems small.
 """
 
 from __future__ import annotations
@@ -308,36 +309,20 @@ class L1GLMProblem:
         at_zero = xp.maximum(xp.abs(grad_mean) - a, 0.0)
         return xp.where(coef != 0, xp.abs(grad_mean + a * xp.sign(coef)), at_zero)
 
-    def duality_gap(self, coef, state, grad_sum, theta=None, theta_dual=None):
-        """Lasso duality gaps (mean scaling) at scikit-learn's dual point (the rescaled
-        residual: the certificate every solver is measured with) and at the best of
-        that point and ``theta`` (rescaled; ``theta_dual`` is its dual value before
-        rescaling, when known), with the best dual point and ``X^T`` of it."""
+    def duality_gap(self, coef, state, grad_sum):
+        """Lasso duality gap (mean scaling) at scikit-learn's dual point, the rescaled
+        residual (the certificate every solver is measured with), and ``X^T`` of that
+        dual point."""
         xp = self.xp
         residual = -state
         primal = 0.5 * float(xp.sum(state * state)) + self.n_alpha * float(
             xp.sum(xp.abs(coef)))
-        best_dual, best_theta, best_corr = -math.inf, None, None
-        candidates = [(residual, -grad_sum)]
-        if theta is not None:
-            candidates.append((theta, None))
-        for point, corr in candidates:
-            if corr is None:
-                # ``theta`` is feasible on the working set only; a full rescaling can
-                # only lower its dual value, so skip the product when it cannot win
-                if theta_dual is not None and theta_dual <= best_dual:
-                    continue
-                corr = self.X.T @ point
-            norm = float(xp.max(corr)) if self.positive else float(xp.max(xp.abs(corr)))
-            scale = self.n_alpha / norm if norm > self.n_alpha else 1.0
-            dual = scale * float(xp.sum(point * self.y_centered)) - 0.5 * scale * scale * (
-                float(xp.sum(point * point)))
-            if best_theta is None:
-                plain_gap = max(primal - dual, 0.0) / self.n_samples
-            if dual > best_dual:
-                best_dual, best_theta, best_corr = dual, point * scale, corr * scale
-        best_gap = max(primal - best_dual, 0.0) / self.n_samples
-        return plain_gap, best_gap, best_theta, best_corr
+        corr = -grad_sum
+        norm = float(xp.max(corr)) if self.positive else float(xp.max(xp.abs(corr)))
+        scale = self.n_alpha / norm if norm > self.n_alpha else 1.0
+        dual = scale * float(xp.sum(residual * self.y_centered)) - 0.5 * scale * scale * (
+            float(xp.sum(residual * residual)))
+        return max(primal - dual, 0.0) / self.n_samples, corr * scale
 
 
 class WorkingSetCD:
@@ -396,13 +381,12 @@ class WorkingSetCD:
             kkt = max(kkt, abs(float(xp.mean(d))))
         st["scores"], st["kkt"] = scores, kkt
         if pb.datafit == QUADRATIC:
-            gap, best_gap, theta, corr = pb.duality_gap(coef, st["state"], grad_sum,
-                                                        st.get("theta"), st.get("theta_dual"))
-            # the certificate (stopping test, reported gap) is the common one, at the
-            # rescaled residual; the extrapolated dual point sharpens the inner
-            # tolerance and the feature priorities
-            st["gap"] = st["measure"] = gap
-            st["gap_best"] = best_gap
+            # one product X^T r per outer iteration: the certificate, the inner
+            # tolerance and the priorities all come from the rescaled residual (the
+            # outer gap at the inner solver's extrapolated dual point, a second full
+            # product, never saved an outer iteration on the timing cases)
+            st["gap"], corr = pb.duality_gap(coef, st["state"], grad_sum)
+            st["measure"] = st["gap"]
             # celer's priorities: the features whose dual constraint is closest to tight
             # (``n_alpha - |X_j^T theta|`` over ``||X_j||``) enter the working set first
             slack = pb.n_alpha - (corr if pb.positive else xp.abs(corr))
@@ -452,14 +436,13 @@ class WorkingSetCD:
         # the Lasso inner solver stops on the gap of the restricted problem (sum scaling)
         # at 0.1 times the outer one (celer: 0.3); solving the inner problems further
         # saved outer iterations (each a full X^T r) on every timing case
-        inner_tol = 0.1 * st["gap_best"] * pb.n_samples
-        w, state, n_ep, theta, theta_dual = self.inner_kernel(
+        inner_tol = 0.1 * st["gap"] * pb.n_samples
+        w, state, n_ep, _theta, _dual = self.inner_kernel(
             xp, pb.X_kernel, pb.y, st["w"], st["state"], ws, pb.lipschitz, pb.n_alpha,
             pb.datafit, pb.fit_intercept, pb.positive, self.K, self.max_epochs,
             self.check_inner, inner_tol, pb.y_centered, self.dual_k)
         self.n_epochs += n_ep
-        return self._measure({"w": w, "state": state, "theta": theta,
-                              "theta_dual": theta_dual})
+        return self._measure({"w": w, "state": state})
 
     def _prox_newton(self, st, ws, inner_tol, max_newton=50, max_cd=20, armijo=1e-4):
         """Prox-Newton iterations on the working set (logistic loss), with a

@@ -612,13 +612,22 @@ def _sparse_bcd_batch(csc_data, csc_indices, csc_indptr, csr_data, csr_indices, 
                         low = t
         if not worst > tol:
             return it, worst
-        top.sort()
+        # coordinates with a zero score would not move but would raise the block's
+        # Lipschitz constant: the block keeps the positive scores only
+        kb = 0
+        for t in range(count):
+            if top_val[t] > 0:
+                top[kb] = top[t]
+                kb += 1
+        if kb == 0:
+            kb = 1
+        top[:kb].sort()
         # block bound curvature * A_b^T A_b + l2 I and its largest eigenvalue
-        for a in range(k):
+        for a in range(kb):
             ja = top[a]
             for q in range(csc_indptr[ja], csc_indptr[ja + 1]):
                 dense_col[csc_indices[q]] = csc_data[q]
-            for b in range(a, k):
+            for b in range(a, kb):
                 jb = top[b]
                 acc = 0.0
                 for q in range(csc_indptr[jb], csc_indptr[jb + 1]):
@@ -628,8 +637,9 @@ def _sparse_bcd_batch(csc_data, csc_indices, csc_indptr, csr_data, csr_indices, 
             G[a, a] += l2
             for q in range(csc_indptr[ja], csc_indptr[ja + 1]):
                 dense_col[csc_indices[q]] = 0.0
-        lam = G[0, 0] if k == 1 else np.linalg.eigvalsh(G)[k - 1]
-        for t in range(k):
+        lam = G[0, 0] if kb == 1 else np.linalg.eigvalsh(
+            np.ascontiguousarray(G[:kb, :kb]))[kb - 1]
+        for t in range(kb):
             j = top[t]
             v = x[j] - grad[j] / lam
             if positive:
@@ -643,8 +653,8 @@ def _sparse_bcd_batch(csc_data, csc_indices, csc_indptr, csr_data, csr_indices, 
             if l2 != 0.0:
                 grad[j] += l2 * delta[t]
         _sparse_glm_block_step(csc_data, csc_indices, csc_indptr, csr_data, csr_indices,
-                               csr_indptr, y, z, grad, top, delta, datafit, mark, touched,
-                               old_deriv)
+                               csr_indptr, y, z, grad, top[:kb], delta[:kb], datafit, mark,
+                               touched, old_deriv)
     return n_iter, -1.0
 
 
@@ -659,4 +669,292 @@ def sparse_bcd_batch(xp, problem, x, z, grad, L, block_size, scaled, n_iter, tol
                                     problem.positive, problem.code,
                                     t(problem.curvature_bound), block_size, scaled, n_iter,
                                     t(tol), mark, touched, old_deriv, dense_col)
+    return int(done), float(worst)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _softmax_row(Z, i, out):
+    k = Z.shape[1]
+    zmax = Z[i, 0]
+    for c in range(1, k):
+        if Z[i, c] > zmax:
+            zmax = Z[i, c]
+    total = 0.0
+    for c in range(k):
+        e = np.exp(Z[i, c] - zmax)
+        out[c] = e
+        total += e
+    for c in range(k):
+        out[c] /= total
+
+
+@njit(cache=True, nogil=True)
+def _softmax_block_step(csc_data, csc_indices, csc_indptr, csr_data, csr_indices,
+                        csr_indptr, Z, G, feats, D, mark, touched, old_probs):
+    n_touched = 0
+    k = Z.shape[1]
+    for f in range(feats.shape[0]):
+        j = feats[f]
+        for q in range(csc_indptr[j], csc_indptr[j + 1]):
+            i = csc_indices[q]
+            if mark[i] == 0:
+                mark[i] = 1
+                touched[n_touched] = i
+                _softmax_row(Z, i, old_probs[n_touched])
+                n_touched += 1
+            a = csc_data[q]
+            for c in range(k):
+                Z[i, c] += a * D[f, c]
+    change = np.empty(k, dtype=Z.dtype)
+    for t in range(n_touched):
+        i = touched[t]
+        mark[i] = 0
+        _softmax_row(Z, i, change)
+        for c in range(k):
+            change[c] -= old_probs[t, c]
+        for q in range(csr_indptr[i], csr_indptr[i + 1]):
+            j = csr_indices[q]
+            a = csr_data[q]
+            for c in range(k):
+                G[j, c] += a * change[c]
+
+
+def softmax_block_step(xp, csc, csr, Z, G, feats, D, work):
+    """Numba version of :func:`numopt.coordinate._problems.softmax_block_step`."""
+    mark, touched, old_probs = work
+    _softmax_block_step(csc[0], csc[1], csc[2], csr[0], csr[1], csr[2], Z, G, feats, D,
+                        mark, touched, old_probs)
+    return Z, G
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _find_root(parent, i):
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+@njit(cache=True, nogil=True)
+def _forest_bcd_batch(data, indices, indptr, diag, x, grad, L, block_size, scaled, n_iter,
+                      tol, n_candidates):
+    """Greedy forest blocks + exact Gaussian belief propagation on a sparse symmetric
+    ``Q`` (CSC: column ``j`` lists the neighbours of ``j``); see ``forest_bcd_batch``."""
+    n = x.shape[0]
+    scores = np.empty(n, dtype=x.dtype)
+    parent = np.full(n, -1, dtype=np.int64)     # union-find over the chosen nodes
+    pos = np.full(n, -1, dtype=np.int64)        # node -> position in the block
+    block = np.empty(min(block_size, n), dtype=np.int64)
+    roots = np.empty(n, dtype=np.int64)
+    m_max = block.shape[0]
+    J = np.empty(m_max, dtype=x.dtype)
+    h = np.empty(m_max, dtype=x.dtype)
+    w_up = np.empty(m_max, dtype=x.dtype)       # Q entry to the BFS parent
+    up = np.empty(m_max, dtype=np.int64)
+    order = np.empty(m_max, dtype=np.int64)
+    out = np.empty(m_max, dtype=x.dtype)
+    for it in range(n_iter):
+        worst = 0.0
+        for j in range(n):
+            g = grad[j]
+            if abs(g) > worst:
+                worst = abs(g)
+            scores[j] = g * g / L[j] if scaled else g * g
+        if not worst > tol:
+            return it, worst
+        # the best candidates in decreasing score, ties by index (a stable sort of
+        # only the entries at or above the n_candidates-th score)
+        c = min(n_candidates, n)
+        neg = -scores
+        cut = np.partition(neg, c - 1)[c - 1]
+        top = np.flatnonzero(neg <= cut)
+        ranking = top[np.argsort(neg[top], kind="mergesort")]
+        n_chosen = 0
+        for t in range(c):
+            i = ranking[t]
+            if not scores[i] > 0 and n_chosen > 0:
+                break
+            n_roots = 0
+            ok = True
+            for q in range(indptr[i], indptr[i + 1]):
+                j = indices[q]
+                if j != i and parent[j] >= 0:
+                    r = _find_root(parent, j)
+                    for s in range(n_roots):
+                        if roots[s] == r:
+                            ok = False
+                            break
+                    if not ok:
+                        break
+                    roots[n_roots] = r
+                    n_roots += 1
+            if not ok:
+                continue
+            parent[i] = i
+            for s in range(n_roots):
+                parent[roots[s]] = i
+            block[n_chosen] = i
+            n_chosen += 1
+            if n_chosen == m_max:
+                break
+        for s in range(n_chosen):
+            parent[block[s]] = -1
+        b = np.sort(block[:n_chosen])
+        m = b.shape[0]
+        for l in range(m):
+            pos[b[l]] = l
+            J[l] = diag[b[l]]
+            h[l] = -grad[b[l]]
+            up[l] = -2                          # -2: not reached yet
+        # exact solve of Q_bb d = -g_b on the forest: leaf-to-root elimination per
+        # tree (breadth-first order from its first node), then back substitution
+        for root in range(m):
+            if up[root] != -2:
+                continue
+            up[root] = -1
+            order[0] = root
+            n_tree = 1
+            k = 0
+            while k < n_tree:
+                l = order[k]
+                k += 1
+                node = b[l]
+                for q in range(indptr[node], indptr[node + 1]):
+                    l2 = pos[indices[q]]
+                    if l2 >= 0 and l2 != l and up[l2] == -2:
+                        up[l2] = l
+                        w_up[l2] = data[q]
+                        order[n_tree] = l2
+                        n_tree += 1
+            for k in range(n_tree - 1, 0, -1):
+                l = order[k]
+                p = up[l]
+                J[p] -= w_up[l] * w_up[l] / J[l]
+                h[p] -= w_up[l] * h[l] / J[l]
+            for k in range(n_tree):
+                l = order[k]
+                p = up[l]
+                if p < 0:
+                    out[l] = h[l] / J[l]
+                else:
+                    out[l] = (h[l] - w_up[l] * out[p]) / J[l]
+        for l in range(m):
+            node = b[l]
+            pos[node] = -1
+            d = out[l]
+            x[node] += d
+            for q in range(indptr[node], indptr[node + 1]):
+                grad[indices[q]] += data[q] * d
+    return n_iter, -1.0
+
+
+def forest_bcd_batch(xp, problem, x, aux, grad, L, block_size, scaled, n_iter, tol):
+    """Numba version of :func:`numopt.coordinate._bcd.forest_bcd_batch` (in place)."""
+    Q = problem.Q
+    t = x.dtype.type
+    done, worst = _forest_bcd_batch(Q.data, Q.indices, Q.indptr, problem.lipschitz, x,
+                                    grad, L, block_size, scaled, n_iter, t(tol),
+                                    8 * block_size)
+    return int(done), float(worst)
+
+
+@njit(cache=True, nogil=True)
+def _softmax_bcd_batch(csc_data, csc_indices, csc_indptr, csr_data, csr_indices,
+                       csr_indptr, x, Z, grad, L, l2, n_classes, block_size, scaled, n_iter,
+                       tol, mark, touched, old_probs, dense_col):
+    """Greedy variable blocks with the block Lipschitz step on sparse softmax
+    regression (variable ``j * n_classes + c``); see ``sparse_bcd_batch``."""
+    n = x.shape[0]
+    k = min(block_size, n)
+    top = np.empty(k, dtype=np.int64)
+    top_val = np.empty(k, dtype=x.dtype)
+    Gm = np.empty((k, k), dtype=x.dtype)
+    delta = np.empty(k, dtype=x.dtype)
+    feats = np.empty(k, dtype=np.int64)
+    D = np.zeros((k, n_classes), dtype=x.dtype)
+    G2 = grad.reshape((n // n_classes, n_classes))
+    for it in range(n_iter):
+        worst = 0.0
+        count = 0
+        low = 0
+        for j in range(n):
+            g = grad[j]
+            if abs(g) > worst:
+                worst = abs(g)
+            score = g * g / L[j] if scaled else g * g
+            if count < k:
+                top[count] = j
+                top_val[count] = score
+                count += 1
+                if count == k:
+                    low = 0
+                    for t in range(1, k):
+                        if top_val[t] < top_val[low]:
+                            low = t
+            elif score > top_val[low]:
+                top[low] = j
+                top_val[low] = score
+                low = 0
+                for t in range(1, k):
+                    if top_val[t] < top_val[low]:
+                        low = t
+        if not worst > tol:
+            return it, worst
+        kb = 0
+        for t in range(count):
+            if top_val[t] > 0:
+                top[kb] = top[t]
+                kb += 1
+        if kb == 0:
+            kb = 1
+        top[:kb].sort()
+        # bound 1/2 A_f^T A_f + l2 I over the block's feature columns
+        for a in range(kb):
+            fa = top[a] // n_classes
+            for q in range(csc_indptr[fa], csc_indptr[fa + 1]):
+                dense_col[csc_indices[q]] = csc_data[q]
+            for b in range(a, kb):
+                fb = top[b] // n_classes
+                acc = 0.0
+                for q in range(csc_indptr[fb], csc_indptr[fb + 1]):
+                    acc += csc_data[q] * dense_col[csc_indices[q]]
+                Gm[a, b] = 0.5 * acc
+                Gm[b, a] = 0.5 * acc
+            Gm[a, a] += l2
+            for q in range(csc_indptr[fa], csc_indptr[fa + 1]):
+                dense_col[csc_indices[q]] = 0.0
+        lam = Gm[0, 0] if kb == 1 else np.linalg.eigvalsh(
+            np.ascontiguousarray(Gm[:kb, :kb]))[kb - 1]
+        # the step, grouped by feature (the block is sorted, so features are too)
+        nf = 0
+        for t in range(kb):
+            j = top[t]
+            old = x[j]
+            new = old - grad[j] / lam
+            delta[t] = new - old
+            x[j] = new
+            f = j // n_classes
+            if nf == 0 or feats[nf - 1] != f:
+                feats[nf] = f
+                D[nf, :] = 0.0
+                nf += 1
+            D[nf - 1, j % n_classes] = delta[t]
+        _softmax_block_step(csc_data, csc_indices, csc_indptr, csr_data, csr_indices,
+                            csr_indptr, Z, G2, feats[:nf], D[:nf], mark, touched,
+                            old_probs)
+        if l2 != 0.0:
+            for t in range(kb):
+                grad[top[t]] += l2 * delta[t]
+    return n_iter, -1.0
+
+
+def softmax_bcd_batch(xp, problem, x, z, grad, L, block_size, scaled, n_iter, tol):
+    """Numba version of :func:`numopt.coordinate._bcd.softmax_bcd_batch` (in place)."""
+    csc, csr = problem._csc, problem._csr
+    mark, touched, old_probs = problem._work
+    dense_col = np.zeros(z.shape[0], dtype=x.dtype)
+    t = x.dtype.type
+    done, worst = _softmax_bcd_batch(csc[0], csc[1], csc[2], csr[0], csr[1], csr[2], x, z,
+                                     grad, L, t(problem.l2), problem.k, block_size, scaled,
+                                     n_iter, t(tol), mark, touched, old_probs, dense_col)
     return int(done), float(worst)

@@ -122,7 +122,8 @@ def _minimize_example(xp, dtype):
 
 
 _GLM_OPTIONS = {
-    "p0": Option(GLM_DEFAULTS["p0"], "first working-set size"),
+    "p0": Option(GLM_DEFAULTS["p0"], "first working-set size (None: 100 for the Lasso, "
+                                      "10 for the logistic loss)"),
     "anderson_k": Option(GLM_DEFAULTS["anderson_k"],
                          "Anderson extrapolation memory (0 turns it off)"),
     "max_epochs": Option(GLM_DEFAULTS["max_epochs"], "coordinate sweeps per working set"),

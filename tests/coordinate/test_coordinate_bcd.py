@@ -34,8 +34,11 @@ def ls():
     lambda: BinaryLogistic(*coordinate_logistic(60, 25, seed=1)),
     lambda: BinaryLogistic(*coordinate_logistic(60, 25, density=0.2, seed=1)),
     lambda: SoftmaxLogistic(*coordinate_softmax(40, 6, 4)),
+    lambda: SoftmaxLogistic(sp.random(40, 6, density=0.3, random_state=2, format="csr"),
+                            np.arange(40) % 4),
     lambda: LabelPropagationProblem(*lattice_label_propagation(6, n_labeled=5)),
-], ids=["ls-gram", "ls-glm", "logistic-dense", "logistic-sparse", "softmax", "labelprop"])
+], ids=["ls-gram", "ls-glm", "logistic-dense", "logistic-sparse", "softmax",
+        "softmax-sparse", "labelprop"])
 def test_incremental_gradient_equals_recomputed(make):
     problem = make()
     rng = np.random.default_rng(0)
@@ -67,6 +70,58 @@ def test_sparse_glm_kernel_matches_reference():
                 problem.move(st, block, d)
             out.append(st.grad.copy())
     np.testing.assert_allclose(out[0], out[1], rtol=1e-10, atol=1e-12)
+
+
+def test_sparse_softmax_kernel_matches_reference_and_dense_path():
+    """The sparse softmax move (Numba kernel and reference) takes the dense path's
+    steps: same iterates for GSL blocks with Lipschitz and Newton updates."""
+    A = sp.random(120, 30, density=0.15, random_state=4, format="csc")
+    labels = np.random.default_rng(4).integers(0, 5, 120)
+    kw = dict(rule="gsl", block_size=4, maxiter=60, tol=1e-300)
+    for update in ("lipschitz", "newton"):
+        dense = bcd(SoftmaxLogistic(A.toarray(), labels, 5), update=update, **kw)
+        fast = bcd(SoftmaxLogistic(A, labels, 5), update=update, **kw)
+        with config_context(kernels="reference"):
+            ref = bcd(SoftmaxLogistic(A, labels, 5), update=update, **kw)
+        np.testing.assert_allclose(fast.x, dense.x, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(ref.x, dense.x, rtol=1e-9, atol=1e-12)
+    # the compiled batches (GS/GSL variable blocks, Lipschitz steps) take the same steps
+    for rule in ("gs", "gsl"):
+        kw.update(rule=rule)
+        single = bcd(SoftmaxLogistic(A, labels, 5), check_every=1, **kw)
+        batched = bcd(SoftmaxLogistic(A, labels, 5), check_every=25, **kw)
+        assert batched.nit == single.nit == 60
+        np.testing.assert_allclose(batched.x, single.x, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("rule", ["gs", "gsl"])
+def test_forest_batches_match_per_iteration_loop_and_reference(rule):
+    """Compiled forest blocks + message passing take the per-iteration loop's steps
+    (two moons: no exact ties between scores) and converge to the sparse LU solution."""
+    problem = LabelPropagationProblem(*two_moons_label_propagation(300, n_labeled=10))
+    kw = dict(partition="forest", rule=rule, update="message_passing", block_size=25,
+              tol=1e-300, maxiter=150)
+    batched = bcd(problem, check_every=40, **kw)
+    single = bcd(problem, check_every=1, **kw)
+    with config_context(kernels="reference"):
+        ref = bcd(problem, check_every=40, **kw)
+    assert batched.nit == single.nit == ref.nit == 150
+    np.testing.assert_allclose(batched.x, single.x, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ref.x, single.x, rtol=1e-9, atol=1e-12)
+    x_ref = spla.spsolve(sp.csc_matrix(problem.Q), problem.c)
+    done = bcd(problem, partition="forest", rule=rule, update="message_passing",
+               block_size=25, tol=1e-9, maxiter=20_000)
+    assert done.success and done.optimality <= 1e-9
+    np.testing.assert_allclose(done.x, x_ref, atol=1e-6)
+
+
+def test_variable_blocks_leave_out_zero_scores():
+    """Coordinates with a zero score do not enter a variable block: with one non-zero
+    gradient entry the block is that coordinate and the step is its exact minimiser."""
+    Q = np.diag([2.0, 3.0, 4.0])
+    c = np.array([0.0, 3.0, 0.0])
+    res = bcd(QuadraticProblem(Q, c), rule="gs", block_size=3, maxiter=1, tol=1e-300)
+    np.testing.assert_allclose(res.x, [0.0, 1.0, 0.0])
 
 
 # ------------------------------------------------------------------ paper's orderings

@@ -218,3 +218,19 @@ def test_bad_input_messages(design):
         lasso(X, y, 0.1, coef0=np.zeros(3))
     with pytest.warns(Warning, match="not_an_option"):
         lasso(X, y, amax / 2, not_an_option=1)
+
+
+def test_first_working_set_size_does_not_change_the_solution(design):
+    """Whatever the first working-set size (``p0``; the Lasso's default is 100, larger
+    than half of this design, and 500 covers every feature at once), the fit stops on
+    the same certificate at the same solution."""
+    X, y, amax = design
+    alpha = amax / 20
+    fits = [lasso(X, y, alpha, tol=1e-10, **kw) for kw in ({}, {"p0": 10}, {"p0": 500})]
+    for res in fits:
+        assert res.success
+        assert _gap(X, y, res.x, None, alpha) <= 1e-10 * (y @ y) / y.shape[0] * 1.0001
+        np.testing.assert_allclose(res.x, fits[0].x, atol=1e-6)
+    assert fits[0].nit <= fits[1].nit
+    with pytest.raises(ValueError, match=r"\bp0\b"):
+        lasso(X, y, alpha, p0=0)
