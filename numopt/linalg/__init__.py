@@ -5,7 +5,7 @@ relaxation parameter across a sequence of systems, and randomized sketching solv
 from . import _register  # noqa: F401  (registers the methods with numopt's table)
 from . import _demo  # noqa: F401  (registers the demo rows)
 from ._api import (RelaxationLearner, cg, default_omegas, sketch_solve, solve_sequence, sor,
-                   ssor_preconditioner)
+                   sor_sweep, ssor_preconditioner)
 
-__all__ = ["sor", "cg", "ssor_preconditioner", "sketch_solve", "RelaxationLearner",
+__all__ = ["sor", "sor_sweep", "cg", "ssor_preconditioner", "sketch_solve", "RelaxationLearner",
            "solve_sequence", "default_omegas"]

@@ -3,8 +3,9 @@
 from ._cg import cg
 from ._learner import RelaxationLearner, default_omegas, solve_sequence
 from ._sketch import sketch_solve
+from ._smoother import sor_sweep
 from ._sor import sor
 from ._ssor import ssor_preconditioner
 
-__all__ = ["sor", "cg", "ssor_preconditioner", "sketch_solve", "RelaxationLearner",
+__all__ = ["sor", "sor_sweep", "cg", "ssor_preconditioner", "sketch_solve", "RelaxationLearner",
            "solve_sequence", "default_omegas"]

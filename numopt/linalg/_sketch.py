@@ -117,7 +117,8 @@ class _SketchSolver:
         xp, A, k = self.xp, self.A, self.k
         if self.sketch == "block_kaczmarz":
             cols = self.rng.choice(self.n, size=k, replace=False)
-            S = self._dense(np.eye(self.n)[:, cols])  # scatter as a product: no index assignment in the array API
+            # scatter as a product: no index assignment in the array API
+            S = self._dense(np.eye(self.n)[:, cols])
             return xp.take(A, self._index(cols), axis=1), (lambda delta: S @ delta)
         if self.sketch == "gaussian":
             S = self._dense(self.rng.standard_normal((self.n, k)))

@@ -25,10 +25,68 @@ def test_tsallis_probabilities():
     bandit.t = 10
     p = bandit.probabilities()
     assert abs(p.sum() - 1) < 1e-12 and np.all(np.diff(p) < 0)
-    # the closed form of the 1/2-Tsallis weights: p_i = 4 / (eta (L_i - x))^2
-    eta = 2 / np.sqrt(10)
+    # the closed form of the 1/2-Tsallis weights: p_i = 4 / (eta (L_i - x))^2, with
+    # Zimmert & Seldin's rate for the reduced-variance estimator, eta_t = 4 / sqrt(t)
+    eta = 4 / np.sqrt(10)
     x = bandit.cumulative - 2 / (eta * np.sqrt(p))
     np.testing.assert_allclose(x, x[0], rtol=1e-9)
+
+
+def _replay(bandit, arms_and_costs):
+    for arm, cost in arms_and_costs:
+        bandit.probs = bandit.probabilities()
+        bandit.arm = arm
+        bandit.update(cost)
+
+
+def test_tsallis_estimator_by_hand():
+    # loss = (cost - min cost) / (mean cost - min cost), the importance-weighted update
+    # B + (loss - B) / p, with B = 1/2 only where p >= eta^2
+    bandit = TsallisINF(3, np.random.default_rng(0))
+    _replay(bandit, [(0, 10.0), (1, 30.0)])
+    # round 1: offset 10, unit max(0, 1) = 1, loss 0, B = 0 (eta^2 = 16 > p): no change
+    # round 2: offset 10, unit 20 - 10 = 10, loss 2, p = 1/3, eta^2 = 8 > p: B = 0
+    np.testing.assert_allclose(bandit.cumulative, [0.0, 2.0 * 3 * 10, 0.0])
+    bandit.t = 400  # eta^2 = 0.04: every arm above it gets the baseline
+    p = bandit.probabilities()
+    bandit.probs, bandit.arm = p, 2
+    before = bandit.cumulative.copy()
+    bandit.update(20.0)  # offset 10, unit (60/3 - 10) = 10, loss 1
+    expected = before + 0.5 * 10 * (p >= 0.04)
+    expected[2] += (1.0 - 0.5) / p[2] * 10
+    np.testing.assert_allclose(bandit.cumulative, expected)
+
+
+def test_tsallis_is_affine_invariant():
+    # shifting and scaling every iteration count leaves the choices unchanged
+    rng = np.random.default_rng(1)
+    costs = rng.integers(20, 200, size=(200, 5)).astype(float)
+    choices = []
+    for a, b in ((1.0, 0.0), (3.0, 17.0)):
+        bandit = TsallisINF(5, np.random.default_rng(4))
+        arms = []
+        for t in range(200):
+            arm = bandit.select()
+            bandit.update(a * costs[t, arm] + b)
+            arms.append(arm)
+        choices.append(arms)
+    assert choices[0] == choices[1]
+
+
+def test_capped_run_does_not_inflate_the_unit():
+    bandit = TsallisINF(2, np.random.default_rng(0))
+    _replay(bandit, [(0, 40.0), (0, 60.0), (1, 10000.0)])
+    # reported as converged, the capped run inflates the unit for every arm
+    inflated = bandit._offset_and_unit()[1]
+    capped = TsallisINF(2, np.random.default_rng(0))
+    _replay(capped, [(0, 40.0), (0, 60.0)])
+    capped.probs = capped.probabilities()
+    capped.arm = 1
+    capped.update(10000.0, converged=False)
+    assert capped._offset_and_unit() == (40.0, 10.0)
+    assert inflated > 100 * capped._offset_and_unit()[1]
+    # and the capped arm is all but abandoned
+    assert capped.probabilities()[1] < 0.05
 
 
 def test_regret_against_best_fixed_omega_falls(sequence):
@@ -111,3 +169,16 @@ def test_bad_arguments():
         solve_sequence([], "tsallis")
     with pytest.raises(RuntimeError, match="predict"):
         RelaxationLearner().update(3)
+
+
+def test_default_grids_are_geometric_in_two_minus_omega():
+    from numopt.linalg import default_omegas
+
+    for method, n in (("sor", 10), ("ssor", 10), ("ssor_pcg", 6)):
+        grid = default_omegas(method)
+        assert grid.size == n and np.all(np.diff(grid) > 0)
+        assert grid[0] >= 1.0 and grid[-1] < 2.0
+        ratios = np.diff(np.log(2.0 - grid))
+        # equal steps in log(2 - omega) (up to the two-decimal rounding of the SOR grid)
+        np.testing.assert_allclose(ratios, ratios.mean(), rtol=0.2 if method != "ssor_pcg"
+                                   else 1e-12)
