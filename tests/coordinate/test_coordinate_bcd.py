@@ -405,3 +405,19 @@ def test_bcd_batches_stop_at_the_same_iterate_and_report_iterations():
     assert seen[-1] == batched.nit
     short = bcd(LeastSquares(A, b), tol=1e-12, maxiter=100, check_every=64)
     assert short.nit == 100 and not short.success
+
+
+def test_small_block_solves_on_the_host_for_other_namespaces():
+    """The non-NumPy branch (CuPy's, where tiny block solves go to the host) with
+    array_api_strict arrays: same answers, arrays back in the caller's namespace."""
+    xps = pytest.importorskip("array_api_strict")
+    from numopt.coordinate import LeastSquares
+    from numopt.coordinate._bcd import solve_small
+
+    d = solve_small(xps, xps.asarray([[2.0, 0.0], [1.0, 4.0]]), xps.asarray([2.0, 9.0]))
+    assert type(d).__module__.startswith("array_api_strict")
+    np.testing.assert_allclose(np.asarray(d), [1.0, 2.0])
+    A = np.random.default_rng(0).normal(size=(20, 6))
+    problem = LeastSquares(xps.asarray(A), xps.asarray(np.ones(20)))
+    want = np.linalg.eigvalsh(A[:, :3].T @ A[:, :3]).max()
+    assert problem.block_lipschitz(xps.asarray([0, 1, 2])) == pytest.approx(want, rel=1e-12)
