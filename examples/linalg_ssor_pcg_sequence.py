@@ -1,5 +1,5 @@
 """SSOR-preconditioned CG over a sequence of shifted 2-D Poisson systems, with the
-relaxation parameter learned by Tsallis-INF on numopt's default grid
+relaxation parameter learned by a bandit (--policy, default unimodal UCB) on numopt's default grid
 (2 - omega = 2^-2 ... 2^-7), against every fixed omega of a finer reference grid (the
 learner's grid and 2 - omega log-spaced in [0.01, 0.5]: the best of them is the
 comparator), omega = 1 (symmetric Gauss-Seidel) and AMG-preconditioned CG (PyAMG, if
@@ -7,7 +7,7 @@ installed). --learner-seeds runs the learner with several seeds on the same sequ
 
     python examples/linalg_ssor_pcg_sequence.py --grid 128 -n 20        # a minute
     python examples/linalg_ssor_pcg_sequence.py --grid 512 -n 100 --baseline-every 10 \
-        --learner-seeds 1,2,3
+        --learner-seeds 1,2,3 --policy unimodal_ucb
 """
 
 import argparse
@@ -52,6 +52,8 @@ def main():
     parser.add_argument("-n", "--n-instances", type=int, default=20)
     parser.add_argument("--tol", type=float, default=1e-8)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--policy", default="unimodal_ucb",
+                        choices=["unimodal_ucb", "ucb", "tsallis_inf"])
     parser.add_argument("--learner-seeds", help="comma-separated learner seeds "
                         "(default: seed + 1)")
     parser.add_argument("--baseline-every", type=int, default=1,
@@ -70,7 +72,8 @@ def main():
              else [int(v) for v in args.learner_seeds.split(",")])
     learned = []
     for seed in seeds:
-        learner = RelaxationLearner("ssor_pcg", omegas=learner_grid, tol=args.tol, seed=seed)
+        learner = RelaxationLearner("ssor_pcg", policy=args.policy, omegas=learner_grid,
+                                    tol=args.tol, seed=seed)
         out = solve_sequence(systems, learner)
         learned.append(out)
         print(f"learner seed {seed}: {out.nit} iterations, {out.seconds:.1f} s, omegas "
@@ -92,7 +95,7 @@ def main():
     summary = {
         "grid": args.grid, "n_instances": len(systems), "tol": args.tol,
         "learner_grid": [round(float(w), 6) for w in learner_grid],
-        "learner_seeds": seeds, "learned_totals": totals.tolist(),
+        "policy": args.policy, "learner_seeds": seeds, "learned_totals": totals.tolist(),
         "learned_seconds": [round(out.seconds, 2) for out in learned],
         "best_fixed_omega": round(best, 6), "best_fixed_total": int(round(fixed[best][0])),
         "best_fixed_seconds": round(fixed[best][1], 2),

@@ -166,3 +166,88 @@ class ChebyshevCB:
         R = float(np.sum((np.asarray(self.predicted) - y) ** 2))
         denom = max(R - residual + 2.0 * alpha ** 2 * t, 1e-12)
         self.eta = 2.0 * t * math.sqrt(self.n_arms * t / denom)
+
+
+class UnimodalUCB:
+    """A stochastic bandit for short, stationary sequences: lower-confidence-bound
+    indices on the mean cost of each arm, optionally restricted to the neighbours of the
+    empirical leader on a unimodal grid (OSUB, Combes & Proutiere, ICML 2014).
+
+    Each arm's index is ``mean_i - s sqrt(c log(t) / n_i)`` (the cost is minimised), with
+    ``s`` the same online loss scale as :class:`TsallisINF` (mean excess of the converged
+    costs over the smallest one, at least one iteration), so the choices are invariant to
+    affine changes of the costs. Unplayed arms come first (in grid order from the
+    middle outward): the policy draws no random numbers.
+
+    ``unimodal=False`` is UCB1 over all arms (``t`` the round). ``unimodal=True``
+    exploits a cost that is unimodal along the grid, as the SSOR-PCG iteration count is in
+    ``log(2 - omega)``: only the leader (the arm of least mean cost) and its two grid
+    neighbours are candidates, ``t`` is the number of rounds the current leader has led,
+    and every third round of a leadership goes to the leader (OSUB's forced
+    exploitation). Arms far from the optimum are then never played, which is what pays
+    on sequences of a hundred systems; the regret no longer grows with the grid size.
+    Ties in the index go to the arm played more often (the better-known one).
+    """
+
+    def __init__(self, n_arms, *, unimodal=True, exploration=2.0):
+        self.n_arms = int(n_arms)
+        self.unimodal, self.exploration = bool(unimodal), float(exploration)
+        self.counts = np.zeros(self.n_arms, dtype=np.int64)
+        self.sums = np.zeros(self.n_arms)
+        self.led = np.zeros(self.n_arms, dtype=np.int64)
+        self.t = 0
+        self.n_converged, self.cost_sum, self.cost_min = 0, 0.0, math.inf
+        self.arm = None
+
+    def _unit(self):
+        if self.n_converged == 0:
+            return 1.0
+        return max(self.cost_sum / self.n_converged - self.cost_min, 1.0)
+
+    def _first_unplayed(self, candidates):
+        for arm in candidates:
+            if self.counts[arm] == 0:
+                return int(arm)
+        return None
+
+    def _lower_bound(self, candidates, log_t):
+        candidates = np.asarray(candidates)
+        n = self.counts[candidates]
+        index = (self.sums[candidates] / n
+                 - self._unit() * np.sqrt(self.exploration * log_t / n))
+        # least index first, then the most played arm
+        return int(candidates[np.lexsort((-n, index))[0]])
+
+    def select(self, context=None):
+        self.t += 1
+        middle_out = np.argsort(np.abs(np.arange(self.n_arms) - (self.n_arms - 1) / 2),
+                                kind="stable")
+        if not self.unimodal:
+            arm = self._first_unplayed(middle_out)
+            if arm is None:
+                arm = self._lower_bound(np.arange(self.n_arms), math.log(self.t))
+        elif not self.counts.any():
+            arm = int(middle_out[0])
+        else:
+            played = np.flatnonzero(self.counts)
+            means = self.sums[played] / self.counts[played]
+            leader = int(played[np.lexsort((-self.counts[played], means))[0]])
+            self.led[leader] += 1
+            neighbours = [a for a in (leader - 1, leader + 1) if 0 <= a < self.n_arms]
+            arm = self._first_unplayed(neighbours)
+            if arm is None:
+                if (self.led[leader] - 1) % 3 == 0:
+                    arm = leader
+                else:
+                    arm = self._lower_bound([leader] + neighbours,
+                                            math.log(self.led[leader]))
+        self.arm = arm
+        return arm
+
+    def update(self, cost, converged=True):
+        if converged:
+            self.n_converged += 1
+            self.cost_sum += cost
+            self.cost_min = min(self.cost_min, cost)
+        self.counts[self.arm] += 1
+        self.sums[self.arm] += cost

@@ -8,10 +8,11 @@ import numpy as np
 
 from .._result import OptimizeResult, Status
 from .._validation import check_choice, check_scalar
-from ._bandits import BinnedTsallisINF, ChebyshevCB, TsallisINF
+from ._bandits import BinnedTsallisINF, ChebyshevCB, TsallisINF, UnimodalUCB
 
 _METHODS = ("sor", "ssor", "ssor_pcg")
-_POLICIES = ("tsallis_inf", "binned_tsallis_inf", "chebyshev_cb")
+_POLICIES = ("tsallis_inf", "ucb", "unimodal_ucb", "binned_tsallis_inf", "chebyshev_cb")
+_NON_CONTEXTUAL = ("tsallis_inf", "ucb", "unimodal_ucb")
 
 
 def default_omegas(method):
@@ -64,10 +65,15 @@ class RelaxationLearner:
     method : {"sor", "ssor", "ssor_pcg"}
         SOR, symmetric SOR, or conjugate gradients preconditioned by
         :func:`ssor_preconditioner`.
-    policy : {"tsallis_inf", "binned_tsallis_inf", "chebyshev_cb"}
-        ``"tsallis_inf"`` ignores contexts and competes with the best fixed ``omega``;
-        the two contextual policies compete with the best map from context to
-        ``omega``: ``"binned_tsallis_inf"`` runs Tsallis-INF per context bin,
+    policy : {"tsallis_inf", "ucb", "unimodal_ucb", "binned_tsallis_inf", "chebyshev_cb"}
+        ``"tsallis_inf"`` ignores contexts and competes with the best fixed ``omega``,
+        even when the costs drift or are chosen adversarially (the paper's choice).
+        ``"ucb"`` (UCB1 over the grid) and ``"unimodal_ucb"`` (UCB restricted to the
+        neighbours of the leading ``omega``, for a cost unimodal along the grid, as the
+        SSOR-PCG count is) assume i.i.d. systems and spend far fewer solves on poor
+        values: prefer them for short, stationary sequences. The two contextual
+        policies compete with the best map from context to ``omega``:
+        ``"binned_tsallis_inf"`` runs Tsallis-INF per context bin,
         ``"chebyshev_cb"`` fits a Chebyshev regression of the cost of each ``omega``
         in the context and explores by inverse-gap weighting.
     omegas : array_like, optional
@@ -82,6 +88,8 @@ class RelaxationLearner:
         Passed to the solver; a run that hits ``maxiter`` costs ``maxiter`` (and is
         kept out of the learner's estimate of the cost unit).
     seed : int or numpy.random.Generator, optional
+        Drives the sampling of the Tsallis-INF and contextual policies; the UCB
+        policies are deterministic given the costs.
     **solver_options
         Passed to the solver (for instance ``ordering``).
 
@@ -108,6 +116,11 @@ class RelaxationLearner:
         self.rng = np.random.default_rng(seed)
         if policy == "tsallis_inf":
             self._bandit = TsallisINF(grid.size, self.rng)
+        elif policy in ("ucb", "unimodal_ucb"):
+            if policy == "unimodal_ucb" and np.any(np.diff(grid) <= 0):
+                raise ValueError("omegas must be strictly increasing for "
+                                 "policy='unimodal_ucb' (its neighbours are grid neighbours)")
+            self._bandit = UnimodalUCB(grid.size, unimodal=policy == "unimodal_ucb")
         else:
             if context_range is None:
                 raise ValueError(f"policy={policy!r} needs context_range=(low, high)")
@@ -126,7 +139,7 @@ class RelaxationLearner:
 
     @property
     def contextual(self):
-        return self.policy != "tsallis_inf"
+        return self.policy not in _NON_CONTEXTUAL
 
     def predict(self, context=None):
         """Sample the ``omega`` for the next system (call :meth:`update` with its cost)."""

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from numopt.linalg import RelaxationLearner, cg, solve_sequence, sor, ssor_preconditioner
-from numopt.linalg._bandits import TsallisINF
+from numopt.linalg._bandits import TsallisINF, UnimodalUCB
 from numopt.problems import LinearSystem, poisson_2d, shifted_poisson_sequence
 
 GRID = np.array([1.0, 1.2, 1.4, 1.6, 1.8])
@@ -160,7 +160,7 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="method"):
         RelaxationLearner("jacobi")
     with pytest.raises(ValueError, match="policy"):
-        RelaxationLearner(policy="ucb")
+        RelaxationLearner(policy="thompson")
     with pytest.raises(ValueError, match="omegas"):
         RelaxationLearner(omegas=[1.0, 2.0])
     with pytest.raises(ValueError, match="context_range"):
@@ -182,3 +182,95 @@ def test_default_grids_are_geometric_in_two_minus_omega():
         # equal steps in log(2 - omega) (up to the two-decimal rounding of the SOR grid)
         np.testing.assert_allclose(ratios, ratios.mean(), rtol=0.2 if method != "ssor_pcg"
                                    else 1e-12)
+
+
+def _synthetic_costs(n_rounds, seed):
+    # an i.i.d. sequence with a unimodal mean cost along the grid (like SSOR-PCG counts
+    # in log(2 - omega)) and a per-instance difficulty shared by every arm
+    rng = np.random.default_rng(seed)
+    profile = np.array([170.0, 125.0, 95.0, 72.0, 75.0, 104.0])
+    difficulty = rng.uniform(0.85, 1.15, size=(n_rounds, 1))
+    return np.round(profile * difficulty + rng.normal(0.0, 2.0, (n_rounds, 6)))
+
+
+def _play(bandit, costs):
+    arms = []
+    for row in costs:
+        arm = bandit.select()
+        bandit.update(float(row[arm]))
+        arms.append(arm)
+    return np.array(arms)
+
+
+@pytest.mark.parametrize("unimodal", [True, False])
+def test_ucb_regret_falls_as_the_sequence_grows(unimodal):
+    costs = _synthetic_costs(800, seed=11)
+    arms = _play(UnimodalUCB(6, unimodal=unimodal), costs)
+    paid = costs[np.arange(len(arms)), arms]
+    avg_regret = [(paid[:T].sum() - costs[:T].sum(axis=0).min()) / T
+                  for T in (50, 100, 200, 400, 800)]
+    assert all(a > b for a, b in zip(avg_regret, avg_regret[1:])), avg_regret
+    assert avg_regret[-1] < 0.25 * avg_regret[0]
+    # logarithmic exploration: the last half of the rounds goes almost only to the best
+    # arm and its close runner-up (4% worse, within the instance noise), mostly the best
+    late = np.bincount(arms[400:], minlength=6)
+    assert late[3] + late[4] > 0.95 * 400 and late[3] > late[4]
+    if unimodal:
+        # it starts at arm 2 (the middle) and walks to the optimum: arm 1, a neighbour of
+        # the start only, is tried once, arm 0 never
+        assert arms[0] == 2 and np.sum(arms == 1) == 1 and not np.any(arms == 0)
+    else:
+        assert np.all(np.bincount(arms, minlength=6) >= 1)
+
+
+def test_unimodal_ucb_by_hand():
+    bandit = UnimodalUCB(5)
+    # the middle arm first, then the leader's unplayed neighbours: arm 1 leads after
+    # round 2, so its neighbour 0 is tried and arm 3 never is
+    for expected, cost in ((2, 50.0), (1, 40.0), (0, 45.0)):
+        assert bandit.select() == expected
+        bandit.update(cost)
+    # round 4: arm 1 leads for the second time, so the least lower confidence bound
+    # mean - s sqrt(2 log 2 / n) among {1, 0, 2} is played, s = mean cost - least cost
+    unit = np.mean([50.0, 40.0, 45.0]) - 40.0
+    index = {a: bandit.sums[a] - unit * np.sqrt(2 * np.log(2)) for a in (0, 1, 2)}
+    assert bandit.select() == min(index, key=index.get) == 1 and bandit.led[1] == 2
+    bandit.update(70.0)  # arm 1's mean becomes 55: arm 0 (45) leads
+    # the first round of a leadership goes to the leader (OSUB's forced exploitation)
+    assert bandit.select() == 0 and bandit.led[0] == 1
+    bandit.update(45.0)
+    # arm 0 has one neighbour; with n = (2, 2) and log(2) its bound is the least
+    index = {a: bandit.sums[a] / bandit.counts[a]
+             - (np.mean([50, 40, 45, 70, 45]) - 40) * np.sqrt(2 * np.log(2) / bandit.counts[a])
+             for a in (0, 1)}
+    assert bandit.select() == min(index, key=index.get) == 0
+
+
+@pytest.mark.parametrize("unimodal", [True, False])
+def test_ucb_is_affine_invariant_and_reproducible(unimodal):
+    costs = _synthetic_costs(150, seed=2)
+    runs = [_play(UnimodalUCB(6, unimodal=unimodal), a * costs + b)
+            for a, b in ((1.0, 0.0), (3.0, 17.0), (1.0, 0.0))]
+    np.testing.assert_array_equal(runs[0], runs[1])
+    np.testing.assert_array_equal(runs[0], runs[2])
+
+
+@pytest.mark.parametrize("policy", ["ucb", "unimodal_ucb"])
+def test_ucb_policies_on_sor_sequence(sequence, policy):
+    systems, fixed = sequence
+    out = solve_sequence(systems, RelaxationLearner("sor", policy=policy, omegas=GRID))
+    assert out.success
+    arms = np.searchsorted(GRID, out.omegas)
+    np.testing.assert_array_equal(out.nits, fixed[np.arange(240), arms])
+    best = fixed.sum(axis=0).min()
+    assert out.nit <= 1.05 * best
+    tsallis = solve_sequence(systems, RelaxationLearner("sor", omegas=GRID, seed=0))
+    assert out.nit < tsallis.nit
+    again = solve_sequence(systems[:30], RelaxationLearner("sor", policy=policy, omegas=GRID))
+    np.testing.assert_array_equal(again.omegas, out.omegas[:30])
+
+
+def test_unimodal_ucb_needs_a_sorted_grid():
+    with pytest.raises(ValueError, match="omegas"):
+        RelaxationLearner("ssor_pcg", policy="unimodal_ucb", omegas=[1.9, 1.8, 1.95])
+    RelaxationLearner("ssor_pcg", policy="ucb", omegas=[1.9, 1.8, 1.95])
