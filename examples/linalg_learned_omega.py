@@ -2,7 +2,7 @@
 
 The setting of "Learning to Relax" (Khodak et al., ICLR 2024): A_t = A + c_t I on a
 10 x 10 grid, c_t = -0.15 + 0.6 Beta(a, b), SOR to relative residual 1e-8. It compares
-Tsallis-INF (context-free, on numopt's default grid, geometric in 2 - omega), the two
+Tsallis-INF and unimodal UCB (context-free, on numopt's default grid, geometric in 2 - omega), the two
 contextual learners (context c_t, on the paper's grid linspace(1, 1.95, 20)), every
 fixed omega of both grids (the best one in hindsight is the comparator) and the
 instance-optimal omega, prints the totals and, with --out, plots iterations against
@@ -24,7 +24,7 @@ import numpy as np
 from numopt.linalg import RelaxationLearner, default_omegas, solve_sequence, sor
 from numopt.problems import shifted_poisson_sequence
 
-POLICIES = ("tsallis_inf", "binned_tsallis_inf", "chebyshev_cb")
+POLICIES = ("tsallis_inf", "unimodal_ucb", "binned_tsallis_inf", "chebyshev_cb")
 
 
 PAPER_GRID = np.linspace(1.0, 1.95, 20)
@@ -74,7 +74,7 @@ def run(n_instances, variance, seed, tol=1e-8, cache=None, learner_seeds=None):
     learned, ratios = {}, {p: [] for p in POLICIES}
     for learner_seed in learner_seeds:
         for policy in POLICIES:
-            omegas = learner_grid if policy == "tsallis_inf" else PAPER_GRID
+            omegas = learner_grid if policy in ("tsallis_inf", "unimodal_ucb") else PAPER_GRID
             learner = RelaxationLearner("sor", policy=policy, omegas=omegas, tol=tol,
                                         context_range=(-0.15, 0.45), seed=learner_seed)
             nits = solve_sequence(systems, learner).nits
