@@ -16,6 +16,19 @@ memory (resource.getrusage).
 ``--sweep`` shows how the time per iteration grows with |Omega| and k;
 ``--iteration-ratio M K NOBS [ITERATIONS REPEATS]`` times one iteration of each method,
 interleaved in one process.
+
+``--interleaved M K NOBS`` is the load-robust end-to-end comparison (the one quoted for the
+issue's 20000 x 20000 figure):
+
+    OMP_NUM_THREADS=1 python asv_benchmarks/scaling_completion.py --interleaved 20000 100 2e7
+
+Both solvers run in one process on the same observations, one outer iteration of each in
+turn (the spectral starts too), so that a change in the machine's load hits both alike.
+Each iteration is timed on its own; the printout gives, for every error level, the time
+each method needed to reach it, both in relative training residual and in full-matrix
+error (estimated on 2e5 random entries, outside the timing), and their ratio. The peak
+memory of each method (tracemalloc, above the shared observations) is measured by a
+separate spectral start plus two iterations per method.
 """
 
 from __future__ import annotations
@@ -142,6 +155,91 @@ def iteration_ratio(m, rank, n_observed, iterations=3, repeats=3):
           f"als {errors['als']:.1e}")
 
 
+def interleaved(m, rank, n_observed, tol=1e-9, maxiter=60,
+                levels=(1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8)):
+    import tracemalloc
+
+    import array_api_compat.numpy as np_xp
+
+    from numopt.completion._altmin import AlternatingSolver
+    from numopt.completion._api import DEFAULTS
+    from numopt.completion._data import observations_from
+
+    print(f"load average at start {os.getloadavg()}", flush=True)
+    prob = random_low_rank_completion(m, rank=rank, n_observed=int(n_observed), seed=0)
+    start = time.perf_counter()
+    obs = observations_from(prob.observed, np_xp)
+    t_obs = time.perf_counter() - start      # common to both methods, added to both
+    print(f"{m}x{m} rank {rank} |Omega|={obs.n_observed} ({obs.n_observed / m:.0f} per row);"
+          f" observation structures {t_obs:.1f} s", flush=True)
+    complete(random_low_rank_completion(50, rank=2, rate=0.5).observed, 2, maxiter=1)  # JIT
+    complete(random_low_rank_completion(50, rank=2, rate=0.5).observed, 2, method="als",
+             maxiter=1)
+
+    def make(method):
+        return AlternatingSolver(np_xp, obs, rank, exact=(method == "als"), tol=tol, seed=0,
+                                 options=dict(DEFAULTS[method]))
+
+    for method in ("altmin", "als"):   # working memory of each, one after the other
+        tracemalloc.start()
+        solver = make(method)
+        state = solver.init()
+        for _ in range(2):
+            state = solver.step(state)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        del solver, state
+        print(f"{method:7s} peak traced memory above the observations (setup, spectral start,"
+              f" 2 iterations): {peak / 2**20:.0f} MiB", flush=True)
+
+    solvers, states, clock, traces, done = {}, {}, {}, {}, {}
+    for method in ("altmin", "als"):
+        begin = time.perf_counter()
+        solver = make(method)          # the setup (sketch draws) is part of the time
+        states[method] = solver.init()
+        solvers[method] = solver
+        clock[method] = t_obs + time.perf_counter() - begin
+        traces[method] = []
+        done[method] = False
+    print(f"spectral start (with setup): altmin {clock['altmin']:.1f} s, "
+          f"als {clock['als']:.1f} s", flush=True)
+    for it in range(1, maxiter + 1):
+        for method, solver in solvers.items():
+            if done[method]:
+                continue
+            begin = time.perf_counter()
+            states[method] = solver.step(states[method])
+            status = solver.check(states[method])
+            clock[method] += time.perf_counter() - begin
+            st = states[method]
+            err = sampled_error(prob, st.U, st.V)
+            traces[method].append((clock[method], st.rel, err))
+            print(f"  it {it:2d} {method:7s} {clock[method]:8.1f} s  training residual "
+                  f"{st.rel:.2e}  full-matrix error {err:.2e}"
+                  + (f"  inner steps/row {st.n_inner / it / (2 * m):.2f}"
+                     if method == "altmin" else ""), flush=True)
+            done[method] = status is not None
+        if all(done.values()):
+            break
+    for column, what in ((1, "relative training residual"), (2, "full-matrix error")):
+        for level in levels:
+            reach = {}
+            for method, trace in traces.items():
+                hit = [(t, i + 1) for i, (t, *errs) in enumerate(trace)
+                       if errs[column - 1] <= level]
+                reach[method] = hit[0] if hit else (float("nan"), 0)
+            (ta, ia), (tb, ib) = reach["altmin"], reach["als"]
+            print(f"{what} {level:.0e}: altmin {ta:7.1f} s ({ia:2d} it), exact ALS "
+                  f"{tb:7.1f} s ({ib:2d} it), ratio {ta / tb:.2f}")
+    per_it = {method: (trace[-1][0] - trace[0][0]) / max(len(trace) - 1, 1)
+              for method, trace in traces.items()}
+    print(f"mean time per iteration (after the first): altmin {per_it['altmin']:.1f} s, "
+          f"als {per_it['als']:.1f} s, ratio {per_it['altmin'] / per_it['als']:.2f}")
+    print(f"peak resident memory of the process "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB; "
+          f"load average at end {os.getloadavg()}")
+
+
 def _timed(fn):
     start = time.perf_counter()
     fn()
@@ -155,6 +253,9 @@ def main(argv=None):
         return small_case()
     if "--sweep" in argv:
         return sweep()
+    if "--interleaved" in argv:
+        m, rank, n_obs = argv[argv.index("--interleaved") + 1:][:3]
+        return interleaved(int(m), int(rank), float(n_obs))
     if "--iteration-ratio" in argv:
         values = [float(v) for v in argv[argv.index("--iteration-ratio") + 1:][:5]]
         m, rank, n_obs = values[:3]

@@ -6,8 +6,9 @@ Peers, timed on the same input in the same run:
   ``np.linalg.solve`` on the normal equations, spectral start from ``scipy.sparse.linalg.svds``),
   the baseline of the issue's first figure;
 * numopt's own ``als`` (Numba normal equations) and ``softimpute``. fancyimpute (the
-  issue's SoftImpute peer) is not installable here (it pins TensorFlow/Keras and breaks on
-  current scikit-learn), so numopt's SoftImpute stands in for it.
+  issue's SoftImpute peer) cannot be imported in the numopt environment (its package
+  imports cvxpy and it needs scikit-learn < 1.6); it is timed against numopt on the same
+  data from a venv of its own by ``asv_benchmarks/fancyimpute_completion.py``.
 
 The 20000 x 20000 rank-100 case is too heavy for asv's quick mode on two cores; it lives
 in ``asv_benchmarks/scaling_completion.py``.

@@ -18,7 +18,7 @@ import numpy as np
 from .._backend import get_kernel
 from . import _rows  # noqa: F401  (declares the kernels)
 from .._result import Status
-from ._data import add_sketch, split
+from ._data import add_sketch, array_module, split
 from ._spectral import spectral_init
 
 
@@ -39,6 +39,7 @@ class AlternatingSolver:
     def __init__(self, xp, obs, rank, *, exact, tol, seed, options):
         self.xp, self.obs, self.rank, self.exact, self.tol = xp, obs, rank, exact, tol
         self.options = options
+        self.lib = array_module(xp)     # numpy or cupy: QR beyond the array API
         self.rng = np.random.default_rng(seed)
         self.reg = float(options["reg"])
         n_parts = options["sample_splits"]
@@ -72,10 +73,10 @@ class AlternatingSolver:
     def step(self, state):
         by_row, by_col, norm = self.parts[state.t % len(self.parts)]
         V_new, _, inner_v = self._solve(by_col, state.U, state.V)
-        QV, RV = np.linalg.qr(V_new)
+        QV, RV = self.lib.linalg.qr(V_new)
         U_warm = state.U @ RV.T                  # same completion, written in basis QV
         U_new, sq, inner_u = self._solve(by_row, QV, U_warm)
-        QU, RU = np.linalg.qr(U_new)
+        QU, RU = self.lib.linalg.qr(U_new)
         rel = math.sqrt(sq) / norm if norm > 0 else 0.0
         return _State(U=QU, V=QV @ RU.T, rel=rel, prev_rel=state.rel, sq=sq,
                       n_inner=state.n_inner + inner_u + inner_v, t=state.t + 1)
@@ -101,7 +102,8 @@ class AlternatingSolver:
             resid = get_kernel("completion.observed_residual", self.xp)(
                 self.xp, self.obs.by_row.indptr, self.obs.by_row.indices,
                 self.obs.by_row.data, state.U, state.V)
-            sq = float(np.dot(resid.astype(np.float64), resid.astype(np.float64)))
+            resid = resid.astype(self.lib.float64)
+            sq = float(self.lib.dot(resid, resid))
         else:
             sq = state.sq
         fields = {"x": state.U, "U": state.U, "V": state.V, "rmse": math.sqrt(sq / n_obs),

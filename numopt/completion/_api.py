@@ -11,15 +11,19 @@ from .._loop import run_solver
 from .._validation import check_choice, check_options, check_scalar
 from ..exceptions import OptimizeWarning
 from ._altmin import AlternatingSolver
-from ._data import observations_from
+from ._data import array_module, observations_from
 from ._softimpute import SoftImputeSolver
 
-__all__ = ["complete", "METHODS", "DEFAULTS"]
+__all__ = ["complete", "METHODS", "DEVICE_METHODS", "DEFAULTS"]
 
 METHODS = ("altmin", "als", "softimpute")
+# Methods that accept CuPy / cupyx.scipy.sparse input and keep U, V on the device. The
+# sketched CG row solver of "altmin" has no CuPy kernel (its per-row loop of variable
+# length CG steps would run as a Python loop on the device) and SoftImpute is not ported.
+DEVICE_METHODS = ("als",)
 
 DEFAULTS = {
-    "altmin": {"sketch_factor": 3.0, "inner_tol": 0.3, "max_inner": 10, "clip": None,
+    "altmin": {"sketch_factor": 3.0, "inner_tol": 0.1, "max_inner": 10, "clip": None,
                "sample_splits": 1, "reg": 0.0},
     "als": {"clip": None, "sample_splits": 1, "reg": 0.0},
     "softimpute": {"shrinkage": None, "shrinkage_decay": 0.5},
@@ -52,18 +56,21 @@ def _fill_unobserved(res, obs):
     """Rows (columns) without observations get the column (row) means of the observed
     values, projected onto the fitted column (row) space; both projections use the factors
     fitted on the observed lines only."""
-    U, V = res.U, res.V
+    U, V, lib = res.U, res.V, obs.lib
     counts_r, counts_c = obs.by_row.counts(), obs.by_col.counts()
     empty_rows, empty_cols = np.flatnonzero(counts_r == 0), np.flatnonzero(counts_c == 0)
+    values = obs.values.astype(lib.float64) if empty_rows.size or empty_cols.size else None
     fills = []
     if empty_rows.size:
-        col_sum = np.bincount(obs.cols, weights=obs.values, minlength=obs.shape[1])
-        col_mean = col_sum / np.maximum(counts_c, 1)
-        fills.append(("U", empty_rows, np.linalg.lstsq(V.astype(np.float64), col_mean, rcond=None)[0]))
+        col_sum = lib.bincount(obs.cols, weights=values, minlength=obs.shape[1])
+        col_mean = col_sum / lib.asarray(np.maximum(counts_c, 1))
+        fills.append(("U", lib.asarray(empty_rows),
+                      lib.linalg.lstsq(V.astype(lib.float64), col_mean, rcond=None)[0]))
     if empty_cols.size:
-        row_sum = np.bincount(obs.rows, weights=obs.values, minlength=obs.shape[0])
-        row_mean = row_sum / np.maximum(counts_r, 1)
-        fills.append(("V", empty_cols, np.linalg.lstsq(U.astype(np.float64), row_mean, rcond=None)[0]))
+        row_sum = lib.bincount(obs.rows, weights=values, minlength=obs.shape[0])
+        row_mean = row_sum / lib.asarray(np.maximum(counts_r, 1))
+        fills.append(("V", lib.asarray(empty_cols),
+                      lib.linalg.lstsq(U.astype(lib.float64), row_mean, rcond=None)[0]))
     for side, lines, coef in fills:
         target = U.copy() if side == "U" else V.copy()
         target[lines] = coef.astype(target.dtype)
@@ -100,6 +107,11 @@ def complete(M, rank, *, method="altmin", tol=1e-8, maxiter=None, seed=None, cal
         (explicit zeros included, duplicates summed as SciPy does) and the matrix is
         never densified; for a dense array NaN marks a missing entry. Observed values
         must be finite.
+
+        A CuPy array (NaN for missing entries) or a ``cupyx.scipy.sparse`` matrix is
+        accepted by ``method="als"``: the per-row solves run as batched CuPy kernels and
+        ``U``, ``V`` stay on the device. ``"altmin"`` and ``"softimpute"`` are CPU-only
+        and raise ``TypeError`` for GPU input.
     rank : int
         Target rank ``k``, ``1 <= k <= min(m, n)``.
     method : {"altmin", "als", "softimpute"}
@@ -122,7 +134,7 @@ def complete(M, rank, *, method="altmin", tol=1e-8, maxiter=None, seed=None, cal
         to stop.
     **options
         ``altmin``: ``sketch_factor`` (3.0; the CountSketch has ``sketch_factor * k``
-        rows), ``inner_tol`` (0.3; each CG solve shrinks its preconditioned gradient by
+        rows), ``inner_tol`` (0.1; each CG solve shrinks its preconditioned gradient by
         this factor), ``max_inner`` (10 CG steps per row at most), ``clip`` (None; zero
         the rows of the initial ``U`` whose norm exceeds ``clip * sqrt(k / m)``),
         ``sample_splits`` (1; iteration ``t`` uses part ``t mod sample_splits`` of a
@@ -160,6 +172,11 @@ def complete(M, rank, *, method="altmin", tol=1e-8, maxiter=None, seed=None, cal
     """
     xp = get_namespace(M)
     check_choice(method, "method", METHODS)
+    if method not in DEVICE_METHODS and array_module(xp) is not np:
+        raise TypeError(
+            f"method={method!r} runs on the CPU only (NumPy/SciPy input), but M is a "
+            f"{type(M).__module__.split('.')[0]} array on the GPU: use method='als' (its "
+            "per-row solves run as batched CuPy kernels) or pass M to the host (M.get())")
     opts = _validate_options(method, check_options(options, DEFAULTS[method],
                                                    f"complete(method={method!r})"), rank)
     tol = check_scalar(tol, "tol", low=0.0)

@@ -1,7 +1,9 @@
 """The observed entries of ``M`` as row- and column-major index structures.
 
 A sparse input is never densified: its stored entries (explicit zeros included) are the
-observations. A dense input marks missing entries with NaN.
+observations. A dense input marks missing entries with NaN. NumPy/SciPy input gives host
+structures, CuPy/cupyx input device structures: the same code builds both through
+:func:`array_module` (``numpy`` or ``cupy``) and :func:`sparse_module`.
 """
 
 from __future__ import annotations
@@ -11,9 +13,28 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._backend import is_numpy
+from .._backend import is_cupy, is_numpy, to_numpy
 
-__all__ = ["Observations", "observations_from"]
+__all__ = ["Observations", "observations_from", "array_module", "sparse_module"]
+
+
+def array_module(xp):
+    """The array library behind ``xp`` (``numpy`` or ``cupy``): QR, SVD, bincount and
+    sparse products go beyond the array API."""
+    if is_cupy(xp):
+        import cupy
+
+        return cupy
+    return np
+
+
+def sparse_module(lib):
+    """``scipy.sparse`` for NumPy, ``cupyx.scipy.sparse`` for CuPy."""
+    if lib is np:
+        import scipy.sparse as sparse
+    else:
+        import cupyx.scipy.sparse as sparse
+    return sparse
 
 
 @dataclass
@@ -28,7 +49,8 @@ class Lines:
     sign: object = None
 
     def counts(self):
-        return np.diff(np.asarray(self.indptr))
+        """Observations per line, on the host."""
+        return np.diff(to_numpy(self.indptr))
 
 
 @dataclass
@@ -41,58 +63,68 @@ class Observations:
     by_col: Lines
     norm: float           # ||P_Omega(M)||_F
     dtype: object
+    lib: object = np      # numpy or cupy: where the structures live
 
     @property
     def n_observed(self):
         return int(self.values.shape[0])
 
     def sparse(self):
-        """The observed entries as a scipy CSR matrix (for the spectral products)."""
-        import scipy.sparse as sp
+        """The observed entries as a CSR matrix (scipy or cupyx, for the spectral
+        products)."""
+        return sparse_module(self.lib).csr_matrix(
+            (self.by_row.data, self.by_row.indices, self.by_row.indptr), shape=self.shape)
 
-        return sp.csr_matrix((self.by_row.data, self.by_row.indices, self.by_row.indptr),
-                             shape=self.shape)
 
-
-def _structures(rows, cols, values, shape):
+def _structures(lib, rows, cols, values, shape):
     """Row-major and column-major index structures of COO triplets (rows sorted)."""
     m, n = shape
-    row_ptr = np.zeros(m + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=m), out=row_ptr[1:])
-    col_order = np.argsort(cols, kind="stable")
-    col_ptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(cols, minlength=n), out=col_ptr[1:])
-    by_row = Lines(row_ptr, cols.astype(np.int64), values)
-    by_col = Lines(col_ptr, rows[col_order].astype(np.int64), values[col_order])
+    row_ptr = lib.zeros(m + 1, dtype=lib.int64)
+    row_ptr[1:] = lib.cumsum(lib.bincount(rows, minlength=m))
+    # The keys are distinct, so any sort gives the column-major order with rows ascending.
+    col_order = lib.argsort(cols * m + rows)
+    col_ptr = lib.zeros(n + 1, dtype=lib.int64)
+    col_ptr[1:] = lib.cumsum(lib.bincount(cols, minlength=n))
+    by_row = Lines(row_ptr, cols.astype(lib.int64), values)
+    by_col = Lines(col_ptr, rows[col_order].astype(lib.int64), values[col_order])
     return by_row, by_col
 
 
-def observations_from(M, xp, name="M"):
-    """Validate ``M`` and return its :class:`Observations` (NumPy/SciPy input)."""
-    import scipy.sparse as sp
+def _row_of(lib, indptr, nnz):
+    """The row of every stored entry of a CSR matrix."""
+    if lib is np:
+        return np.repeat(np.arange(indptr.shape[0] - 1, dtype=np.int64), np.diff(indptr))
+    return lib.searchsorted(indptr[1:], lib.arange(nnz), side="right").astype(lib.int64)
 
-    if not is_numpy(xp):
-        raise TypeError(f"{name} must be a NumPy array or a scipy.sparse matrix for now")
-    if sp.issparse(M):
-        if M.ndim != 2:
+
+def observations_from(M, xp, name="M"):
+    """Validate ``M`` and return its :class:`Observations`: NumPy/SciPy input on the
+    host, CuPy/cupyx input on the device (never densified, never moved)."""
+    lib = array_module(xp)
+    if not (is_numpy(xp) or lib is not np):
+        raise TypeError(f"{name} must be a NumPy or CuPy array or a scipy/cupyx sparse "
+                        f"matrix, got {type(M).__name__}")
+    sparse = sparse_module(lib)
+    if sparse.issparse(M):
+        if len(M.shape) != 2:
             raise ValueError(f"{name} must be 2-dimensional, got shape {M.shape}")
         if not (np.issubdtype(M.dtype, np.floating) or np.issubdtype(M.dtype, np.integer)):
             raise TypeError(f"{name} must hold real numbers, got dtype {M.dtype}")
-        csr = sp.csr_matrix(M, copy=True)
+        csr = sparse.csr_matrix(M, copy=True) if lib is np else M.tocsr(copy=True)
         csr.sum_duplicates()  # scipy's convention: duplicate entries add up
         csr.sort_indices()
         shape = csr.shape
         dtype = np.float32 if csr.dtype == np.float32 else np.float64
-        values = np.asarray(csr.data, dtype=dtype)
-        rows = np.repeat(np.arange(shape[0], dtype=np.int64), np.diff(csr.indptr))
-        cols = csr.indices.astype(np.int64)
-        if not np.all(np.isfinite(values)):
-            kind = "NaN" if np.isnan(values).any() else "inf"
+        values = csr.data.astype(dtype, copy=False)
+        cols = csr.indices.astype(lib.int64)
+        rows = _row_of(lib, csr.indptr.astype(lib.int64), cols.shape[0])
+        if not bool(lib.all(lib.isfinite(values))):
+            kind = "NaN" if bool(lib.isnan(values).any()) else "inf"
             raise ValueError(f"{name} must have finite observed values, but its stored "
                              f"entries contain {kind} (a sparse input marks missing entries "
                              "by not storing them)")
     else:
-        arr = np.asarray(M)
+        arr = lib.asarray(M)
         if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.floating)
                                      or np.issubdtype(arr.dtype, np.integer)):
             raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
@@ -101,35 +133,41 @@ def observations_from(M, xp, name="M"):
         shape = arr.shape
         dtype = np.float32 if arr.dtype == np.float32 else np.float64
         arr = arr.astype(dtype, copy=False)
-        if np.isinf(arr).any():
+        if bool(lib.isinf(arr).any()):
             raise ValueError(f"{name} must not contain inf (NaN marks a missing entry)")
-        rows, cols = np.nonzero(~np.isnan(arr))
-        rows, cols = rows.astype(np.int64), cols.astype(np.int64)
+        rows, cols = lib.nonzero(~lib.isnan(arr))      # row-major order
+        rows, cols = rows.astype(lib.int64), cols.astype(lib.int64)
         values = arr[rows, cols]
     if math.prod(shape) == 0:
         raise ValueError(f"{name} must not be empty, got shape {tuple(shape)}")
     if values.shape[0] == 0:
         raise ValueError(f"{name} has no observed entries")
-    by_row, by_col = _structures(rows, cols, values, shape)
-    norm = float(np.linalg.norm(values.astype(np.float64)))
-    return Observations(tuple(shape), rows, cols, values, by_row, by_col, norm, dtype)
+    by_row, by_col = _structures(lib, rows, cols, values, shape)
+    norm = float(lib.linalg.norm(values.astype(lib.float64)))
+    return Observations(tuple(shape), rows, cols, values, by_row, by_col, norm, dtype, lib)
 
 
 def add_sketch(lines, sketch_size, rng, dtype):
-    """Draw the CountSketch of every entry of ``lines`` (bucket and sign)."""
+    """Draw the CountSketch of every entry of ``lines`` (bucket and sign).
+
+    Stored narrow (int32 bucket, int8 sign: 5 bytes per observation and side instead of
+    16), since at 2e7 observations they are the largest arrays altmin adds."""
     nnz = lines.indices.shape[0]
-    lines.bucket = rng.integers(0, sketch_size, size=nnz, dtype=np.int64)
-    lines.sign = (2.0 * rng.integers(0, 2, size=nnz) - 1.0).astype(dtype)
+    lines.bucket = rng.integers(0, sketch_size, size=nnz, dtype=np.int32)
+    lines.sign = (2 * rng.integers(0, 2, size=nnz, dtype=np.int8) - 1).astype(np.int8)
     return lines
 
 
 def split(obs, n_parts, rng):
     """Partition the observations into ``n_parts`` random disjoint subsets
     (sample splitting): a list of ``(by_row, by_col, norm)``."""
-    part = rng.integers(0, n_parts, size=obs.n_observed)
+    lib = obs.lib
+    part = lib.asarray(rng.integers(0, n_parts, size=obs.n_observed))
     out = []
     for q in range(n_parts):
         keep = part == q
-        by_row, by_col = _structures(obs.rows[keep], obs.cols[keep], obs.values[keep], obs.shape)
-        out.append((by_row, by_col, float(np.linalg.norm(obs.values[keep].astype(np.float64)))))
+        by_row, by_col = _structures(lib, obs.rows[keep], obs.cols[keep], obs.values[keep],
+                                     obs.shape)
+        out.append((by_row, by_col,
+                    float(lib.linalg.norm(obs.values[keep].astype(lib.float64)))))
     return out

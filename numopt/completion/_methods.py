@@ -35,6 +35,7 @@ _OPTION_DOCS = {
 def _example(method, xp, dtype):
     import numpy as np
 
+    from .._backend import to_numpy
     from ..problems._completion import random_low_rank_completion
     from ..testing import assert_allclose
 
@@ -43,7 +44,8 @@ def _example(method, xp, dtype):
 
     def check(res):
         tol = 1e-3 if dtype == xp.float32 else 1e-6
-        completed = np.asarray(res.U, dtype=np.float64) @ np.asarray(res.V, dtype=np.float64).T
+        U, V = (to_numpy(a).astype(np.float64) for a in (res.U, res.V))
+        completed = U @ V.T
         assert_allclose(completed, prob.dense(), atol=tol * np.abs(prob.dense()).max())
 
     single = dtype == xp.float32

@@ -7,21 +7,25 @@ import numpy as np
 
 
 def randomized_svd(matmat, rmatmat, shape, rank, rng, dtype, *, oversample=10, n_iter=3,
-                   start=None):
+                   start=None, lib=np):
     """Top-``rank`` singular triplets ``(U, s, Vt)`` of the operator ``X`` with
-    ``matmat(Y) = X @ Y`` and ``rmatmat(Y) = X.T @ Y``.
+    ``matmat(Y) = X @ Y`` and ``rmatmat(Y) = X.T @ Y``, computed with the array library
+    ``lib`` (``numpy`` or ``cupy``, where the products' results live).
 
     ``start`` (``n x l``) replaces the Gaussian test matrix (a warm start).
     """
     m, n = shape
     width = min(rank + oversample, min(m, n))
-    G = rng.standard_normal((n, width)).astype(dtype) if start is None else start
-    Q, _ = np.linalg.qr(matmat(G))
+    if start is None:
+        G = lib.asarray(rng.standard_normal((n, width)).astype(dtype))
+    else:
+        G = start
+    Q, _ = lib.linalg.qr(matmat(G))
     for _ in range(n_iter):
-        W, _ = np.linalg.qr(rmatmat(Q))
-        Q, _ = np.linalg.qr(matmat(W))
+        W, _ = lib.linalg.qr(rmatmat(Q))
+        Q, _ = lib.linalg.qr(matmat(W))
     Bt = rmatmat(Q)                      # n x l, equals (Q^T X)^T
-    P, s, Wt = np.linalg.svd(Bt, full_matrices=False)
+    P, s, Wt = lib.linalg.svd(Bt, full_matrices=False)
     U = Q @ Wt.T                         # X ~ Q Bt^T = (Q Wt^T) diag(s) P^T
     return U[:, :rank], s[:rank], P[:, :rank].T
 
@@ -35,16 +39,17 @@ def spectral_init(obs, rank, rng, *, clip=None, n_iter=3):
     coefficients, so that ``U @ V.T`` is the spectral estimate of ``M``.
     """
     m, n = obs.shape
+    lib = obs.lib
     X = obs.sparse()
     rate = obs.n_observed / (m * n)
     U, s, Vt = randomized_svd(lambda Y: X @ Y, lambda Y: X.T @ Y, obs.shape, rank, rng,
-                              obs.dtype, n_iter=n_iter)
+                              obs.dtype, n_iter=n_iter, lib=lib)
     V = Vt.T * (s / rate)
     if clip is not None:
-        too_big = np.linalg.norm(U, axis=1) > clip * np.sqrt(rank / m)
-        if too_big.any() and not too_big.all():
+        too_big = lib.linalg.norm(U, axis=1) > clip * np.sqrt(rank / m)
+        if bool(too_big.any()) and not bool(too_big.all()):
             U = U.copy()
             U[too_big] = 0.0
-            U, _ = np.linalg.qr(U)
+            U, _ = lib.linalg.qr(U)
             V = (X.T @ U) / rate   # coefficients of P_Omega(M) / p in the clipped basis
     return U.astype(obs.dtype), V.astype(obs.dtype)
