@@ -64,6 +64,44 @@ def _intercept_step(datafit, y, w, state, n_samples):
         state[i] += delta
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _offer_top_k(top, top_val, count, low, k, j, score):
+    """Keep the k largest scores seen so far in (top, top_val); ``low`` is the position
+    of the smallest kept one. Returns the updated (count, low)."""
+    if count < k:
+        top[count] = j
+        top_val[count] = score
+        count += 1
+        if count < k:
+            return count, low
+    elif score > top_val[low]:
+        top[low] = j
+        top_val[low] = score
+    else:
+        return count, low
+    low = 0
+    for t in range(1, k):
+        if top_val[t] < top_val[low]:
+            low = t
+    return count, low
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _positive_block(top, top_val, count):
+    """Compact the kept coordinates to those with a positive score (a zero-score
+    coordinate would not move but would raise the block's Lipschitz constant), at least
+    one, sorted; returns the block size."""
+    kb = 0
+    for t in range(count):
+        if top_val[t] > 0:
+            top[kb] = top[t]
+            kb += 1
+    if kb == 0:
+        kb = 1
+    top[:kb].sort()
+    return kb
+
+
 @njit(cache=True, nogil=True)
 def _sparse_glm_block_step(csc_data, csc_indices, csc_indptr, csr_data, csr_indices,
                            csr_indptr, y, state, grad, block, delta, datafit, mark,
@@ -594,34 +632,10 @@ def _sparse_bcd_batch(csc_data, csc_indices, csc_indptr, csr_data, csr_indices, 
             if a > worst:
                 worst = a
             score = s * s / L[j] if scaled else s * s
-            if count < k:
-                top[count] = j
-                top_val[count] = score
-                count += 1
-                if count == k:
-                    low = 0
-                    for t in range(1, k):
-                        if top_val[t] < top_val[low]:
-                            low = t
-            elif score > top_val[low]:
-                top[low] = j
-                top_val[low] = score
-                low = 0
-                for t in range(1, k):
-                    if top_val[t] < top_val[low]:
-                        low = t
+            count, low = _offer_top_k(top, top_val, count, low, k, j, score)
         if not worst > tol:
             return it, worst
-        # coordinates with a zero score would not move but would raise the block's
-        # Lipschitz constant: the block keeps the positive scores only
-        kb = 0
-        for t in range(count):
-            if top_val[t] > 0:
-                top[kb] = top[t]
-                kb += 1
-        if kb == 0:
-            kb = 1
-        top[:kb].sort()
+        kb = _positive_block(top, top_val, count)
         # block bound curvature * A_b^T A_b + l2 I and its largest eigenvalue
         for a in range(kb):
             ja = top[a]
@@ -882,32 +896,10 @@ def _softmax_bcd_batch(csc_data, csc_indices, csc_indptr, csr_data, csr_indices,
             if abs(g) > worst:
                 worst = abs(g)
             score = g * g / L[j] if scaled else g * g
-            if count < k:
-                top[count] = j
-                top_val[count] = score
-                count += 1
-                if count == k:
-                    low = 0
-                    for t in range(1, k):
-                        if top_val[t] < top_val[low]:
-                            low = t
-            elif score > top_val[low]:
-                top[low] = j
-                top_val[low] = score
-                low = 0
-                for t in range(1, k):
-                    if top_val[t] < top_val[low]:
-                        low = t
+            count, low = _offer_top_k(top, top_val, count, low, k, j, score)
         if not worst > tol:
             return it, worst
-        kb = 0
-        for t in range(count):
-            if top_val[t] > 0:
-                top[kb] = top[t]
-                kb += 1
-        if kb == 0:
-            kb = 1
-        top[:kb].sort()
+        kb = _positive_block(top, top_val, count)
         # bound 1/2 A_f^T A_f + l2 I over the block's feature columns
         for a in range(kb):
             fa = top[a] // n_classes
