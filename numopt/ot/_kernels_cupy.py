@@ -38,7 +38,34 @@ LOG_VARIANT = os.environ.get("NUMOPT_OT_CUPY_LOG", "shifted")
 # (tests/ot/test_ot_cuda_emulated.py) until a GPU run times them: opt-in until then.
 KERNEL_VARIANT = os.environ.get("NUMOPT_OT_CUPY_KERNEL", "cublas")
 
-_LOG_SOURCE = r"""
+# block-wide reductions shared by the log and kernel-mode sources (blockDim.x == 256)
+_BLOCK_REDUCTIONS = r"""
+__device__ __forceinline__ T block_sum(T v, T* buf) {  // blockDim.x == 256, all threads
+    buf[threadIdx.x] = v;
+    __syncthreads();
+    for (int w = 128; w > 0; w >>= 1) {
+        if (threadIdx.x < w) buf[threadIdx.x] += buf[threadIdx.x + w];
+        __syncthreads();
+    }
+    const T total = buf[0];
+    __syncthreads();  // buf is reused by the next reduction
+    return total;
+}
+__device__ __forceinline__ T block_max(T v, T* buf) {
+    buf[threadIdx.x] = v;
+    __syncthreads();
+    for (int w = 128; w > 0; w >>= 1) {
+        if (threadIdx.x < w) buf[threadIdx.x] = fmax(buf[threadIdx.x], buf[threadIdx.x + w]);
+        __syncthreads();
+    }
+    const T total = buf[0];
+    __syncthreads();
+    return total;
+}
+
+"""
+
+_LOG_SOURCE = _BLOCK_REDUCTIONS + r"""
 #define NEG_INF ((T)__longlong_as_double(0xfff0000000000000ULL))
 __device__ __forceinline__ void lse_push(T t, T &mx, T &s) {
     if (t == NEG_INF) return;
@@ -98,29 +125,6 @@ extern "C" __global__ void log_cols_partial(const T* M, const T* F_new, T* part_
 
 // ---- "shifted" variant: base 2, inv2 = log2(e) / reg, sums shifted by the old potential
 #define LN2 ((T)0.6931471805599453)
-__device__ __forceinline__ T block_sum(T v, T* buf) {  // blockDim.x == 256, all threads
-    buf[threadIdx.x] = v;
-    __syncthreads();
-    for (int w = 128; w > 0; w >>= 1) {
-        if (threadIdx.x < w) buf[threadIdx.x] += buf[threadIdx.x + w];
-        __syncthreads();
-    }
-    const T total = buf[0];
-    __syncthreads();  // buf is reused by the next reduction
-    return total;
-}
-__device__ __forceinline__ T block_max(T v, T* buf) {
-    buf[threadIdx.x] = v;
-    __syncthreads();
-    for (int w = 128; w > 0; w >>= 1) {
-        if (threadIdx.x < w) buf[threadIdx.x] = fmax(buf[threadIdx.x], buf[threadIdx.x + w]);
-        __syncthreads();
-    }
-    const T total = buf[0];
-    __syncthreads();
-    return total;
-}
-
 // one block of 256 threads per (problem p, row i); every branch below is block-uniform
 extern "C" __global__ void log_rows_shifted(const T* M, const T* F, const T* G,
                                             const T* logA, T* F_new, T* row_err,
@@ -231,7 +235,7 @@ def _kernel_updates(dtype_name):
     return row
 
 
-_KERNEL_SOURCE = r"""
+_KERNEL_SOURCE = _BLOCK_REDUCTIONS + r"""
 // T is float or double; TV its 16-byte vector (float4, double2) of VW lanes
 __device__ __forceinline__ T dot_lanes(const TV k, const TV v) {
 #if VW == 4
@@ -261,14 +265,9 @@ extern "C" __global__ void kernel_rows(const T* K, const T* U, const T* V, const
         for (int j = threadIdx.x; j < m; j += 256) s0 += Ki[j] * V[j];
     }
     __shared__ T buf[256];
-    buf[threadIdx.x] = s0 + s1;
-    __syncthreads();
-    for (int w = 128; w > 0; w >>= 1) {
-        if (threadIdx.x < w) buf[threadIdx.x] += buf[threadIdx.x + w];
-        __syncthreads();
-    }
+    const T s = block_sum(s0 + s1, buf);
     if (threadIdx.x == 0) {
-        const T s = buf[0], a = A[i];
+        const T a = A[i];
         U_new[i] = a / s;
         atomicAdd(err, fabs(U[i] * s - a));
     }

@@ -21,6 +21,13 @@ from numba.extending import intrinsic
 _FAST = {"reassoc", "contract"}
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _carry_over(p, X, Y, X_new, Y_new):
+    """A converged (inactive) problem p of a batch keeps its iterate."""
+    X_new[p, :] = X[p, :]
+    Y_new[p, :] = Y[p, :]
+
+
 @njit(cache=True, nogil=True, fastmath=_FAST)
 def _kernel_step(K, U, V, A, Bw, active, U_new, V_new, err):
     # Rows go four at a time: one sweep over j computes four row sums (V read once),
@@ -71,10 +78,7 @@ def _kernel_step(K, U, V, A, Bw, active, U_new, V_new, err):
                 colp[j] += ui * Ki[j]
     for p in range(B):
         if not active[p]:
-            for i in range(n):
-                U_new[p, i] = U[p, i]
-            for j in range(m):
-                V_new[p, j] = V[p, j]
+            _carry_over(p, U, V, U_new, V_new)
             continue
         for j in range(m):
             V_new[p, j] = Bw[p, j] / col[p, j]
@@ -251,10 +255,7 @@ def _log_step(M, F, G, logA, A, logB, reg, active, F_new, G_new, err, safe, e, g
     for p in range(B):
         err[p] = 0
         if not active[p]:
-            for i in range(n):
-                F_new[p, i] = F[p, i]
-            for j in range(m):
-                G_new[p, j] = G[p, j]
+            _carry_over(p, F, G, F_new, G_new)
             continue
         for j in range(m):
             g2[j] = float(G[p, j]) * inv2

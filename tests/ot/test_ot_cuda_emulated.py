@@ -122,10 +122,27 @@ extern "C" void step(const T* K, const T* U, const T* V, const T* A, const T* Bw
 
 
 def _cuda_source(name):
+    """A CUDA source constant of numopt/ot/_kernels_cupy.py (string literals joined with
+    +), read without importing the module, which needs CuPy."""
     path = pathlib.Path(__file__).parents[2] / "numopt" / "ot" / "_kernels_cupy.py"
-    tree = ast.parse(path.read_text())
-    return next(node.value.value for node in tree.body if isinstance(node, ast.Assign)
-                and getattr(node.targets[0], "id", None) == name)
+    constants = {}
+
+    def value(node):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.Name):
+            return constants[node.id]
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            return value(node.left) + value(node.right)
+        raise ValueError("not a string constant")
+
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            try:
+                constants[node.targets[0].id] = value(node.value)
+            except (ValueError, KeyError):
+                pass
+    return constants[name]
 
 
 def _log_source():
