@@ -2,7 +2,9 @@
 
 Each row ``i`` of a CSR structure ``(indptr, indices, data)`` is one problem
 ``min_x ||B[indices[p]] @ x - data[p]||`` over its observations ``p``; the design
-matrix rows are gathered into a contiguous buffer so that the products run in BLAS.
+matrix rows are gathered into a contiguous buffer so that the products run in BLAS
+(single precision for the sketched solver's correction steps: see
+:func:`numopt.completion._rows.sketched_rows` for why that loses no accuracy).
 """
 
 import numpy as np
@@ -122,6 +124,55 @@ def _exact_rows(indptr, indices, data, B, reg):
     return C, sq
 
 
+@njit(cache=True, nogil=True, fastmath=_REASSOC)
+def _refresh(indices, data, lo, B, x, r, A32, fill):
+    """Working-precision residual ``r = b - A x`` of one row, read straight from ``B``;
+    with ``fill`` also the single-precision copy ``A32`` of its design rows. Each
+    observation is independent here (no running sum across them), so the loads of
+    successive rows of ``B`` overlap."""
+    k = B.shape[1]
+    for t in range(r.shape[0]):
+        j = indices[lo + t]
+        acc = data[lo + t]
+        for c in range(k):
+            acc -= B[j, c] * x[c]
+        r[t] = acc
+        if fill:
+            for c in range(k):
+                A32[t, c] = B[j, c]
+
+
+@njit(cache=True, nogil=True, fastmath=_REASSOC)
+def _exact_gradient(indices, lo, B, r, x, reg, g):
+    """``g = A^T r - reg x`` in working precision, read straight from ``B``."""
+    k = B.shape[1]
+    for c in range(k):
+        g[c] = -reg * x[c]
+    for t in range(r.shape[0]):
+        j = indices[lo + t]
+        rt = r[t]
+        for c in range(k):
+            g[c] += rt * B[j, c]
+
+
+@njit(cache=True, nogil=True, fastmath=_REASSOC)
+def _sketch_gram(A32, bucket, sign, lo, SA32, reg, L):
+    """``L = (S A)^T (S A) + reg I`` for the CountSketch ``S`` of one row (its draws
+    ``bucket``/``sign`` from ``lo`` on), accumulated and multiplied in single precision."""
+    k = A32.shape[1]
+    SA32[:, :] = 0.0
+    for t in range(A32.shape[0]):
+        row = bucket[lo + t]
+        sg = np.float32(sign[lo + t])
+        for c in range(k):
+            SA32[row, c] += sg * A32[t, c]
+    G32 = np.dot(SA32.T, SA32)
+    for a in range(k):
+        for c in range(k):
+            L[a, c] = G32[a, c]
+        L[a, a] += reg
+
+
 @njit(cache=True, nogil=True)
 def _sketched_rows(indptr, indices, data, B, C0, bucket, sign, sketch_size, inner_tol,
                    max_inner, reg, eps):
@@ -130,14 +181,22 @@ def _sketched_rows(indptr, indices, data, B, C0, bucket, sign, sketch_size, inne
     dt = B.dtype
     C = np.zeros((n_rows, k), dtype=dt)
     A_buf, b_buf = _row_buffers(indptr, k, dt)
-    SA = np.empty((sketch_size, k), dtype=dt)
+    A32_buf = np.empty(A_buf.shape, dtype=np.float32)
+    r_buf = np.empty(b_buf.shape[0], dtype=np.float64)
     SA32 = np.empty((sketch_size, k), dtype=np.float32)
-    L = np.empty((k, k), dtype=dt)
+    L = np.empty((k, k), dtype=np.float64)
     tmp = np.empty(k, dtype=dt)
-    x = np.empty(k, dtype=dt)
-    s = np.empty(k, dtype=dt)
-    p = np.empty(k, dtype=dt)
-    z = np.empty(k, dtype=dt)
+    x = np.empty(k, dtype=np.float64)
+    g = np.empty(k, dtype=np.float64)
+    s = np.empty(k, dtype=np.float64)
+    p = np.empty(k, dtype=np.float64)
+    z = np.empty(k, dtype=np.float64)
+    z32 = np.empty(k, dtype=np.float32)
+    xd = np.empty(k, dtype=dt)
+    # The single-precision correction steps lose their meaning once the gradient has
+    # shrunk by this much since it was last computed in working precision.
+    eps32 = float(np.finfo(np.float32).eps)
+    floor32 = (32.0 * eps32) ** 2
     sq = 0.0
     total_inner = 0
     for i in range(n_rows):
@@ -145,74 +204,93 @@ def _sketched_rows(indptr, indices, data, B, C0, bucket, sign, sketch_size, inne
         n_i = hi - lo
         if n_i == 0:
             continue
-        A, b = _gather(indices, data, lo, hi, B, A_buf, b_buf)
+        A32 = A32_buf[:n_i]
+        r = r_buf[:n_i]
+        for c in range(k):
+            x[c] = C0[i, c]
+        _refresh(indices, data, lo, B, x, r, A32, True)
+        _exact_gradient(indices, lo, B, r, x, reg, g)
         # Preconditioner: R with R^T R = (S A)^T (S A), S a CountSketch of sketch_size
-        # rows (no sketch when the row is already that short). Its Gram matrix is formed
-        # in single precision (sgemm, half the time of the dominant product): the sketch
-        # distorts by ~sqrt(k / sketch_size) anyway, and CG below works on the exact A.
+        # rows (no sketch when the row is already that short).
         if n_i > sketch_size:
-            SA[:, :] = 0.0
-            for t in range(n_i):
-                row = bucket[lo + t]
-                sg = sign[lo + t]
-                for c in range(k):
-                    SA[row, c] += sg * A[t, c]
-            for a in range(sketch_size):
-                for c in range(k):
-                    SA32[a, c] = SA[a, c]
-            G32 = np.dot(SA32.T, SA32)
+            _sketch_gram(A32, bucket, sign, lo, SA32, reg, L)
+        else:
+            G32 = np.dot(A32.T, A32)
             for a in range(k):
                 for c in range(k):
                     L[a, c] = G32[a, c]
-        else:
-            G = np.dot(A.T, A)
-            for a in range(k):
-                for c in range(k):
-                    L[a, c] = G[a, c]
-        for a in range(k):
-            L[a, a] += reg
+                L[a, a] += reg
         if not _cholesky_inplace(L):
             # Rank-deficient row (fewer informative observations than the rank).
-            _normal_equation_solve(A, b, reg, x, L, tmp)
-            r = b - np.dot(A, x)
-            sq += np.dot(r, r)
-            C[i] = x
+            A, b = _gather(indices, data, lo, hi, B, A_buf, b_buf)
+            _normal_equation_solve(A, b, reg, xd, L, tmp)
+            res = b - np.dot(A, xd)
+            sq += np.dot(res, res)
+            C[i] = xd
             continue
-        # Preconditioned CGLS on min ||A x - b||^2 + reg ||x||^2 with y = L^T x,
-        # warm-started at C0[i]; stop when the preconditioned gradient ||L^{-1} A^T r||
-        # has shrunk by inner_tol (a relative accuracy, so the warm start keeps paying).
-        x[:] = C0[i]
-        r = b - np.dot(A, x)
-        g = np.dot(A.T, r)
-        for c in range(k):
-            g[c] -= reg * x[c]
+        # Preconditioned CGLS on min ||A x - b||^2 + reg ||x||^2 with y = L^T x, warm-
+        # started at C0[i]; stop when the preconditioned gradient ||L^{-1} g|| has shrunk
+        # by inner_tol (a relative accuracy, so the warm start keeps paying). The steps
+        # solve for a correction and use the single-precision A32; r, g and x stay in
+        # working precision and are recomputed from B whenever the correction has done
+        # what single precision can do (mixed-precision iterative refinement), so the
+        # answer is as accurate as an all-working-precision solve.
+        bb = 0.0
+        for t in range(n_i):
+            bb += data[lo + t] * data[lo + t]
         _solve_lower(L, g, s)
         p[:] = s
         gamma = np.dot(s, s)
-        # Relative decrease, floored at rounding level (a warm start may already be exact).
-        stop = max(inner_tol * inner_tol * gamma, eps * eps * np.dot(b, b))
-        for it in range(max_inner):
-            if gamma <= stop:
+        gamma_ref = gamma
+        stop = max(inner_tol * inner_tol * gamma, eps * eps * bb)
+        # The single-precision updates of r and g are accurate to floor32 * gamma_ref:
+        # a stop below that level is confirmed on a working-precision refresh.
+        confirm = stop < 4.0 * floor32 * gamma_ref
+        exact = True
+        it = 0
+        while True:
+            if not exact and ((gamma <= stop and confirm) or gamma <= floor32 * gamma_ref):
+                # What single precision can resolve is done: recompute r and g in
+                # working precision (iterative refinement) and go on from there.
+                _refresh(indices, data, lo, B, x, r, A32, False)
+                _exact_gradient(indices, lo, B, r, x, reg, g)
+                _solve_lower(L, g, s)
+                p[:] = s
+                gamma = np.dot(s, s)
+                gamma_ref = gamma
+                confirm = stop < 4.0 * floor32 * gamma_ref
+                exact = True
+            if gamma <= stop or it == max_inner:
                 break
-            total_inner += 1
+            it += 1
             _solve_lower_transposed(L, p, z)
-            q = np.dot(A, z)
-            alpha = gamma / (np.dot(q, q) + reg * np.dot(z, z))
+            for c in range(k):
+                z32[c] = z[c]
+            q = np.dot(A32, z32)
+            qq = 0.0
+            for t in range(n_i):
+                qq += np.float64(q[t]) * q[t]
+            alpha = gamma / (qq + reg * np.dot(z, z))
             for c in range(k):
                 x[c] += alpha * z[c]
             for t in range(n_i):
                 r[t] -= alpha * q[t]
-            g = np.dot(A.T, r)
+            # g is updated, not recomputed: A32^T r would carry rounding of the size of
+            # eps32 ||A|| ||r||, A32^T q only of the size of this step.
+            w = np.dot(A32.T, q)
             for c in range(k):
-                g[c] -= reg * x[c]
+                g[c] -= alpha * (w[c] + reg * z[c])
             _solve_lower(L, g, s)
             gamma_new = np.dot(s, s)
             beta = gamma_new / gamma
             gamma = gamma_new
             for c in range(k):
                 p[c] = s[c] + beta * p[c]
-        sq += np.dot(r, r)  # recursive residual: its drift over <= max_inner steps is ~eps
-        C[i] = x
+            exact = False
+        total_inner += it
+        sq += np.dot(r, r)  # recursive residual: off by ~1e-7 of the last correction
+        for c in range(k):
+            C[i, c] = x[c]
     return C, sq, total_inner
 
 

@@ -74,20 +74,29 @@ def sketched_rows(xp, indptr, indices, data, B, C0, bucket, sign, sketch_size, i
 
     For a row with design matrix ``A`` (``n_i x k``): ``S A`` is a CountSketch of
     ``sketch_size`` rows (observation ``p`` goes to row ``bucket[p]`` with sign
-    ``sign[p]``), ``R`` its triangular factor (``R^T R = (S A)^T S A``, the R of a QR of
-    ``S A``; that Gram matrix is formed in single precision, which halves the cost of the
-    dominant ``sketch_size * k^2`` product and changes nothing that matters: the sketch
-    distorts by about ``sqrt(k / sketch_size)`` anyway, the design rows are those of an
-    orthonormal basis (no overflow), and CG works on the exact ``A``), and preconditioned CGLS on ``min ||A R^{-1} y - b||`` starts at the warm
-    start ``C0[i]`` and stops once the preconditioned gradient has shrunk by
-    ``inner_tol`` or after ``max_inner`` steps. Rows no longer than ``sketch_size`` are
-    not sketched (then ``A R^{-1}`` is orthonormal and one step solves exactly).
+    ``sign[p]``), ``R`` its triangular factor (``R^T R = (S A)^T S A``), and
+    preconditioned CGLS on ``min ||A R^{-1} y - b||`` starts at the warm start ``C0[i]``
+    and stops once the preconditioned gradient has shrunk by ``inner_tol`` or after
+    ``max_inner`` steps. Rows no longer than ``sketch_size`` are not sketched.
+
+    Mixed precision, as in iterative refinement: the residual ``r = b - A x`` and the
+    gradient ``A^T r`` that start a solve are computed in working precision, while the
+    sketch, its Gram matrix and the CG steps (which only compute a correction) use a
+    single-precision copy of ``A``; ``r`` and the gradient are updated by those steps,
+    so their rounding is relative to the correction, not to ``b``. When a solve asks
+    for more than single precision resolves (``inner_tol`` below about 1e-5), ``r`` and
+    the gradient are recomputed in working precision and CG restarts from there, so
+    any accuracy down to working precision is reached. The sketch distorts by about
+    ``sqrt(k / sketch_size)`` anyway, so its single-precision Gram matrix loses nothing.
 
     Returns ``(C, sq, n_inner)``: solutions, summed squared residual, total CG steps.
     """
     indptr_host = to_numpy(indptr)
     n_rows, k = indptr.shape[0] - 1, B.shape[1]
-    eye = xp.eye(k, dtype=B.dtype)
+    f32 = xp.float32
+    eye = xp.eye(k, dtype=xp.float64)
+    eps = _eps(xp, B.dtype)
+    floor32 = (32.0 * float(xp.finfo(f32).eps)) ** 2
     rows, sq, n_inner = [], 0.0, 0
     for i in range(n_rows):
         lo, hi = int(indptr_host[i]), int(indptr_host[i + 1])
@@ -95,12 +104,13 @@ def sketched_rows(xp, indptr, indices, data, B, C0, bucket, sign, sketch_size, i
             rows.append(xp.zeros(k, dtype=B.dtype))
             continue
         A, b = _row_problem(xp, indptr_host, indices, data, B, i)
+        A32 = xp.astype(A, f32)
         if hi - lo > sketch_size:
-            onehot = xp.astype(xp.arange(sketch_size)[:, None] == bucket[lo:hi][None, :], B.dtype)
-            SA = xp.astype((onehot * xp.astype(sign[lo:hi], B.dtype)[None, :]) @ A, xp.float32)
-            G = xp.astype(SA.T @ SA, B.dtype)      # single precision: see the docstring
+            onehot = xp.astype(xp.arange(sketch_size)[:, None] == bucket[lo:hi][None, :], f32)
+            SA = (onehot * xp.astype(sign[lo:hi], f32)[None, :]) @ A32
+            G = xp.astype(SA.T @ SA, xp.float64)
         else:
-            G = A.T @ A
+            G = xp.astype(A32.T @ A32, xp.float64)
         try:
             L = xp.linalg.cholesky(G + reg * eye)
             ok = bool(xp.all(xp.isfinite(L)))
@@ -109,29 +119,47 @@ def sketched_rows(xp, indptr, indices, data, B, C0, bucket, sign, sketch_size, i
         if not ok:
             x = _ridge_solve(xp, A, b, reg)
             r = b - A @ x
-        else:
-            x = xp.asarray(C0[i, :], copy=True)
+            sq += float(xp.sum(r * r))
+            rows.append(x)
+            continue
+
+        def exact_state(x):
             r = b - A @ x
             s = xp.linalg.solve(L, A.T @ r - reg * x)
-            p = s
-            gamma = float(xp.sum(s * s))
-            eps = _eps(xp, B.dtype)
-            stop = max(inner_tol ** 2 * gamma, eps ** 2 * float(xp.sum(b * b)))
-            for _ in range(max_inner):
-                if gamma <= stop:
-                    break
-                n_inner += 1
-                z = xp.linalg.solve(L.T, p)
-                q = A @ z
-                alpha = gamma / (float(xp.sum(q * q)) + reg * float(xp.sum(z * z)))
-                x = x + alpha * z
-                r = r - alpha * q
-                s = xp.linalg.solve(L, A.T @ r - reg * x)
-                gamma_new = float(xp.sum(s * s))
-                p = s + (gamma_new / gamma) * p
-                gamma = gamma_new
+            return r, s
+
+        x = xp.astype(C0[i, :], xp.float64, copy=True)
+        r, s = exact_state(x)
+        p = s
+        gamma = gamma_ref = float(xp.sum(s * s))
+        stop = max(inner_tol ** 2 * gamma, eps ** 2 * float(xp.sum(b * b)))
+        confirm = stop < 4.0 * floor32 * gamma_ref
+        exact, it = True, 0
+        while True:
+            if not exact and ((gamma <= stop and confirm) or gamma <= floor32 * gamma_ref):
+                r, s = exact_state(x)
+                p = s
+                gamma = gamma_ref = float(xp.sum(s * s))
+                confirm = stop < 4.0 * floor32 * gamma_ref
+                exact = True
+            if gamma <= stop or it == max_inner:
+                break
+            it += 1
+            z = xp.linalg.solve(L.T, p)
+            q = A32 @ xp.astype(z, f32)
+            q64 = xp.astype(q, xp.float64)
+            alpha = gamma / (float(xp.sum(q64 * q64)) + reg * float(xp.sum(z * z)))
+            x = x + alpha * z
+            r = r - alpha * q64
+            g = xp.linalg.solve(L, xp.astype(A32.T @ q, xp.float64) + reg * z)
+            s = s - alpha * g
+            gamma_new = float(xp.sum(s * s))
+            p = s + (gamma_new / gamma) * p
+            gamma = gamma_new
+            exact = False
+        n_inner += it
         sq += float(xp.sum(r * r))
-        rows.append(x)
+        rows.append(xp.astype(x, B.dtype))
     return xp.stack(rows), sq, n_inner
 
 

