@@ -166,7 +166,13 @@ def _sketch_gram(A32, bucket, sign, lo, SA32, reg, L):
         sg = np.float32(sign[lo + t])
         for c in range(k):
             SA32[row, c] += sg * A32[t, c]
-    G32 = np.dot(SA32.T, SA32)
+    _shifted_copy(np.dot(SA32.T, SA32), reg, L)
+
+
+@njit(cache=True, nogil=True)
+def _shifted_copy(G32, reg, L):
+    """``L = G32 + reg I`` in double precision (what the Cholesky factorization takes)."""
+    k = G32.shape[0]
     for a in range(k):
         for c in range(k):
             L[a, c] = G32[a, c]
@@ -215,11 +221,7 @@ def _sketched_rows(indptr, indices, data, B, C0, bucket, sign, sketch_size, inne
         if n_i > sketch_size:
             _sketch_gram(A32, bucket, sign, lo, SA32, reg, L)
         else:
-            G32 = np.dot(A32.T, A32)
-            for a in range(k):
-                for c in range(k):
-                    L[a, c] = G32[a, c]
-                L[a, a] += reg
+            _shifted_copy(np.dot(A32.T, A32), reg, L)
         if not _cholesky_inplace(L):
             # Rank-deficient row (fewer informative observations than the rank).
             A, b = _gather(indices, data, lo, hi, B, A_buf, b_buf)
