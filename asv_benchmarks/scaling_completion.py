@@ -17,6 +17,10 @@ memory (resource.getrusage).
 ``--iteration-ratio M K NOBS [ITERATIONS REPEATS]`` times one iteration of each method,
 interleaved in one process.
 
+``--crossover [M]`` times one iteration of altmin with each ``row_solver`` ("sketched",
+"exact") at ranks 8 to 64 with 10 k observations per row: where the sketch starts to pay
+(``numopt.completion._altmin.SKETCH_MIN_RANK``, the rank from which ``"auto"`` sketches).
+
 ``--interleaved M K NOBS`` is the load-robust end-to-end comparison (the one quoted for the
 issue's 20000 x 20000 figure):
 
@@ -87,6 +91,8 @@ def small_case(repeats=3):
     prob = random_low_rank_completion(2000, rank=10, rate=0.05, seed=0)
     runs = {
         "altmin": lambda: complete(prob.observed, 10, method="altmin", tol=TOL, seed=0),
+        "altmin_sketched": lambda: complete(prob.observed, 10, method="altmin", tol=TOL,
+                                            seed=0, row_solver="sketched"),
         "als": lambda: complete(prob.observed, 10, method="als", tol=TOL, seed=0),
         "softimpute": lambda: complete(prob.observed, 10, method="softimpute", tol=TOL,
                                        maxiter=300, seed=0),
@@ -105,7 +111,7 @@ def small_case(repeats=3):
     for name in runs:
         t = statistics.median(times[name])
         err = prob.relative_error(out[name]["U"], out[name]["V"])
-        print(f"2000x2000 k=10 5%: {name:10s} {t:6.2f} s  error {err:.1e}  "
+        print(f"2000x2000 k=10 5%: {name:15s} {t:6.2f} s  error {err:.1e}  "
               f"time / numpy_als {t / ref:.2f}")
 
 
@@ -115,14 +121,16 @@ def sweep(repeats=3):
     cases = [("n_observed", n, 20) for n in (200_000, 400_000, 800_000)]
     cases += [("rank", 800_000, k) for k in (10, 20, 40, 80)]
     for method in ("altmin", "als"):
+        opts = {"row_solver": "sketched"} if method == "altmin" else {}
         rows = {"n_observed": [], "rank": []}
         for axis, n_obs, k in cases:
             prob = random_low_rank_completion(2000, rank=k, n_observed=n_obs, seed=0)
-            complete(prob.observed, k, method=method, maxiter=0, seed=0)
+            complete(prob.observed, k, method=method, maxiter=0, seed=0, **opts)
             t_init = min(_timed(lambda: complete(prob.observed, k, method=method, maxiter=0,
-                                                 seed=0)) for _ in range(repeats))
+                                                 seed=0, **opts)) for _ in range(repeats))
             t = min(_timed(lambda: complete(prob.observed, k, method=method, tol=0.0,
-                                            maxiter=5, seed=0)) for _ in range(repeats))
+                                            maxiter=5, seed=0, **opts))
+                    for _ in range(repeats))
             rows[axis].append((n_obs if axis == "n_observed" else k, (t - t_init) / 5))
             print(f"{method:7s} |Omega|={prob.observed.nnz:7d} k={k:3d}: "
                   f"{(t - t_init) / 5 * 1e3:7.1f} ms per iteration", flush=True)
@@ -153,6 +161,34 @@ def iteration_ratio(m, rank, n_observed, iterations=3, repeats=3):
     print(f"per iteration: altmin {a:.2f} s, als {b:.2f} s, ratio {a / b:.2f}; relative "
           f"training residual after {iterations} iterations: altmin {errors['altmin']:.1e}, "
           f"als {errors['als']:.1e}")
+
+
+def crossover(m=2000, ranks=(8, 12, 16, 20, 24, 28, 32, 48, 64), repeats=5):
+    """Per-iteration time of the sketched and the exact row solves in the same altmin
+    driver, alternated (median of ``repeats`` paired runs of 2 and 8 iterations)."""
+    for k in ranks:
+        prob = random_low_rank_completion(m, rank=k, rate=min(0.5, 10 * k / m), seed=0)
+        per_it = {"sketched": [], "exact": []}
+        steps = 0.0
+        for solver in per_it:
+            complete(prob.observed, k, row_solver=solver, maxiter=1, seed=0)   # JIT
+        for _ in range(repeats):
+            for solver in per_it:
+                def run(iterations):
+                    return complete(prob.observed, k, row_solver=solver, tol=0.0,
+                                    maxiter=iterations, seed=0)
+                t_few = _timed(lambda: run(2))
+                start = time.perf_counter()
+                res = run(8)
+                per_it[solver].append((time.perf_counter() - start - t_few) / 6)
+                if solver == "sketched":
+                    steps = res.n_inner / (8 * sum(prob.observed.shape))
+        ratios = sorted(a / b for a, b in zip(per_it["sketched"], per_it["exact"]))
+        print(f"k={k:3d} {prob.observed.nnz / m:5.0f} observations per row: sketched "
+              f"{statistics.median(per_it['sketched']) * 1e3:7.1f} ms, exact "
+              f"{statistics.median(per_it['exact']) * 1e3:7.1f} ms per iteration; sketched / "
+              f"exact median {statistics.median(ratios):.2f} (runs {', '.join(f'{r:.2f}' for r in ratios)});"
+              f" {steps:.1f} CG steps per row", flush=True)
 
 
 def interleaved(m, rank, n_observed, tol=1e-9, maxiter=60,
@@ -253,6 +289,9 @@ def main(argv=None):
         return small_case()
     if "--sweep" in argv:
         return sweep()
+    if "--crossover" in argv:
+        rest = argv[argv.index("--crossover") + 1:]
+        return crossover(int(rest[0])) if rest and rest[0].isdigit() else crossover()
     if "--interleaved" in argv:
         m, rank, n_obs = argv[argv.index("--interleaved") + 1:][:3]
         return interleaved(int(m), int(rank), float(n_obs))

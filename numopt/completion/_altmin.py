@@ -22,6 +22,25 @@ from ._data import add_sketch, array_module, split
 from ._spectral import spectral_init
 
 
+# Below this rank ``row_solver="auto"`` solves each row exactly. The exact solve forms
+# the k x k Gram matrix, n_i k^2 flops in one BLAS-3 call. The sketched solve costs the
+# sketch's s k^2 plus n_i k (2 + 4 * steps) flops in matrix-vector products, with four
+# to five CG steps per row. In flops the sketch pays once k exceeds 2 + 4 * steps (about
+# 20); the Gram matrix runs at BLAS-3 speed, so the measured crossover lies higher.
+# Measured per iteration, 2000 x 2000, 10 k observations per row, sketched / exact
+# (median of five paired runs; asv_benchmarks/scaling_completion.py --crossover):
+# 1.7 at k = 8, 1.4-1.5 at 12-20, 0.93-1.06 at 24-32 (within the noise), 0.85 at 48,
+# 0.63 at 64.
+SKETCH_MIN_RANK = 32
+
+
+def choose_row_solver(choice, rank):
+    """``"exact"`` or ``"sketched"`` for the ``row_solver`` option (``"auto"``: by rank)."""
+    if choice != "auto":
+        return choice
+    return "sketched" if rank >= SKETCH_MIN_RANK else "exact"
+
+
 @dataclass
 class _State:
     U: object            # m x k, orthonormal columns
@@ -37,7 +56,10 @@ class AlternatingSolver:
     """init/step/check/result for :func:`numopt._loop.run_solver`."""
 
     def __init__(self, xp, obs, rank, *, exact, tol, seed, options):
-        self.xp, self.obs, self.rank, self.exact, self.tol = xp, obs, rank, exact, tol
+        self.row_solver = "exact" if exact else choose_row_solver(
+            options.get("row_solver", "auto"), rank)
+        self.exact = self.row_solver == "exact"
+        self.xp, self.obs, self.rank, self.tol = xp, obs, rank, tol
         self.options = options
         self.lib = array_module(xp)     # numpy or cupy: QR beyond the array API
         self.rng = np.random.default_rng(seed)
@@ -47,7 +69,7 @@ class AlternatingSolver:
             self.parts = split(obs, n_parts, self.rng)
         else:
             self.parts = [(obs.by_row, obs.by_col, obs.norm)]
-        if exact:
+        if self.exact:
             self.solve_kernel = get_kernel("completion.exact_rows", xp)
         else:
             self.sketch_size = int(options["sketch_factor"] * rank)
@@ -107,7 +129,8 @@ class AlternatingSolver:
         else:
             sq = state.sq
         fields = {"x": state.U, "U": state.U, "V": state.V, "rmse": math.sqrt(sq / n_obs),
-                  "relative_residual": math.sqrt(sq) / self.obs.norm if self.obs.norm else 0.0}
+                  "relative_residual": math.sqrt(sq) / self.obs.norm if self.obs.norm else 0.0,
+                  "row_solver": self.row_solver}
         if not self.exact:
             fields["n_inner"] = state.n_inner
         if state.rel > self.tol and not self._stationary(state):

@@ -23,15 +23,20 @@ METHODS = ("altmin", "als", "softimpute")
 DEVICE_METHODS = ("als",)
 
 DEFAULTS = {
-    "altmin": {"sketch_factor": 3.0, "inner_tol": 0.1, "max_inner": 10, "clip": None,
-               "sample_splits": 1, "reg": 0.0},
+    "altmin": {"row_solver": "auto", "sketch_factor": 3.0, "inner_tol": 0.1, "max_inner": 10,
+               "clip": None, "sample_splits": 1, "reg": 0.0},
     "als": {"clip": None, "sample_splits": 1, "reg": 0.0},
     "softimpute": {"shrinkage": None, "shrinkage_decay": 0.5},
 }
 MAXITER = {"altmin": 100, "als": 100, "softimpute": 1000}
 
 
+ROW_SOLVERS = ("auto", "sketched", "exact")
+
+
 def _validate_options(method, opts, rank):
+    if "row_solver" in opts:
+        check_choice(opts["row_solver"], "row_solver", ROW_SOLVERS)
     if "sketch_factor" in opts:
         opts["sketch_factor"] = check_scalar(opts["sketch_factor"], "sketch_factor", low=1.0)
         opts["inner_tol"] = check_scalar(opts["inner_tol"], "inner_tol", low=0.0, high=1.0,
@@ -133,7 +138,10 @@ def complete(M, rank, *, method="altmin", tol=1e-8, maxiter=None, seed=None, cal
         ``callback(intermediate_result)`` after every iteration; raise ``StopIteration``
         to stop.
     **options
-        ``altmin``: ``sketch_factor`` (3.0; the CountSketch has ``sketch_factor * k``
+        ``altmin``: ``row_solver`` (``"auto"``: the sketched solve from rank 32 on, the
+        exact normal equations below, where the ``k x k`` Gram matrix costs less than the
+        sketch and its CG steps; ``"sketched"`` or ``"exact"`` force one),
+        ``sketch_factor`` (3.0; the CountSketch has ``sketch_factor * k``
         rows), ``inner_tol`` (0.1; each CG solve shrinks its preconditioned gradient by
         this factor), ``max_inner`` (10 CG steps per row at most), ``clip`` (None; zero
         the rows of the initial ``U`` whose norm exceeds ``clip * sqrt(k / m)``),
@@ -151,7 +159,8 @@ def complete(M, rank, *, method="altmin", tol=1e-8, maxiter=None, seed=None, cal
         ``U`` (m, k) with orthonormal columns (except for filled unobserved rows) and
         ``V`` (n, k), so that the completion is ``U @ V.T``; ``x`` is ``U``; ``rmse``, the
         root mean square training error on the observed entries; ``relative_residual``;
-        ``nit``; ``n_empty_rows``/``n_empty_cols``; ``n_inner`` (``altmin``, total CG
+        ``nit``; ``n_empty_rows``/``n_empty_cols``; ``row_solver`` (``"sketched"`` or
+        ``"exact"``: how the rows were solved); ``n_inner`` (sketched rows, total CG
         steps); ``singular_values`` and ``shrinkage`` (``softimpute``).
 
     Notes

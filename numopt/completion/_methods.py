@@ -21,6 +21,7 @@ _REFERENCES = {
                   "learning large incomplete matrices, JMLR 2010",
 }
 _OPTION_DOCS = {
+    "row_solver": "per-row solve: 'sketched', 'exact' or 'auto' (sketched from rank 32 on)",
     "sketch_factor": "CountSketch rows per unit of rank (sketch size = sketch_factor * k)",
     "inner_tol": "relative decrease of the preconditioned gradient per inner CG solve",
     "max_inner": "maximum CG steps per row and half-iteration",
@@ -49,8 +50,10 @@ def _example(method, xp, dtype):
         assert_allclose(completed, prob.dense(), atol=tol * np.abs(prob.dense()).max())
 
     single = dtype == xp.float32
-    return Example(args=(xp.asarray(M, dtype=dtype), 3),
-                   kwargs={"tol": 1e-4 if single else 1e-12, "seed": 0},
+    kwargs = {"tol": 1e-4 if single else 1e-12, "seed": 0}
+    if method == "altmin":
+        kwargs["row_solver"] = "sketched"   # at rank 3 "auto" would solve the rows exactly
+    return Example(args=(xp.asarray(M, dtype=dtype), 3), kwargs=kwargs,
                    arg_names=("M", "rank"),
                    # NaN marks a missing entry in a dense M (only inf is bad input), and
                    # a matrix with a row less is a smaller problem, not a shape error

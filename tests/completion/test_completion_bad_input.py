@@ -66,6 +66,8 @@ def test_unknown_method_and_bad_options(prob):
         complete(prob.observed, 2, method="svt")
     with pytest.raises(ValueError, match=r"\binner_tol\b"):
         complete(prob.observed, 2, inner_tol=2.0)
+    with pytest.raises(ValueError, match=r"\brow_solver\b"):
+        complete(prob.observed, 2, row_solver="lstsq")
     with pytest.raises(ValueError, match=r"\bsketch_factor\b"):
         complete(prob.observed, 2, sketch_factor=0.5)
     with pytest.raises(ValueError, match=r"\btol\b"):

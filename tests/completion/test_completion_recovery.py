@@ -13,10 +13,14 @@ def problem():
     return random_low_rank_completion(200, 150, rank=4, rate=0.2, seed=3)
 
 
-@pytest.mark.parametrize("method", ["altmin", "als"])
-def test_exact_recovery_sparse_input(problem, method):
-    res = complete(problem.observed, 4, method=method, tol=1e-11, seed=0)
+SOLVERS = [("altmin", {"row_solver": "sketched"}), ("altmin", {}), ("als", {})]
+
+
+@pytest.mark.parametrize("method, options", SOLVERS)
+def test_exact_recovery_sparse_input(problem, method, options):
+    res = complete(problem.observed, 4, method=method, tol=1e-11, seed=0, **options)
     assert res.success, res.message
+    assert res.row_solver == options.get("row_solver", "exact")  # rank 4: auto is exact
     assert problem.relative_error(res.U, res.V) < 1e-6
     # U has orthonormal columns; x is U.
     np.testing.assert_allclose(res.U.T @ res.U, np.eye(4), atol=1e-10)
@@ -34,14 +38,32 @@ def test_exact_recovery_softimpute_easy_regime():
 def test_three_methods_agree_in_easy_regime():
     prob = random_low_rank_completion(70, 50, rank=3, rate=0.5, seed=5)
     completions = []
-    for method in ("altmin", "als", "softimpute"):
-        res = complete(prob.observed, 3, method=method, tol=1e-12, seed=1)
+    for method, options in SOLVERS + [("softimpute", {})]:
+        res = complete(prob.observed, 3, method=method, tol=1e-12, seed=1, **options)
         assert res.success, (method, res.message)
         completions.append(res.U @ res.V.T)
     scale = np.abs(prob.dense()).max()
     for other in completions[1:]:
         np.testing.assert_allclose(other, completions[0], atol=1e-7 * scale)
     np.testing.assert_allclose(completions[0], prob.dense(), atol=1e-7 * scale)
+
+
+def test_row_solver_auto_sketches_from_rank_32():
+    from numopt.completion._altmin import SKETCH_MIN_RANK
+
+    prob = random_low_rank_completion(90, 80, rank=SKETCH_MIN_RANK, rate=0.9, seed=11)
+    high = complete(prob.observed, SKETCH_MIN_RANK, maxiter=1, seed=0)
+    low = complete(prob.observed, SKETCH_MIN_RANK - 1, maxiter=1, seed=0)
+    assert high.row_solver == "sketched" and high.n_inner > 0
+    assert low.row_solver == "exact" and "n_inner" not in low
+
+
+def test_altmin_with_exact_rows_is_als(problem):
+    a = complete(problem.observed, 4, method="altmin", row_solver="exact", tol=1e-10, seed=3)
+    b = complete(problem.observed, 4, method="als", tol=1e-10, seed=3)
+    assert a.nit == b.nit
+    np.testing.assert_array_equal(a.U, b.U)
+    np.testing.assert_array_equal(a.V, b.V)
 
 
 def test_dense_nan_input_equals_sparse_input(problem):
@@ -68,14 +90,16 @@ def test_explicit_zero_is_an_observation():
                                      {"sketch_factor": 1.5, "inner_tol": 0.5}])
 def test_altmin_options_still_recover(options):
     prob = random_low_rank_completion(200, 200, rank=3, rate=0.25, seed=7)
-    res = complete(prob.observed, 3, tol=1e-11, seed=0, **options)
+    res = complete(prob.observed, 3, tol=1e-11, seed=0, row_solver="sketched", **options)
     assert res.success, res.message
+    assert res.n_inner > 0
     assert prob.relative_error(res.U, res.V) < 1e-6
 
 
-def test_float32_preserved_and_accurate(problem):
+@pytest.mark.parametrize("row_solver", ["sketched", "exact"])
+def test_float32_preserved_and_accurate(problem, row_solver):
     M = problem.observed.astype(np.float32)
-    res = complete(M, 4, tol=1e-5, seed=0)
+    res = complete(M, 4, tol=1e-5, seed=0, row_solver=row_solver)
     assert res.U.dtype == np.float32 and res.V.dtype == np.float32
     assert problem.relative_error(res.U, res.V) < 1e-3
 
