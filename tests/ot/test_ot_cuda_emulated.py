@@ -1,72 +1,23 @@
 """The CUDA kernels of numopt.ot (log domain, and fused kernel mode), run on the CPU (no
 GPU needed).
 
-The RawKernel source of ``numopt.ot._kernels_cupy`` is compiled with g++ against a small
-header that emulates the CUDA constructs it uses (each block runs as blockDim.x threads,
+The RawKernel source of ``numopt.ot._kernels_cupy`` is compiled with g++ against the
+header of ``tests/cuda_emulation.py`` (each block runs as blockDim.x threads,
 ``__syncthreads`` is a ``std::barrier``), launched with the same grids as the CuPy code,
 and compared with the array-API reference step: both the default "shifted" kernels
 (with their exact fall-back forced too) and the earlier "online" ones, float64 and
 float32. Skipped where g++ (C++20) is missing.
 """
 
-import ast
 import ctypes
-import pathlib
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
+from cuda_emulation import compile_driver, cuda_source
 
 from numopt.ot._sinkhorn import sinkhorn_log_step as reference_step
 from numopt.problems._ot import random_ot_problem
 
-MOCK_HEADER = r"""
-// Emulates the CUDA constructs numopt/ot/_kernels_cupy.py uses, on CPU threads:
-// blockDim.x std::threads (a std::barrier for __syncthreads) run the blocks one after
-// another (so __shared__ can be a static).
-#include <cmath>
-#include <cstring>
-#include <algorithm>
-#include <barrier>
-#include <thread>
-#include <vector>
-using std::min; using std::max; using std::exp2; using std::log2; using std::fabs;
-using std::exp; using std::log; using std::fmax;
-struct dim3 { unsigned x = 1, y = 1, z = 1; };
-thread_local dim3 threadIdx, blockIdx;
-dim3 blockDim, gridDim;
-std::barrier<>* g_bar = nullptr;
-inline void __syncthreads() { g_bar->arrive_and_wait(); }
-inline double __longlong_as_double(long long v) { double d; std::memcpy(&d, &v, 8); return d; }
-#define __global__
-#define __device__
-#define __forceinline__ inline
-#define __shared__ static
-struct float4 { float x, y, z, w; };
-struct double2 { double x, y; };
-// only thread 0 of a block adds, and the emulated blocks run one after another
-template <class U> inline U atomicAdd(U* a, U v) { U old = *a; *a += v; return old; }
-template <class K> void launch(dim3 grid, dim3 block, K kern) {
-    // blockDim.x threads walk the blocks in step; the barrier after each block keeps
-    // the static __shared__ arrays to one block at a time
-    gridDim = grid; blockDim = block;
-    std::barrier<> bar(block.x); g_bar = &bar;
-    std::vector<std::thread> ts;
-    for (unsigned t = 0; t < block.x; ++t)
-        ts.emplace_back([=, &bar] {
-            threadIdx = {t, 0, 0};
-            for (unsigned bz = 0; bz < grid.z; ++bz)
-            for (unsigned by = 0; by < grid.y; ++by)
-            for (unsigned bx = 0; bx < grid.x; ++bx) {
-                blockIdx = {bx, by, bz};
-                kern();
-                bar.arrive_and_wait();
-            }
-        });
-    for (auto& th : ts) th.join();
-}
-"""
 
 DRIVER = r"""
 #include "mock_cuda.h"
@@ -122,68 +73,32 @@ extern "C" void step(const T* K, const T* U, const T* V, const T* A, const T* Bw
 
 
 def _cuda_source(name):
-    """A CUDA source constant of numopt/ot/_kernels_cupy.py (string literals joined with
-    +), read without importing the module, which needs CuPy."""
-    path = pathlib.Path(__file__).parents[2] / "numopt" / "ot" / "_kernels_cupy.py"
-    constants = {}
-
-    def value(node):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            return node.value
-        if isinstance(node, ast.Name):
-            return constants[node.id]
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-            return value(node.left) + value(node.right)
-        raise ValueError("not a string constant")
-
-    for node in ast.parse(path.read_text()).body:
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
-            try:
-                constants[node.targets[0].id] = value(node.value)
-            except (ValueError, KeyError):
-                pass
-    return constants[name]
+    return cuda_source("numopt/ot/_kernels_cupy.py", name)
 
 
 def _log_source():
     return _cuda_source("_LOG_SOURCE")
 
 
-def _compile(folder, driver, source_name, source, out):
-    (folder / "mock_cuda.h").write_text(MOCK_HEADER)
-    (folder / "driver.cpp").write_text(driver)
-    (folder / source_name).write_text(source)
-    done = subprocess.run(["g++", "-std=c++20", "-O0", "-shared", "-fPIC", "-pthread",
-                           str(folder / "driver.cpp"), "-o", str(out)],
-                          capture_output=True, text=True, cwd=folder)
-    if done.returncode != 0 and "barrier" in done.stderr:
-        pytest.skip("g++ lacks C++20 <barrier>")
-    assert done.returncode == 0, done.stderr[-3000:]
-    return ctypes.CDLL(str(out))
-
-
 @pytest.fixture(scope="module")
 def emulated(tmp_path_factory):
-    if shutil.which("g++") is None:
-        pytest.skip("g++ is not installed")
     folder = tmp_path_factory.mktemp("cuda_emulated")
-    return {dtype: _compile(folder, DRIVER, "log_source.cu",
-                            f"#define T {ctype}\n" + _log_source(), folder / f"emu_{ctype}.so")
+    return {dtype: compile_driver(folder, DRIVER,
+                                  {"log_source.cu": f"#define T {ctype}\n" + _log_source()},
+                                  folder / f"emu_{ctype}.so")
             for ctype, dtype in (("double", np.float64), ("float", np.float32))}
 
 
 @pytest.fixture(scope="module")
 def emulated_kernel_mode(tmp_path_factory):
-    if shutil.which("g++") is None:
-        pytest.skip("g++ is not installed")
     folder = tmp_path_factory.mktemp("cuda_emulated_kernel")
     libs = {}
     for ctype, vector, lanes, dtype in (("double", "double2", 2, np.float64),
                                         ("float", "float4", 4, np.float32)):
         head = f"#define T {ctype}\n#define TV {vector}\n#define VW {lanes}\n"
-        libs[dtype] = _compile(folder, KERNEL_DRIVER, "kernel_source.cu",
-                               head + _cuda_source("_KERNEL_SOURCE"),
-                               folder / f"kernel_{ctype}.so")
+        libs[dtype] = compile_driver(
+            folder, KERNEL_DRIVER, {"kernel_source.cu": head + _cuda_source("_KERNEL_SOURCE")},
+            folder / f"kernel_{ctype}.so")
     return libs
 
 
