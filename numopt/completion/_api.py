@@ -122,7 +122,8 @@ def complete(M, rank, *, method="altmin", tol=1e-8, maxiter=None, seed=None, cal
     method : {"altmin", "als", "softimpute"}
         ``"altmin"``: robust alternating minimization whose per-row least-squares
         problems are solved approximately by sketch-preconditioned CG (Gu, Song, Yin,
-        Zhang, ICLR 2024). ``"als"``: exact alternating least squares (per-row normal
+        Zhang, ICLR 2024) from rank 32 on, and exactly below, where that is cheaper
+        (option ``row_solver``). ``"als"``: exact alternating least squares (per-row normal
         equations). ``"softimpute"``: nuclear-norm shrinkage (Mazumder, Hastie,
         Tibshirani 2010) with a rank cap ``k``.
     tol : float
