@@ -10,7 +10,7 @@ from .._backend import get_namespace
 from .._loop import run_solver
 from .._validation import check_choice, check_options, check_scalar
 from ..exceptions import OptimizeWarning
-from ._altmin import AlternatingSolver
+from ._altmin import AlternatingSolver, choose_row_solver
 from ._data import array_module, observations_from
 from ._softimpute import SoftImputeSolver
 
@@ -82,6 +82,18 @@ def _fill_unobserved(res, obs):
         U, V = (target, V) if side == "U" else (U, target)
     res.U, res.V, res.x = U, V, U
     res.n_empty_rows, res.n_empty_cols = int(empty_rows.size), int(empty_cols.size)
+
+
+def _warn_about_unused_sketch_options(given, row_solver, rank):
+    """The sketch's options do nothing when the rows are solved exactly: say so rather
+    than ignore them."""
+    unused = sorted(set(given) & {"sketch_factor", "inner_tol", "max_inner"})
+    if unused and choose_row_solver(row_solver, rank) == "exact":
+        why = "row_solver='exact'" if row_solver == "exact" else (
+            f"row_solver='auto' solves the rows exactly at rank {rank}")
+        warnings.warn(f"{', '.join(unused)} have no effect: {why}; pass "
+                      "row_solver='sketched' to use the sketched solve", OptimizeWarning,
+                      stacklevel=3)
 
 
 def _warn_about_coverage(obs, rank):
@@ -197,6 +209,8 @@ def complete(M, rank, *, method="altmin", tol=1e-8, maxiter=None, seed=None, cal
     if rank > min(obs.shape):
         raise ValueError(f"rank must be at most min(m, n) = {min(obs.shape)}, got {rank}")
     _warn_about_coverage(obs, rank)
+    if method == "altmin":
+        _warn_about_unused_sketch_options(options, opts["row_solver"], rank)
     if method == "softimpute":
         solver = SoftImputeSolver(xp, obs, rank, tol=tol, seed=seed, options=opts)
     else:

@@ -58,6 +58,15 @@ def test_row_solver_auto_sketches_from_rank_32():
     assert low.row_solver == "exact" and "n_inner" not in low
 
 
+def test_sketch_options_without_the_sketch_warn(problem):
+    from numopt.exceptions import OptimizeWarning
+
+    with pytest.warns(OptimizeWarning, match=r"inner_tol have no effect.*row_solver='auto'"):
+        complete(problem.observed, 4, inner_tol=0.3, maxiter=1, seed=0)
+    with pytest.warns(OptimizeWarning, match=r"sketch_factor have no effect.*'exact'"):
+        complete(problem.observed, 4, row_solver="exact", sketch_factor=2.0, maxiter=1)
+
+
 def test_altmin_with_exact_rows_is_als(problem):
     a = complete(problem.observed, 4, method="altmin", row_solver="exact", tol=1e-10, seed=3)
     b = complete(problem.observed, 4, method="als", tol=1e-10, seed=3)
