@@ -128,7 +128,9 @@ class AlternatingSolver:
             sq = float(self.lib.dot(resid, resid))
         else:
             sq = state.sq
-        fields = {"x": state.U, "U": state.U, "V": state.V, "rmse": math.sqrt(sq / n_obs),
+        scale = self.obs.scale          # U is orthonormal: V carries M's units
+        fields = {"x": state.U, "U": state.U, "V": state.V * scale,
+                  "rmse": scale * math.sqrt(sq / n_obs),
                   "relative_residual": math.sqrt(sq) / self.obs.norm if self.obs.norm else 0.0,
                   "row_solver": self.row_solver}
         if not self.exact:

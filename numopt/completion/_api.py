@@ -64,7 +64,8 @@ def _fill_unobserved(res, obs):
     U, V, lib = res.U, res.V, obs.lib
     counts_r, counts_c = obs.by_row.counts(), obs.by_col.counts()
     empty_rows, empty_cols = np.flatnonzero(counts_r == 0), np.flatnonzero(counts_c == 0)
-    values = obs.values.astype(lib.float64) if empty_rows.size or empty_cols.size else None
+    values = (obs.values.astype(lib.float64) * obs.scale
+              if empty_rows.size or empty_cols.size else None)
     fills = []
     if empty_rows.size:
         col_sum = lib.bincount(obs.cols, weights=values, minlength=obs.shape[1])
@@ -182,6 +183,10 @@ def complete(M, rank, *, method="altmin", tol=1e-8, maxiter=None, seed=None, cal
     the observed values, projected onto the fitted low-rank space, and trigger an
     ``OptimizeWarning``; rows or columns with fewer than ``k`` observations warn too (their
     least-squares problems are underdetermined).
+
+    The solvers work on ``M`` divided by a power of two near its largest observed
+    magnitude (an exact scaling), so the result does not depend on the units of ``M``:
+    data near ``1e200`` or ``1e-200`` is completed as well as data near 1.
 
     Examples
     --------

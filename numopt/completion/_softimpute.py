@@ -56,7 +56,9 @@ class SoftImputeSolver:
         U, s, Vt = randomized_svd(lambda Y: X @ Y, lambda Y: X.T @ Y, self.obs.shape,
                                   self.rank, self.rng, self.obs.dtype, n_iter=2)
         # fancyimpute's default shrinkage: the top singular value of P_Omega(M) / 50.
-        self.lambda0 = float(s[0]) / 50.0 if self.shrinkage is None else float(self.shrinkage)
+        # (lambda in the units of the normalized observations, like s)
+        self.lambda0 = (float(s[0]) / 50.0 if self.shrinkage is None
+                        else float(self.shrinkage) / self.obs.scale)
         zero = np.zeros(self.rank, dtype=self.obs.dtype)
         return _State(U=U.astype(self.obs.dtype), s=zero, V=Vt.T.astype(self.obs.dtype),
                       resid=self.obs.by_row.data.copy())
@@ -96,10 +98,12 @@ class SoftImputeSolver:
         pivot = state.V[np.argmax(np.abs(state.V), axis=0), np.arange(self.rank)]
         flip = np.where(pivot < 0, -1.0, 1.0).astype(self.obs.dtype)
         U, V = state.U * flip, state.V * flip
-        fields = {"x": U, "U": U, "V": V * state.s, "singular_values": state.s,
-                  "rmse": math.sqrt(sq / self.obs.n_observed),
+        scale = self.obs.scale          # back to M's units
+        fields = {"x": U, "U": U, "V": V * (state.s * scale),
+                  "singular_values": state.s * scale,
+                  "rmse": scale * math.sqrt(sq / self.obs.n_observed),
                   "relative_residual": state.rel if math.isfinite(state.rel) else 1.0,
-                  "shrinkage": self.shrinkage_at(max(state.t - 1, 0))}
+                  "shrinkage": scale * self.shrinkage_at(max(state.t - 1, 0))}
         if not (state.rel <= self.tol or self._stationary(state)):
             fields["message_detail"] = (
                 f"Relative training residual {state.rel:.3g} > tol={self.tol:.3g} and still "

@@ -163,3 +163,31 @@ def test_softimpute_fixed_shrinkage_matches_closed_form():
     expected = (u[:, :3] * np.maximum(s[:3] - lam, 0)) @ vt[:3]
     np.testing.assert_allclose(res.U @ res.V.T, expected, atol=1e-8)
     np.testing.assert_allclose(res.singular_values, s[:3] - lam, rtol=1e-9)
+
+
+@pytest.mark.parametrize("method", ["altmin", "als", "softimpute"])
+@pytest.mark.parametrize("units", [1e-200, 1e200])
+def test_result_does_not_depend_on_the_units_of_M(method, units):
+    # Squares of 1e200 overflow and of 1e-200 underflow, and the single-precision
+    # spectral start covers only 1e+-38: M is normalized by a power of two internally.
+    prob = random_low_rank_completion(70, 50, rank=3, rate=0.5, seed=5)
+    unit = complete(prob.observed, 3, method=method, tol=1e-11, seed=0)
+    scaled = complete(prob.observed * units, 3, method=method, tol=1e-11, seed=0)
+    assert scaled.success, scaled.message
+    assert scaled.nit == unit.nit
+    np.testing.assert_allclose(scaled.U, unit.U, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(scaled.V / units, unit.V, rtol=1e-9, atol=1e-12)
+    # (both are rounding-level: 1e+-200 is no power of two, so M's rounding differs)
+    assert abs(scaled.rmse / units - unit.rmse) < 1e-10
+    assert prob.relative_error(scaled.U, scaled.V / units) < 1e-6
+
+
+def test_softimpute_shrinkage_is_in_the_units_of_M():
+    rng = np.random.default_rng(10)
+    M = rng.standard_normal((40, 3)) @ rng.standard_normal((3, 30)) + 0.1 * rng.standard_normal((40, 30))
+    units = 2.0 ** -700 * 3.0
+    res = complete(M * units, 3, method="softimpute", shrinkage=1.0 * units, tol=1e-13,
+                   maxiter=2000, seed=0)
+    u, s, vt = np.linalg.svd(M)
+    np.testing.assert_allclose(res.singular_values / units, s[:3] - 1.0, rtol=1e-9)
+    assert res.shrinkage == pytest.approx(units)
