@@ -28,7 +28,9 @@ def _carry_over(p, X, Y, X_new, Y_new):
     Y_new[p, :] = Y[p, :]
 
 
-@njit(cache=True, nogil=True, fastmath=_FAST)
+# error_model="numpy": a zero row sum gives inf/NaN, as in the NumPy reference (the solver
+# reports it as a non-finite iterate), rather than Python's ZeroDivisionError.
+@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
 def _kernel_step(K, U, V, A, Bw, active, U_new, V_new, err):
     # Rows go four at a time: one sweep over j computes four row sums (V read once),
     # a second sweep adds the four scaled rows to the column sums (col touched once).

@@ -19,7 +19,7 @@ from .._backend import get_kernel, is_cupy, kernel
 from .._result import Status
 from ._common import plan_marginal_error
 
-__all__ = ["SinkhornSolver", "epsilon_schedule", "kernel_underflow_risk"]
+__all__ = ["SinkhornSolver", "epsilon_schedule", "kernel_underflow_risk", "log_weights"]
 
 
 @kernel("ot.sinkhorn_kernel_step",
@@ -109,9 +109,10 @@ class SinkhornSolver:
         self.with_plan = with_plan  # False: potentials only (a warm start for SNS)
         if mode == "kernel":
             self.K = xp.exp(-M / self.regs[-1])
+            _check_kernel_representable(xp, self.K, M, self.regs[-1])
             self.step_kernel = get_kernel("ot.sinkhorn_kernel_step", xp)
         else:
-            self.logA, self.logB = xp.log(a), xp.log(b)
+            self.logA, self.logB = log_weights(xp, a), log_weights(xp, b)
             self.step_kernel = get_kernel("ot.sinkhorn_log_step", xp)
 
     # state: dict with X, Y (scalings or potentials), err (of X, Y), converged mask,
@@ -125,7 +126,7 @@ class SinkhornSolver:
             "Y": xp.full((B, m), fill, dtype=dtype, device=self.M.device),
             "err": xp.full((B,), math.inf, dtype=dtype, device=self.M.device),
             "done": xp.zeros((B,), dtype=xp.bool, device=self.M.device),
-            "stage": 0, "stage_nit": 0, "nit": xp.zeros((B,), dtype=xp.int64, device=self.M.device),
+            "stage": 0, "stage_nit": 0, "held_stage": 0, "nit": xp.zeros((B,), dtype=xp.int64, device=self.M.device),
         }
 
     @property
@@ -155,6 +156,7 @@ class SinkhornSolver:
         s["nit"] = s["nit"] + xp.astype(~s["done"], xp.int64)
         s["done"] = frozen
         s["stage_nit"] += 1
+        s["held_stage"] = s["stage"]   # the stage whose reg the held pair belongs to
         if s["stage"] < self.final_stage and (
                 s["stage_nit"] >= self.stage_maxiter
                 or (not self.on_gpu or s["stage_nit"] % 10 == 0)
@@ -177,16 +179,19 @@ class SinkhornSolver:
         xp = self.xp
         if self.mode == "kernel":
             return s["X"][:, :, None] * self.K[None, :, :] * s["Y"][:, None, :]
-        return get_kernel("ot.log_plan", xp)(xp, self.M, s["X"], s["Y"], self.regs[-1])
+        return get_kernel("ot.log_plan", xp)(xp, self.M, s["X"], s["Y"],
+                                            self.regs[s["held_stage"]])
 
     def potentials(self, s):
         xp, reg = self.xp, self.regs[-1]
         if self.mode == "kernel":
-            return reg * xp.log(s["X"]), reg * xp.log(s["Y"])
+            return reg * log_weights(xp, s["X"]), reg * log_weights(xp, s["Y"])
         return s["X"], s["Y"]
 
     def result(self, s):
-        xp, reg = self.xp, self.regs[-1]
+        # A run stopped before the last epsilon stage holds the potentials of that
+        # stage's reg: the plan, cost and objective are those of that reg.
+        xp, reg = self.xp, self.regs[s["held_stage"]]
         if not self.with_plan:
             f, g = self.potentials(s)
             return {"x": f, "f": f, "g": g, "marginal_error": s["err"]}
@@ -200,11 +205,13 @@ class SinkhornSolver:
             _finite_product(xp, g, cols), axis=1) - reg * xp.sum(rows, axis=1)
         fields = {"x": P, "plan": P, "cost": cost, "fun": fun, "f": f, "g": g,
                   "marginal_error": err, "converged": s["done"], "nit_per_problem": s["nit"]}
-        if s["stage"] < self.final_stage:
-            fields["message_detail"] = (f"(still at stage {s['stage'] + 1} of "
-                                        f"{len(self.regs)} of epsilon scaling)")
+        if s["held_stage"] < self.final_stage:
+            fields["message_detail"] = (
+                f"(still at stage {s['held_stage'] + 1} of {len(self.regs)} of epsilon scaling: "
+                f"the plan is that of reg = {reg:.3g})")
         elif not bool(xp.all(s["done"])):
-            worst = float(xp.max(xp.where(s["done"], xp.zeros_like(s["err"]), s["err"])))
+            # the figure of the plan returned, as in marginal_error
+            worst = float(xp.max(xp.where(s["done"], xp.zeros_like(err), err)))
             fields["message_detail"] = (f"The L1 marginal error is {worst:.3g} > tol = "
                                         f"{self.tol:.3g}.")
         return fields
@@ -212,4 +219,23 @@ class SinkhornSolver:
 
 def _finite_product(xp, potential, mass):
     """potential * mass, with 0 where the mass is 0 (potentials are -inf there)."""
-    return xp.where(mass > 0, potential * mass, xp.zeros_like(mass))
+    positive = mass > 0
+    return xp.where(positive, xp.where(positive, potential, 0.0) * mass, 0.0)
+
+
+def log_weights(xp, x):
+    """log(x) with -inf at the zeros of x, and without NumPy's divide-by-zero warning
+    (zero weights are valid input)."""
+    positive = x > 0
+    return xp.where(positive, xp.log(xp.where(positive, x, 1.0)), -math.inf)
+
+
+def _check_kernel_representable(xp, K, M, reg):
+    """Kernel Sinkhorn divides by the row and column sums of exp(-M/reg): a row or
+    column that underflows to zero leaves it nothing to scale."""
+    if bool(xp.any(xp.max(K, axis=1) == 0)) or bool(xp.any(xp.max(K, axis=0) == 0)):
+        spread = float(xp.max(M) - xp.min(M)) / reg
+        raise ValueError(
+            f"method='kernel' cannot solve this problem: exp(-M/reg) underflows to 0 on "
+            f"whole rows or columns (reg = {reg:.3g}, range(M)/reg = {spread:.3g}); use "
+            "method='log' or method='auto'")

@@ -145,10 +145,28 @@ class _NewtonSolver:
         return fields
 
 
-def solve_sns(xp, a, b, M, reg, *, tol, maxiter, callback, warmup_tol, warmup_maxiter,
-              max_nnz_per_row, drop_tol, cg_rtol, cg_maxiter, eps_factor, min_kept):
+def solve_sns(xp, a, b, M, reg, **options):
+    """SNS on the support of ``a`` and ``b``: points of zero weight carry no mass, so
+    they get zero rows or columns of the plan and ``-inf`` potentials (as in the other
+    Sinkhorn methods), and the Newton system keeps a positive diagonal."""
     if not is_numpy(xp):
         raise TypeError("sinkhorn(method='sns') needs NumPy input (it uses scipy.sparse)")
+    rows, cols = a > 0, b > 0
+    if bool(rows.all()) and bool(cols.all()):
+        return _solve_sns(a, b, M, reg, **options)
+    res = _solve_sns(a[rows], b[cols], M[np.ix_(rows, cols)], reg, **options)
+    plan = np.zeros(M.shape, dtype=M.dtype)
+    plan[np.ix_(rows, cols)] = res.plan
+    res.x = res.plan = plan
+    for name, kept in (("f", rows), ("g", cols)):
+        full = np.full(kept.shape, -np.inf, dtype=M.dtype)
+        full[kept] = res[name]
+        res[name] = full
+    return res
+
+
+def _solve_sns(a, b, M, reg, *, tol, maxiter, callback, warmup_tol, warmup_maxiter,
+               max_nnz_per_row, drop_tol, cg_rtol, cg_maxiter, eps_factor, min_kept):
     dtype = M.dtype
     m = M.shape[1]
     cap = max(20, math.ceil(0.1 * m)) if max_nnz_per_row is None else int(max_nnz_per_row)

@@ -237,8 +237,10 @@ def _round_on_support(T, a, b):
     LP over the support: T' = T + p - q with p >= 0, 0 <= q <= T. Returns the rounded
     plan, or None where no feasible plan lives on that support.
     """
+    if T.nnz == 0:
+        return None
     # Scale so that plan entries are O(1): HiGHS's feasibility tolerances are absolute.
-    scale = 1.0 / float(T.data.mean()) if T.nnz else 1.0
+    scale = 1.0 / float(T.data.mean())
     T = (T * scale).tocoo()
     a, b = a * scale, b * scale
     n, m = T.shape

@@ -195,16 +195,67 @@ def test_float32_stays_float32(problem):
     assert res.success and res.plan.dtype == np.float32 and res.f.dtype == np.float32
 
 
-def test_zero_weights_give_zero_rows(problem):
+@pytest.mark.parametrize("method", ["kernel", "log", "sns"])
+def test_zero_weights_give_zero_rows(problem, method):
     a, b, M = problem
-    a = a.copy()
+    a, b = a.copy(), b.copy()
     a[:5] = 0.0
+    b[-3:] = 0.0
     a /= a.sum()
-    for method in ("kernel", "log"):
-        res = sinkhorn(a, b, M, 0.05, method=method, tol=1e-10)
-        assert res.success, res.message
-        assert np.all(res.plan[:5] == 0)
-        assert marginal_error(res.plan, a, b) <= 1e-10
+    b /= b.sum()
+    reg = 0.05
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # zero weights are valid: no divide-by-zero noise
+        res = sinkhorn(a, b, M, reg, method=method, tol=1e-10)
+    assert res.success, res.message
+    assert np.all(res.plan[:5] == 0) and np.all(res.plan[:, -3:] == 0)
+    assert np.all(res.f[:5] == -np.inf) and np.all(res.g[-3:] == -np.inf)
+    assert marginal_error(res.plan, a, b) <= 1e-10
+    # the objective, from the plan itself: <P, M> + reg * sum P (log P - 1)
+    P = res.plan[res.plan > 0]
+    expected = np.sum(res.plan * M) + reg * np.sum(P * (np.log(P) - 1.0))
+    assert res.fun == pytest.approx(expected, rel=1e-9)
+
+
+def test_kernel_mode_refuses_a_kernel_that_underflows(problem):
+    a, b, M = problem
+    with pytest.raises(ValueError, match="method='kernel' cannot.*underflows.*method='log'"):
+        sinkhorn(a, b, M * 1e6, 1e-2, method="kernel")
+    res = sinkhorn(a, b, M * 1e6, 1e-2, maxiter=200)   # auto takes the log domain
+    assert res.method == "log" and np.all(np.isfinite(res.plan))
+
+
+def test_run_stopped_in_epsilon_scaling_returns_that_stage_plan(problem):
+    a, b, M = problem
+    full = sinkhorn(a, b, M, 1e-3, method="log")
+    stage_regs = []
+    for maxiter in (2, 3, 6, 12):
+        res = sinkhorn(a, b, M, 1e-3, method="log", maxiter=maxiter)
+        assert not res.success and "epsilon scaling: the plan is that of reg" in res.message
+        reg = float(res.message.rsplit("reg = ", 1)[1].rstrip(")"))
+        assert reg > 1e-3
+        stage_regs.append(reg)
+        # the plan of the potentials held, at their own reg: nearly feasible, not empty
+        assert res.marginal_error == pytest.approx(marginal_error(res.plan, a, b))
+        assert res.marginal_error < 0.5
+        np.testing.assert_allclose(
+            res.plan, np.exp((res.f[:, None] + res.g[None, :] - M) / reg), rtol=1e-12)
+    assert stage_regs == sorted(stage_regs, reverse=True) and full.success
+
+
+def test_unconverged_message_quotes_the_returned_marginal_error(problem):
+    a, b, M = (x.astype(np.float32) for x in problem)
+    res = sinkhorn(a, b, M, 1e-2, method="log", tol=1e-12, maxiter=300)
+    assert not res.success
+    assert f"The L1 marginal error is {res.marginal_error:.3g} > tol" in res.message
+
+
+def test_quadratic_ot_at_tiny_gamma_is_exact_ot(problem):
+    a, b, M = problem
+    res = quadratic_ot(a, b, M, 1e-10)
+    assert res.success, res.message
+    assert res.marginal_error <= 1e-9
+    assert res.cost == pytest.approx(emd(a, b, M).cost, rel=1e-9)
 
 
 def test_reference_path_agrees_on_small_reg(problem):
