@@ -80,7 +80,12 @@ def sinkhorn(a, b, M, reg, *, method="auto", tol=1e-9, maxiter=10000, callback=N
         ``marginal_error`` (of the returned plan), ``method``, ``success``, ``status``,
         ``message``. For batched input ``plan`` is (B, n, m) and ``cost``, ``fun``,
         ``marginal_error`` are arrays of shape (B,), with ``converged`` and
-        ``nit_per_problem`` per problem.
+        ``nit_per_problem`` per problem. A run stopped (``maxiter``, callback) during
+        epsilon scaling holds the potentials of an intermediate ``reg``: the plan,
+        ``cost`` and ``fun`` are then those of that ``reg``, which the message names.
+        Points of zero weight get zero rows or columns of the plan and ``-inf``
+        potentials. ``method="kernel"`` raises ``ValueError`` where exp(-M/reg)
+        underflows to zero on a whole row or column.
 
     Examples
     --------
