@@ -194,7 +194,7 @@ class SinkhornSolver:
         xp, reg = self.xp, self.regs[s["held_stage"]]
         if not self.with_plan:
             f, g = self.potentials(s)
-            return {"x": f, "f": f, "g": g, "marginal_error": s["err"]}
+            return {"x": f, "f": f, "g": g, "marginal_error": s["err"], "reg": reg}
         P = self.plan(s)
         f, g = self.potentials(s)
         rows, cols = xp.sum(P, axis=2), xp.sum(P, axis=1)

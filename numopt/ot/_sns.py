@@ -111,7 +111,11 @@ class _NewtonSolver:
         slope = float(grad @ direction)
         step = 1.0
         for _ in range(30):
-            trial = self._state(s["f"] + step * direction[:n], s["g"] + step * direction[n:])
+            # a too-long trial step may overflow the plan: it is rejected below (its
+            # error is not finite), so the overflow is expected, not worth a warning
+            with np.errstate(over="ignore", invalid="ignore"):
+                trial = self._state(s["f"] + step * direction[:n],
+                                    s["g"] + step * direction[n:])
             if math.isfinite(trial["err"]) and (
                     trial["value"] >= s["value"] + 1e-4 * step * slope
                     or trial["err"] < s["err"]):
@@ -178,14 +182,24 @@ def _solve_sns(a, b, M, reg, *, tol, maxiter, callback, warmup_tol, warmup_maxit
                           tol=max(tol, warmup_tol), stage_tol=max(tol, 1e-2), with_plan=False)
     warm_res = run_solver(warm, maxiter=min(maxiter, warmup_maxiter))
     f0, g0 = warm_res.f[0], warm_res.g[0]
+    warmup_nit = warm_res.nit
+    if warm_res.reg != reg:
+        # The warm-up stopped (warmup_maxiter) in an earlier epsilon stage: its potentials
+        # would overflow exp((f + g - M) / reg). One log-domain Sinkhorn iteration at the
+        # target reg maps them to finite ones (log-sum-exp cannot overflow).
+        step = get_kernel("ot.sinkhorn_log_step", np)
+        F, G, _ = step(np, M64, f0[None, :], g0[None, :], np.log(a64)[None, :],
+                       np.log(b64)[None, :], reg, np.ones(1, dtype=bool))
+        f0, g0 = F[0], G[0]
+        warmup_nit += 1
     newton = _NewtonSolver(a64, b64, M64, reg, f0, g0, tol, drop_tol,
                            cap, cg_rtol, cg_maxiter, min_kept)
-    res = run_solver(newton, maxiter=max(0, maxiter - warm_res.nit), callback=callback)
+    res = run_solver(newton, maxiter=max(0, maxiter - warmup_nit), callback=callback)
     plan = res.plan
     fields = dict(res)
     # iterations: Sinkhorn warm-up + Newton steps + Sinkhorn steps taken instead of Newton
-    fields["nit"] = warm_res.nit + newton.newton_steps + newton.sinkhorn_steps
-    fields["nit_warmup"] = warm_res.nit
+    fields["nit"] = warmup_nit + newton.newton_steps + newton.sinkhorn_steps
+    fields["nit_warmup"] = warmup_nit
     fields["nit_newton"] = newton.newton_steps
     fields["cg_iterations"] = newton.cg_iterations
     fields["nit_sinkhorn_fallback"] = newton.sinkhorn_steps

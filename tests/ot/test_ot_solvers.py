@@ -113,8 +113,21 @@ def test_sns_matches_log_sinkhorn(reg):
 
 def test_sns_reports_non_convergence():
     a, b, M = random_ot_problem(60, seed=2)
-    res = sinkhorn(a, b, M, 1e-4, method="sns", tol=1e-12, maxiter=5, warmup_maxiter=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # rejected line-search trials overflow quietly
+        res = sinkhorn(a, b, M, 1e-4, method="sns", tol=1e-12, maxiter=5, warmup_maxiter=3)
     assert not res.success and "marginal error" in res.message
+    assert np.all(np.isfinite(res.plan)) and np.isfinite(res.fun)
+
+
+def test_sns_recovers_from_a_warmup_cut_short():
+    # warmup_maxiter stops the warm-up in an early epsilon stage, whose potentials would
+    # overflow at the target reg: one log-domain iteration at that reg maps them back.
+    a, b, M = random_ot_problem(60, seed=2)
+    res = sinkhorn(a, b, M, 1e-4, method="sns", warmup_maxiter=3)
+    assert res.success, res.message
+    assert marginal_error(res.plan, a, b) <= 1e-9
+    assert res.nit_warmup == 4
 
 
 def test_emd_matches_pot_with_dual_certificate(problem):
