@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.optimize as so
 import scipy.sparse as sp
@@ -23,8 +25,26 @@ def transport_constraints(n, m, rows=None, cols=None):
                         shape=(n + m, rows.size))
 
 
+def _power_of_two_near(x):
+    """The power of two ``2**e`` with ``x / 2**e`` in [0.5, 1) (1 for x = 0)."""
+    return math.ldexp(1.0, math.frexp(x)[1]) if x > 0 else 1.0
+
+
 def solve_emd(a, b, M):
-    """Return ``(plan, f, g, nit, ok, detail)`` for NumPy float64 input."""
+    """Return ``(plan, f, g, nit, ok, detail)`` for NumPy float64 input.
+
+    The LP is solved in units where max |M| and the total mass lie in [0.5, 1): the
+    optimal plan does not depend on them, and HiGHS's tolerances are absolute (its
+    default infinity is 1e20), so costs near 1e300 or masses near 1e-300 would break
+    it. The scalings are powers of two, hence exact.
+    """
+    cost_unit = _power_of_two_near(float(np.max(np.abs(M))))
+    mass_unit = _power_of_two_near(float(a.sum()))
+    plan, f, g, nit, ok, detail = _solve_unit_emd(a / mass_unit, b / mass_unit, M / cost_unit)
+    return plan * mass_unit, f * cost_unit, g * cost_unit, nit, ok, detail
+
+
+def _solve_unit_emd(a, b, M):
     n, m = M.shape
     uniform = n == m and np.ptp(a) == 0 and np.ptp(b) == 0 and np.isclose(a[0], b[0])
     if uniform:

@@ -464,16 +464,10 @@ def _sparse_top_k(MT, alpha, beta, scale, k, simplex, idx, vals, theta):
         bj = beta[j]
         topv = vals[j]
         topi = idx[j]
-        if 4 * k >= n:  # large k: a full sort beats insertion
-            for i in range(n):
-                z[i] = (alpha[i] + bj - row[i]) * s
-            order = np.argsort(-z)
-            for q in range(k):
-                topi[q] = order[q]
-                topv[q] = z[order[q]]
-        else:  # small k: a vectorized pass for z, a cut-off, then insertion of the few left
-            for i in range(n):
-                z[i] = (alpha[i] + bj - row[i]) * s
+        for i in range(n):
+            z[i] = (alpha[i] + bj - row[i]) * s
+        count = 0
+        if 4 * k < n:  # small k: a cut-off, then insertion of the few candidates left
             # Each of k disjoint blocks holds an entry >= its maximum, so the smallest block
             # maximum is at most the k-th largest entry: entries below it are dropped in a
             # pass whose branch is rarely taken (well predicted), unlike a running cut-off.
@@ -484,11 +478,18 @@ def _sparse_top_k(MT, alpha, beta, scale, k, simplex, idx, vals, theta):
                 for i in range(q * width, (q + 1) * width):
                     top = max(top, z[i])
                 low = min(low, top)
-            count = 0
             for i in range(n):
                 if z[i] >= low:
                     candidates[count] = i
                     count += 1
+        if count < k:
+            # large k, where a full sort beats insertion; or NaN in z (a diverged iterate:
+            # no comparison holds, too few candidates), where the sort keeps indices valid
+            order = np.argsort(-z)
+            for q in range(k):
+                topi[q] = order[q]
+                topv[q] = z[order[q]]
+        else:
             # insertion in index order, as a full scan would do (same ties kept)
             for c in range(k):
                 i = candidates[c]

@@ -17,6 +17,8 @@ each column is accepted if it still has at most k nonzeros per column.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.optimize as so
 import scipy.sparse as sp
@@ -273,8 +275,70 @@ def _cheapest_on_candidates(M, a, b, candidates_idx):
     return out
 
 
+def _power_of_two_below(x):
+    """The power of two ``2**e`` with ``x / 2**e`` in [1, 2) (1 for x = 0)."""
+    return math.ldexp(1.0, math.frexp(x)[1] - 1) if x > 0 else 1.0
+
+
 def solve_sparse_ot(a, b, M, k, gamma, formulation, tol, ftol, maxiter, callback):
-    """NumPy float64 in; a result dict (plan as a scipy.sparse CSR array)."""
+    """NumPy float64 in; a result dict (plan as a scipy.sparse CSR array).
+
+    Solved in units where the mass lies in [1, 2) and max |M| below 2: with ``a = s a'``,
+    ``M = c M'`` and ``P = s P'``, the objective is
+    ``s c (<P', M'> + gamma s / c / 2 ||P'||^2)``, so ``P'`` solves the problem with
+    ``gamma' = gamma s / c``, and the potentials are ``c`` times its own. L-BFGS and the
+    rounding then see O(1) numbers whatever the units (masses near 1e300 overflowed the
+    semi-dual). The scalings are powers of two, hence exact; for unit mass and costs
+    below 2 they are 1. (Costs are never scaled up: what matters then is gamma / max M,
+    which no change of units alters.)
+    """
+    s = _power_of_two_below(float(a.sum()))
+    c = max(1.0, _power_of_two_below(float(np.max(np.abs(M)))))
+    if s == 1.0 and c == 1.0:
+        return _solve_with_zero_weights(a, b, M, k, gamma, formulation, tol, ftol, maxiter,
+                                        callback)
+    inner = None
+    if callback is not None:
+        def inner(intermediate):
+            return callback(OptimizeResult(x=intermediate.x * c, fun=intermediate.fun * s * c))
+    res = _solve_with_zero_weights(a / s, b / s, M / c, k, gamma * s / c, formulation, tol,
+                                   ftol, maxiter, inner)
+    res.x = res.plan = res.plan * s
+    res.f, res.g = res.f * c, res.g * c
+    res.cost = float(res.plan.multiply(M).sum())
+    res.fun = res.cost + 0.5 * gamma * float(res.plan.multiply(res.plan).sum())
+    res.marginal_error *= s
+    res.marginal_error_before_rounding *= s
+    return res
+
+
+def _solve_with_zero_weights(a, b, M, k, gamma, formulation, tol, ftol, maxiter, callback):
+    """Points of zero weight carry no mass (the semi-dual would divide by their weight):
+    the problem is solved on the support of ``a`` and ``b`` and the plan gets empty rows
+    and columns there. Their potentials are c-transforms, ``f_i = min_j (M_ij - g_j)``,
+    the largest that keep ``max(f_i + g_j - M_ij, 0) = 0``: a dual certificate of the
+    empty line.
+    """
+    rows, cols = a > 0, b > 0
+    if rows.all() and cols.all():
+        return _solve_on_support(a, b, M, k, gamma, formulation, tol, ftol, maxiter,
+                                 callback)
+    sub = M[np.ix_(rows, cols)]
+    res = _solve_on_support(a[rows], b[cols], sub, min(k, int(rows.sum())), gamma,
+                            formulation, tol, ftol, maxiter, callback)
+    plan = res.plan.tocoo()
+    row_ids, col_ids = np.flatnonzero(rows), np.flatnonzero(cols)
+    plan = sp.csr_array((plan.data, (row_ids[plan.row], col_ids[plan.col])), shape=M.shape)
+    f, g = np.empty(M.shape[0]), np.empty(M.shape[1])
+    f[rows], g[cols] = res.f, res.g
+    g[~cols] = np.min(M[rows][:, ~cols] - f[rows][:, None], axis=0)
+    f[~rows] = np.min(M[~rows] - g[None, :], axis=1)
+    res.x = res.plan = plan
+    res.f, res.g = f, g
+    return res
+
+
+def _solve_on_support(a, b, M, k, gamma, formulation, tol, ftol, maxiter, callback):
     n, m = M.shape
     b = b * (a.sum() / b.sum())
     if k == 1 and n == m and np.ptp(a) == 0 and np.ptp(b) == 0:

@@ -122,3 +122,19 @@ def test_flow_repair_keeps_support_and_fixes_marginals():
     # a support that cannot carry the marginals: None (the LP fall-back decides)
     single = sp.csr_array(([1.0], ([0], [0])), shape=(80, 60))
     assert _sparse._repair_by_flow(single, a, b) is None
+
+
+@pytest.mark.parametrize("k", [1, 3, 30])
+def test_sparse_top_k_keeps_indices_valid_on_nan(k):
+    # a diverged L-BFGS iterate gives NaN scores: no comparison holds, and the small-k
+    # path once read indices it never wrote (a segmentation fault)
+    rng = np.random.default_rng(0)
+    MT = rng.random((20, 40))
+    alpha = np.full(40, np.nan)
+    idx, vals, theta = sparse_top_k(np, MT, alpha, np.zeros(20), np.ones(20), k, True)
+    assert idx.min() >= 0 and idx.max() < 40
+    alpha[::3] = rng.random(14)   # some finite scores: those are kept first
+    idx, vals, _ = sparse_top_k(np, MT, alpha, np.zeros(20), np.ones(20), k, True)
+    assert idx.min() >= 0 and idx.max() < 40
+    if k <= 14:
+        assert np.all(np.isfinite(vals))

@@ -142,6 +142,20 @@ def test_emd_matches_pot_with_dual_certificate(problem):
     assert res.f @ a + res.g @ b == pytest.approx(res.cost, abs=1e-12)
 
 
+@pytest.mark.parametrize("cost_units, mass_units", [(1e300, 1.0), (1e-300, 1.0), (1.0, 1e-300),
+                                                     (1e200, 1e100)])
+def test_emd_does_not_depend_on_units(problem, cost_units, mass_units):
+    # HiGHS's tolerances are absolute and its infinity is 1e20: emd solves in units
+    # where max |M| and the mass are O(1) (exact power-of-two scalings)
+    a, b, M = problem
+    unit = emd(a, b, M)
+    res = emd(a * mass_units, b * mass_units, M * cost_units)
+    assert res.success, res.message
+    np.testing.assert_allclose(res.plan / mass_units, unit.plan, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(res.f / cost_units, unit.f, rtol=1e-12, atol=1e-15)
+    assert res.cost / cost_units / mass_units == pytest.approx(unit.cost, rel=1e-12)
+
+
 def test_emd_assignment_path_has_certificate():
     a, b, M = random_ot_problem(30, seed=4)
     res = emd(a, b, M)
@@ -180,6 +194,47 @@ def test_quadratic_ot_matches_pot(gamma):
     assert res.success
     np.testing.assert_allclose(res.plan.toarray(), P, atol=2e-5)
     assert res.marginal_error <= 1e-6
+
+
+@pytest.mark.parametrize("formulation", ["semi_dual", "dual"])
+def test_sparse_ot_with_zero_weights(formulation):
+    a, b, M = random_ot_problem(30, 25, weights="random", seed=7)
+    a, b = a.copy(), b.copy()
+    a[:4], b[:3] = 0.0, 0.0           # the semi-dual divided by these weights
+    a, b = a / a.sum(), b / b.sum()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)   # POT's L-BFGS-B options
+        P = ot.smooth.smooth_ot_dual(a, b, M, 1.0, reg_type="l2", stopThr=1e-12,
+                                     numItermax=10000)
+    res = quadratic_ot(a, b, M, 1.0, formulation=formulation, tol=1e-9)
+    assert res.success, res.message
+    plan = res.plan.toarray()
+    np.testing.assert_allclose(plan, P, atol=2e-5)
+    assert np.all(plan[:4] == 0) and np.all(plan[:, :3] == 0)
+    assert res.marginal_error <= 1e-9
+    # the potentials of the empty lines certify them: max(f_i + g_j - M_ij, 0) = 0
+    assert np.all(np.isfinite(res.f)) and np.all(np.isfinite(res.g))
+    assert (res.f[:4, None] + res.g[None, :] - M[:4]).max() <= 1e-12
+    assert (res.f[:, None] + res.g[None, :3] - M[:, :3]).max() <= 1e-12
+    sparse = sparse_ot(a, b, M, 2, formulation=formulation)
+    assert np.all(sparse.plan.toarray()[:4] == 0) and sparse.max_nnz_per_column <= 2
+
+
+@pytest.mark.parametrize("formulation", ["semi_dual", "dual"])
+@pytest.mark.parametrize("mass_units, cost_units", [(1e-300, 1.0), (1e300, 1.0), (1.0, 1e300),
+                                                     (1e100, 1e200)])
+def test_quadratic_ot_does_not_depend_on_units(formulation, mass_units, cost_units):
+    # P = s P' solves the problem with a = s a', M = c M' and gamma = gamma' c / s; masses
+    # near 1e300 used to crash the semi-dual kernel and near 1e-300 to "converge" at once
+    a, b, M = random_ot_problem(30, 25, weights="random", seed=7)
+    unit = quadratic_ot(a, b, M, 1.0, formulation=formulation, tol=1e-10)
+    res = quadratic_ot(a * mass_units, b * mass_units, M * cost_units,
+                       cost_units / mass_units, formulation=formulation, tol=1e-10)
+    assert res.success, res.message
+    assert res.marginal_error <= 1e-12 * mass_units
+    np.testing.assert_allclose(res.plan.toarray() / mass_units, unit.plan.toarray(),
+                               atol=1e-7)
+    assert res.cost / mass_units / cost_units == pytest.approx(unit.cost, rel=1e-7)
 
 
 @pytest.mark.parametrize("bad, match", [
