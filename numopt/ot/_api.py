@@ -57,7 +57,8 @@ def sinkhorn(a, b, M, reg, *, method="auto", tol=1e-9, maxiter=10000, callback=N
         result's ``method`` field says which ran.
     tol : float
         Stop when the L1 error of both marginals, ``||P1 - a||_1 + ||P^T1 - b||_1``,
-        is at most ``tol``.
+        is at most ``tol`` times the total mass ``sum(a)`` (the same as an absolute
+        bound for histograms of mass 1; masses near 1e-20 or 1e20 keep their accuracy).
     maxiter : int
         Maximum number of Sinkhorn iterations (all epsilon-scaling stages together; for
         ``"sns"``, warm-up Sinkhorn iterations plus Newton steps).

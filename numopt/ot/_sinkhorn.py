@@ -19,7 +19,8 @@ from .._backend import get_kernel, is_cupy, kernel
 from .._result import Status
 from ._common import plan_marginal_error
 
-__all__ = ["SinkhornSolver", "epsilon_schedule", "kernel_underflow_risk", "log_weights"]
+__all__ = ["SinkhornSolver", "epsilon_schedule", "kernel_underflow_risk", "log_weights",
+           "relative_error_message"]
 
 
 @kernel("ot.sinkhorn_kernel_step",
@@ -98,6 +99,9 @@ class SinkhornSolver:
 
     ``mode`` is ``"kernel"`` or ``"log"``; ``regs`` the regularization schedule (its last
     entry is the target; earlier stages stop at ``stage_tol`` and warm-start the next).
+    Both tolerances bound the L1 marginal error relative to each problem's total mass:
+    an absolute bound would be met at once by masses near 1e-20 and never by masses
+    near 1e20.
     """
 
     def __init__(self, xp, a, b, M, regs, mode, tol, stage_tol=1e-3, stage_maxiter=1000,
@@ -105,6 +109,7 @@ class SinkhornSolver:
         self.xp, self.A, self.Bw, self.M = xp, a, b, M
         self.regs, self.mode, self.tol = list(regs), mode, tol
         self.stage_tol, self.stage_maxiter = stage_tol, stage_maxiter
+        self.mass = xp.sum(a, axis=1)
         self.on_gpu = is_cupy(xp)
         self.with_plan = with_plan  # False: potentials only (a warm start for SNS)
         if mode == "kernel":
@@ -147,7 +152,7 @@ class SinkhornSolver:
             err = xp.full_like(err, math.inf)
         frozen = s["done"]
         if s["stage"] == self.final_stage:
-            frozen = frozen | (err <= self.tol)
+            frozen = frozen | (err <= self.tol * self.mass)
         keep = frozen[:, None]
         s = dict(s)
         s["X"] = xp.where(keep, s["X"], X_new)
@@ -160,7 +165,7 @@ class SinkhornSolver:
         if s["stage"] < self.final_stage and (
                 s["stage_nit"] >= self.stage_maxiter
                 or (not self.on_gpu or s["stage_nit"] % 10 == 0)
-                and bool(xp.all(err <= self.stage_tol))):
+                and bool(xp.all(err <= self.stage_tol * self.mass))):
             s["stage"] += 1
             s["stage_nit"] = 0
         return s
@@ -210,11 +215,15 @@ class SinkhornSolver:
                 f"(still at stage {s['held_stage'] + 1} of {len(self.regs)} of epsilon scaling: "
                 f"the plan is that of reg = {reg:.3g})")
         elif not bool(xp.all(s["done"])):
-            # the figure of the plan returned, as in marginal_error
-            worst = float(xp.max(xp.where(s["done"], xp.zeros_like(err), err)))
-            fields["message_detail"] = (f"The L1 marginal error is {worst:.3g} > tol = "
-                                        f"{self.tol:.3g}.")
+            # the figure of the plan returned (marginal_error), relative to its mass
+            relative = xp.where(s["done"], xp.zeros_like(err), err / self.mass)
+            fields["message_detail"] = relative_error_message(float(xp.max(relative)),
+                                                              self.tol)
         return fields
+
+
+def relative_error_message(relative, tol):
+    return (f"The L1 marginal error is {relative:.3g} times the mass > tol = {tol:.3g}.")
 
 
 def _finite_product(xp, potential, mass):

@@ -27,7 +27,7 @@ import scipy.sparse.linalg as spla
 from .._backend import get_kernel, is_numpy, kernel
 from .._loop import run_solver
 from .._result import OptimizeResult, Status
-from ._sinkhorn import SinkhornSolver, epsilon_schedule
+from ._sinkhorn import SinkhornSolver, epsilon_schedule, relative_error_message
 
 __all__ = ["solve_sns"]
 
@@ -60,6 +60,7 @@ def sns_hessian_matvec(xp, data, indices, indptr, rows, cols, x):
 class _NewtonSolver:
     def __init__(self, a, b, M, reg, f, g, tol, drop_tol, cap, cg_rtol, cg_maxiter, min_kept):
         self.a, self.b, self.M, self.reg, self.tol = a, b, M, reg, tol
+        self.mass = float(a.sum())   # tol is relative to it, as in Sinkhorn
         self.drop_tol, self.cap = drop_tol, cap
         self.cg_rtol, self.cg_maxiter = cg_rtol, cg_maxiter
         self.evaluate = get_kernel("ot.sns_evaluate", np)
@@ -137,15 +138,14 @@ class _NewtonSolver:
     def check(self, s):
         if not math.isfinite(s["err"]):
             return Status.NONFINITE
-        return Status.SUCCESS if s["err"] <= self.tol else None
+        return Status.SUCCESS if s["err"] <= self.tol * self.mass else None
 
     def result(self, s):
         f, g = s["f"], s["g"]
         plan = get_kernel("ot.log_plan", np)(np, self.M, f[None, :], g[None, :], self.reg)[0]
         fields = {"x": plan, "plan": plan, "f": f, "g": g, "marginal_error": s["err"]}
-        if s["err"] > self.tol:
-            fields["message_detail"] = (f"The L1 marginal error is {s['err']:.3g} > tol = "
-                                        f"{self.tol:.3g}.")
+        if not s["err"] <= self.tol * self.mass:
+            fields["message_detail"] = relative_error_message(s["err"] / self.mass, self.tol)
         return fields
 
 
