@@ -16,6 +16,8 @@ __all__ = [
     "check_scalar",
     "check_options",
     "check_choice",
+    "check_flag",
+    "check_seed",
 ]
 
 
@@ -110,6 +112,27 @@ def check_choice(value, name, choices):
         listed = ", ".join(repr(c) for c in choices)
         raise ValueError(f"{name} must be one of {listed}; got {value!r}")
     return value
+
+
+def check_flag(value, name):
+    """Return ``value`` as a bool, or raise ``TypeError`` for anything but a bool
+    (a string such as ``"no"`` would otherwise read as True)."""
+    import numpy as np
+
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_seed(seed, name="seed"):
+    """``numpy.random.default_rng(seed)``, with an error that names the argument."""
+    import numpy as np
+
+    try:
+        return np.random.default_rng(seed)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be None, a non-negative integer or a "
+                        f"numpy.random.Generator, got {seed!r} ({exc})") from None
 
 
 def check_options(options, defaults, method, *, stacklevel=3):

@@ -137,3 +137,35 @@ def test_solver_may_report_its_own_iteration_count():
     seen = []
     res = run_solver(_Batched(12), maxiter=10, callback=lambda r: seen.append(r.nit))
     assert res.success and res.nit == 15 and seen == [5, 10, 15]
+
+
+def test_units_binary_exponent_and_pow2_are_exact():
+    import math
+
+    import numpy as np
+
+    from numopt._units import Pow2, binary_exponent, ldexp_float
+
+    assert binary_exponent(1.0) == 1 and binary_exponent(0.75) == 0
+    assert binary_exponent(0.0) == 0 and binary_exponent(math.inf) == 0
+    assert binary_exponent(math.nan) == 0
+    v = np.array([3e300, -1e-5, 0.5])   # (entries below eps * max may underflow)
+    unit = Pow2.of(np, v)
+    assert 0.5 <= np.max(np.abs(unit.down(v))) < 1.0
+    np.testing.assert_array_equal(unit.up(unit.down(v)), v)        # exact round trip
+    f32 = np.array([3e38, 1e-3], dtype=np.float32)                 # factors stay in range
+    assert Pow2(-200).up(Pow2(200).up(f32)).dtype == np.float32
+    assert ldexp_float(1.0, 5000) == math.inf and ldexp_float(-1.0, 5000) == -math.inf
+
+
+def test_check_flag_and_check_seed_name_the_argument():
+    import numpy as np
+
+    from numopt._validation import check_flag, check_seed
+
+    assert check_flag(np.bool_(True), "positive") is True
+    with pytest.raises(TypeError, match="positive must be True or False"):
+        check_flag("no", "positive")
+    assert isinstance(check_seed(3), np.random.Generator)
+    with pytest.raises(TypeError, match="seed must be None"):
+        check_seed("abc")

@@ -13,11 +13,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from .._backend import get_kernel
 from . import _rows  # noqa: F401  (declares the kernels)
 from .._result import Status
+from .._validation import check_seed
 from ._data import add_sketch, array_module, split
 from ._spectral import spectral_init
 
@@ -62,7 +61,7 @@ class AlternatingSolver:
         self.xp, self.obs, self.rank, self.tol = xp, obs, rank, tol
         self.options = options
         self.lib = array_module(xp)     # numpy or cupy: QR beyond the array API
-        self.rng = np.random.default_rng(seed)
+        self.rng = check_seed(seed)
         self.reg = float(options["reg"])
         n_parts = options["sample_splits"]
         if n_parts > 1:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._backend import is_cupy, is_numpy, to_numpy
+from .._units import binary_exponent
 
 __all__ = ["Observations", "observations_from", "array_module", "sparse_module"]
 
@@ -159,10 +160,7 @@ def _normalized(lib, values):
     range finder of the spectral start covers only about 1e-38 to 1e38. Every row solve
     is linear in the data, so the solvers multiply the scale back into ``V`` alone.
     """
-    largest = float(lib.max(lib.abs(values)))
-    if largest == 0.0:
-        return values, 1.0
-    exponent = math.frexp(largest)[1]
+    exponent = binary_exponent(lib.max(lib.abs(values)))
     return lib.ldexp(values, -exponent), math.ldexp(1.0, exponent)
 
 

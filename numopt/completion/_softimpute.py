@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from .._backend import get_kernel
 from . import _rows  # noqa: F401  (declares the kernels)
 from .._result import Status
+from .._validation import check_seed
 from ._spectral import randomized_svd
 
 
@@ -36,7 +37,7 @@ class _State:
 class SoftImputeSolver:
     def __init__(self, xp, obs, rank, *, tol, seed, options):
         self.xp, self.obs, self.rank, self.tol = xp, obs, rank, tol
-        self.rng = np.random.default_rng(seed)
+        self.rng = check_seed(seed)
         self.shrinkage = options["shrinkage"]
         self.decay = float(options["shrinkage_decay"])
         self.residual_kernel = get_kernel("completion.observed_residual", xp)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .._backend import get_namespace, is_numpy
 from .._loop import run_solver
-from .._validation import as_array, check_options, check_scalar, check_shape
-from ._data import check_binary_labels, check_design
+from .._units import ldexp_float
+from .._validation import as_array, check_flag, check_options, check_scalar, check_shape
+from ._data import check_binary_labels, check_design, extreme_exponent, ldexp_design
 from ._glm_l1 import LOGISTIC, QUADRATIC, L1GLMProblem, WorkingSetCD
 
 __all__ = ["lasso", "sparse_logistic_regression", "bcd"]
@@ -26,7 +29,7 @@ def _glm_options(options, method, datafit):
     p0 = check_scalar(p0, "p0", low=1, integer=True)
     k = check_scalar(opts["anderson_k"], "anderson_k", low=0, integer=True)
     epochs = check_scalar(opts["max_epochs"], "max_epochs", low=1, integer=True)
-    positive = bool(opts["positive"])
+    positive = check_flag(opts["positive"], "positive")
     return p0, k, epochs, positive
 
 
@@ -42,6 +45,7 @@ def _fit_l1_glm(X, y, alpha, datafit, *, coef0, fit_intercept, tol, maxiter, cal
     tol = check_scalar(tol, "tol", low=0, low_open=True)
     maxiter = check_scalar(maxiter, "maxiter", low=0, integer=True)
     p0, k, epochs, positive = _glm_options(options, method, datafit)
+    fit_intercept = check_flag(fit_intercept, "fit_intercept")
     if datafit == LOGISTIC:
         check_binary_labels(y, xp)
     n, p = X.shape
@@ -50,6 +54,22 @@ def _fit_l1_glm(X, y, alpha, datafit, *, coef0, fit_intercept, tol, maxiter, cal
     else:
         coef0 = as_array(coef0, "coef0", xp, ndim=1, dtype=dtype)
         check_shape(coef0, "coef0", (p,), against="the columns of X")
+    # data far from unit scale (|X| or |y| near 1e+-80 and beyond in float64) is solved
+    # divided by exact powers of two, X = 2**e X', y = 2**c y', for w' = 2**(e - c) w and
+    # alpha' = alpha / 2**(e + c): the same problem (the Lasso's gap test is relative to
+    # ||y||^2, the logistic KKT tolerance is rescaled with it), without the overflow or
+    # underflow of the squared column norms and of ||y||^2
+    exp_X = extreme_exponent(X, dtype)
+    exp_y = extreme_exponent(y, dtype) if datafit == QUADRATIC else 0
+    if exp_X:
+        X = ldexp_design(X, -exp_X)
+    if exp_y:
+        y = np.ldexp(y, -exp_y)
+    if exp_X or exp_y:
+        alpha = ldexp_float(alpha, -exp_X - exp_y)
+        coef0 = np.ldexp(coef0, exp_X - exp_y)
+        if datafit == LOGISTIC:
+            tol = ldexp_float(tol, -exp_X)
     if datafit == QUADRATIC:
         intercept0 = float(xp.mean(y)) if fit_intercept else 0.0
     else:
@@ -57,9 +77,10 @@ def _fit_l1_glm(X, y, alpha, datafit, *, coef0, fit_intercept, tol, maxiter, cal
         pos = min(max(pos, 1e-6), 1 - 1e-6)
         intercept0 = math.log(pos / (1 - pos)) if fit_intercept else 0.0
     problem = L1GLMProblem(xp, X, y, alpha, datafit=datafit,
-                           fit_intercept=bool(fit_intercept), positive=positive)
+                           fit_intercept=fit_intercept, positive=positive)
     solver = WorkingSetCD(problem, coef0, intercept0, tol=tol, p0=p0, anderson_k=k,
                           max_epochs=epochs)
+    solver.exponents = (exp_X, exp_y)
     return run_solver(solver, maxiter=maxiter, callback=callback)
 
 

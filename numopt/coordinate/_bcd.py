@@ -13,6 +13,7 @@ import numpy as np
 
 from .._backend import device_of, get_kernel, is_numpy, kernel, to_numpy
 from .._result import Status
+from .._validation import check_seed
 
 FIXED_PARTITIONS = ("order", "sorted", "averaged")
 PARTITIONS = FIXED_PARTITIONS + ("variable", "forest")
@@ -68,8 +69,15 @@ def solve_small(xp, H, rhs):
     hundreds of microseconds for such a matrix; copying it to the host costs a few, so
     non-NumPy arrays are solved there and the answer copied back."""
     if is_numpy(xp):
-        return xp.linalg.solve(H, rhs)
-    d = np.linalg.solve(to_numpy(H), to_numpy(rhs))
+        try:
+            return xp.linalg.solve(H, rhs)
+        except np.linalg.LinAlgError:  # singular (semi-definite) block: min-norm step
+            return np.linalg.lstsq(H, rhs, rcond=None)[0].astype(rhs.dtype, copy=False)
+    H, rhs_host = to_numpy(H), to_numpy(rhs)
+    try:
+        d = np.linalg.solve(H, rhs_host)
+    except np.linalg.LinAlgError:
+        d = np.linalg.lstsq(H, rhs_host, rcond=None)[0]
     return xp.asarray(d, dtype=rhs.dtype, device=device_of(rhs))
 
 
@@ -278,7 +286,7 @@ class BCDSolver:
         self.pb, self.xp = problem, problem.xp
         self.partition, self.rule, self.update = partition, rule, update
         self.block_size, self.tol = block_size, tol
-        self.rng = np.random.default_rng(seed)
+        self.rng = check_seed(seed)
         self.x0 = x0
         self.factor = backtrack_factor
         xp = self.xp
@@ -336,7 +344,22 @@ class BCDSolver:
         x = xp.asarray(self.x0, copy=True)
         st = pb.init(x)
         st.nit = 0
+        self._check_bounded(st)
         return st
+
+    def _check_bounded(self, st):
+        """A coordinate without curvature (zero diagonal of a PSD ``Q``: its column is
+        zero, so its gradient never changes) whose minimum-norm subgradient is not zero
+        makes the objective linear and unbounded below along it: no minimiser, and a
+        step ``g / 0``."""
+        xp, pb = self.xp, self.pb
+        s = min_norm_subgradient(xp, st.x, pb.grad(st), pb.l1, pb.positive)
+        flat = (pb.lipschitz == 0) & (s != 0)
+        if bool(xp.any(flat)):
+            i = int(xp.argmax(xp.astype(flat, xp.int32)))
+            raise ValueError(f"problem is unbounded below: coordinate {i} has zero "
+                             f"curvature (a zero diagonal entry or zero column) but the "
+                             f"non-zero gradient {float(s[i]):.3e}")
 
     def optimality(self, st):
         xp, pb = self.xp, self.pb

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .._backend import float_dtype, get_kernel, is_numpy, kernel
+from .._units import binary_exponent, max_abs
 from .._validation import as_array, check_shape
 
 
@@ -88,3 +89,24 @@ def check_binary_labels(y, xp, name="y"):
     if values.shape[0] > 2 or not bool(xp.all((values == -1) | (values == 1))):
         raise ValueError(f"{name} must hold binary labels -1 and 1 for the logistic loss, "
                          f"got values {list(map(float, values[:5]))}")
+
+
+def extreme_exponent(v, dtype):
+    """The binary exponent ``e`` of ``max |v|`` (a dense NumPy array or a SciPy sparse
+    matrix) when it lies so far from 1 that squares and sums of squares could overflow
+    or underflow (beyond a quarter of the dtype's exponent range), else 0."""
+    import numpy as np
+
+    exp = binary_exponent(max_abs(np, v))
+    return exp if abs(exp) > np.finfo(dtype).maxexp // 4 else 0
+
+
+def ldexp_design(X, exp):
+    """``X * 2**exp`` (exact), a new dense Fortran array or a new CSC matrix."""
+    import numpy as np
+
+    if is_scipy_sparse(X):
+        X = X.copy()
+        X.data = np.ldexp(X.data, exp)
+        return X
+    return np.asfortranarray(np.ldexp(X, exp))

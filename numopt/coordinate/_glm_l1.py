@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .._backend import get_kernel, kernel
 from .._result import Status
+from .._units import ldexp_float
 from ._data import column_sq_norms
 
 QUADRATIC = 0
@@ -326,7 +329,12 @@ class L1GLMProblem:
 
 
 class WorkingSetCD:
-    """``run_solver`` object: one outer working-set iteration per step."""
+    """``run_solver`` object: one outer working-set iteration per step.
+
+    ``exponents = (e, c)``: the data arrived as ``X / 2**e`` and ``y / 2**c`` (see
+    ``_fit_l1_glm``); ``result`` reports every figure in the caller's units."""
+
+    exponents = (0, 0)
 
     def __init__(self, problem, w0, intercept0, *, tol, p0=10, anderson_k=5,
                  max_epochs=50_000, check_inner=None, dual_k=5):
@@ -498,17 +506,21 @@ class WorkingSetCD:
         coef = w[:p]
         intercept = float(w[p]) if pb.fit_intercept else 0.0
         measure = st["measure"]
+        e, c = self.exponents
+        # coef = 2**(c - e) coef', intercept and residuals 2**c, the objective and the
+        # gap 2**(2c), gradients (the KKT violation) 2**(e + c)
         out = {
-            "x": coef,
-            "intercept": intercept,
-            "fun": pb.objective(coef, st["state"]),
-            "dual_gap": st["gap"],
-            "kkt_violation": st["kkt"],
+            "x": np.ldexp(coef, c - e) if (e or c) else coef,
+            "intercept": ldexp_float(intercept, c),
+            "fun": ldexp_float(pb.objective(coef, st["state"]), 2 * c),
+            "dual_gap": ldexp_float(st["gap"], 2 * c),
+            "kkt_violation": ldexp_float(st["kkt"], e + c),
             "n_epochs": self.n_epochs,
             "n_active": int(xp.sum(xp.astype(coef != 0, xp.int32))),
         }
         name = "duality gap" if pb.datafit == QUADRATIC else "KKT violation"
+        unit = 2 * c if pb.datafit == QUADRATIC else e + c
         if not (measure <= self.threshold):
-            out["message_detail"] = (f"The {name} {measure:.3e} is above the tolerance "
-                                     f"{self.threshold:.3e}.")
+            out["message_detail"] = (f"The {name} {ldexp_float(measure, unit):.3e} is above "
+                                     f"the tolerance {ldexp_float(self.threshold, unit):.3e}.")
         return out

@@ -16,7 +16,7 @@ import numpy as np
 from .._backend import float_dtype, get_namespace
 from .._loop import run_solver
 from .._result import Status
-from .._validation import as_array, check_choice, check_options, check_scalar
+from .._validation import as_array, check_choice, check_options, check_scalar, check_seed
 
 DEFAULTS = {"block_size": 0, "rule": "gsl", "maxiter": 10_000, "gtol": 1e-6,
             "lipschitz0": 1.0, "seed": 0}
@@ -27,7 +27,7 @@ class _GenericBCD:
         self.fg, self.x0, self.xp, self.dtype = fun_and_grad, x0, xp, dtype
         self.block_size, self.rule, self.gtol = block_size, rule, gtol
         self.L0 = L0
-        self.rng = np.random.default_rng(seed)
+        self.rng = check_seed(seed)
         self.nfev = 0
         self.eps = float(np.finfo(np.float32 if dtype == xp.float32 else np.float64).eps)
 

@@ -22,7 +22,7 @@ quadratic problems, ``hessian_graph()`` (the sparsity pattern used by forest blo
 from __future__ import annotations
 
 from .._backend import float_dtype, get_kernel, get_namespace, is_numpy, kernel
-from .._validation import as_array, check_scalar, check_shape
+from .._validation import as_array, check_choice, check_flag, check_scalar, check_shape
 from ._data import is_scipy_sparse
 
 __all__ = ["QuadraticProblem", "GLMProblem", "SoftmaxProblem", "LeastSquares",
@@ -40,7 +40,7 @@ class _State:
 
 def _penalty_args(l1, positive):
     l1 = check_scalar(l1, "l1", low=0)
-    return l1, bool(positive)
+    return l1, check_flag(positive, "positive")
 
 
 class _Base:
@@ -101,6 +101,7 @@ class QuadraticProblem(_Base):
             Q, c = xp.astype(Q, self.dtype), xp.astype(c, self.dtype)
         n = c.shape[0]
         check_shape(Q, "Q", (n, n), against="c")
+        const = check_scalar(const, "const")
         self.xp, self.Q, self.c, self.const, self.n, self.sparse = xp, Q, c, const, n, sparse
         self.l1, self.positive = _penalty_args(l1, positive)
         self._update = get_kernel("coordinate.block_gradient_update", xp)
@@ -395,7 +396,8 @@ class SoftmaxProblem(_Base):
                 bool(xp.any(labels < 0)):
             raise ValueError("labels must be non-negative integers (class indices)")
         labels = xp.astype(labels, xp.int64)
-        k = int(xp.max(labels)) + 1 if n_classes is None else int(n_classes)
+        k = int(xp.max(labels)) + 1 if n_classes is None else check_scalar(
+            n_classes, "n_classes", integer=True)
         if k < 2 or int(xp.max(labels)) >= k:
             raise ValueError(f"n_classes must exceed every label and be at least 2, got {k}")
         self.xp, self.k = xp, k
@@ -531,6 +533,7 @@ def LeastSquares(A, b, *, l2=0.0, l1=0.0, positive=False, gram="auto"):
     ``gram="auto"`` precomputes ``A^T A`` when ``A`` is dense with at most 4000 columns
     (then each block update costs ``O(n |b|)`` instead of ``O(m n)``).
     """
+    check_choice(gram, "gram", (True, False, "auto"))
     xp = get_namespace(A, b)
     use_gram = gram is True or (gram == "auto" and not is_scipy_sparse(A)
                                 and getattr(A, "ndim", 0) == 2 and A.shape[1] <= 4000)
@@ -620,6 +623,7 @@ def LabelPropagationProblem(W, labels, labeled, *, label_weight=1.0, prior_weigh
         raise ValueError("labels must be finite on the labelled nodes")
     check_scalar(label_weight, "label_weight", low=0)
     check_scalar(prior_weight, "prior_weight", low=0, low_open=True)
+    prior = check_scalar(prior, "prior")
     u = np.flatnonzero(~labeled)
     if u.size == 0:
         raise ValueError("labeled marks every node: nothing to propagate")
@@ -635,8 +639,11 @@ def LabelPropagationProblem(W, labels, labeled, *, label_weight=1.0, prior_weigh
     Wuu = W[u][:, u]
     Q = sp.diags(d_u + prior_weight) - Wuu
     c = lw * (Wl[u] @ labels[labeled]) + prior_weight * prior
-    const = 0.5 * lw * float(np.asarray(Wl[u].sum(axis=0)).ravel() @ labels[labeled] ** 2) \
-        + 0.5 * prior_weight * prior ** 2 * u.size
+    with np.errstate(over="ignore"):
+        const = 0.5 * lw * float(np.asarray(Wl[u].sum(axis=0)).ravel()
+                                 @ labels[labeled] ** 2) + 0.5 * prior_weight * prior ** 2 * u.size
+    if not np.isfinite(const):
+        raise ValueError("labels (or prior) are too large: the objective overflows")
     problem = QuadraticProblem(sp.csc_matrix(Q), c, const)
     problem.unlabeled = u
     return problem

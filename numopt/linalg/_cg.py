@@ -10,8 +10,10 @@ import numpy as np
 from .._backend import get_kernel, get_namespace, is_cupy, is_numpy, kernel
 from .._loop import run_solver
 from .._result import Status
+from .._units import Pow2
 from .._validation import as_array, check_options, check_scalar
-from ._system import as_rhs, check_x0, is_linear_operator, system_dtype, _is_sparse
+from ._system import (_is_sparse, as_rhs, check_real_dtype, check_x0, is_linear_operator,
+                      system_dtype)
 
 CG_DEFAULTS = {"check_every": None}
 
@@ -65,10 +67,12 @@ def _as_operator(A, xp, dtype, name):
         shape = tuple(A.shape)
         if len(shape) != 2 or shape[0] != shape[1]:
             raise ValueError(f"{name} must be a square operator, got shape {shape}")
+        check_real_dtype(A, name)
         return A.matvec, shape[0], None
     if _is_sparse(A):
         if len(A.shape) != 2 or A.shape[0] != A.shape[1]:
             raise ValueError(f"{name} must be a square matrix, got shape {tuple(A.shape)}")
+        check_real_dtype(A, name)
         if A.dtype != dtype:
             A = A.astype(dtype)
         if is_numpy(xp):
@@ -93,6 +97,11 @@ def _as_operator(A, xp, dtype, name):
 
 
 class _CGSolver:
+    """(P)CG on ``A x = b / 2**unit.exp`` (see :class:`Pow2`); ``result`` reports ``x``
+    and the residual in the caller's units."""
+
+    unit = Pow2()
+
     def __init__(self, xp, matvec, psolve, b, x0, threshold, csr=None):
         self.xp, self.matvec, self.psolve, self.b, self.x0 = xp, matvec, psolve, b, x0
         self.threshold = threshold
@@ -131,6 +140,9 @@ class _CGSolver:
             pq = self.dot(p, q)
         if isinstance(pq, float) or is_numpy(xp):
             s["breakdown"] = s["breakdown"] or not float(pq) > 0
+            if not float(pq) != 0:  # alpha = rho / 0: keep the last (finite) iterate
+                s.update(p=p, rho=rho)
+                return s
         alpha = rho / pq
         rr = self.update(xp, s["x"], r, p, q, alpha)
         s.update(p=p, rho=rho, rr=rr)
@@ -143,7 +155,9 @@ class _CGSolver:
         res = self.residual(s)
         if res != res or res == math.inf:
             return Status.NONFINITE
-        if res < self.threshold:
+        # SciPy's strict test, plus an exactly zero residual (tol = atol = 0), where the
+        # next step would divide 0 by 0
+        if res < self.threshold or res == 0.0:
             return Status.SUCCESS
         if s["breakdown"]:
             return Status.STALLED
@@ -151,13 +165,15 @@ class _CGSolver:
 
     def result(self, s):
         res = self.residual(s)
-        fields = {"x": s["x"], "residual": res}
-        if s["breakdown"] and not res < self.threshold:
+        up = self.unit.up
+        fields = {"x": up(s["x"]), "residual": up(res)}
+        converged = res < self.threshold or res == 0.0
+        if s["breakdown"] and not converged:
             fields["message_detail"] = ("p^T A p <= 0: A (or the preconditioner) is not "
                                         "symmetric positive definite.")
-        elif not res < self.threshold:
-            fields["message_detail"] = (f"Residual norm {res:.3e} above the target "
-                                        f"{self.threshold:.3e}.")
+        elif not converged:
+            fields["message_detail"] = (f"Residual norm {up(res):.3e} above the target "
+                                        f"{up(self.threshold):.3e}.")
         return fields
 
 
@@ -232,6 +248,10 @@ def cg(A, b, x0=None, *, M=None, tol=1e-5, atol=0.0, maxiter=None, callback=None
     if check_every is None:
         check_every = 16 if is_cupy(xp) else 1
     check_every = check_scalar(check_every, "check_every", low=1, integer=True)
+    # solve for b / 2**e with max |b| / 2**e in [0.5, 1): unit-free (see Pow2); CG's
+    # iterates are linear in b, so this changes no digit for data in the normal range
+    unit = Pow2.of(xp, b)
+    b, x0, atol = unit.down(b), unit.down(x0), unit.down(atol)
     b_norm = float(xp.linalg.vector_norm(b))
     threshold = max(atol, tol * b_norm)
     if b_norm == 0.0:
@@ -241,11 +261,13 @@ def cg(A, b, x0=None, *, M=None, tol=1e-5, atol=0.0, maxiter=None, callback=None
                                           nit=0, residual=0.0)
     fused = _fused_gpu_solver(xp, csr, M, b, x0, threshold, check_every, n)
     if fused is not None:
+        fused.unit = unit
         res = run_solver(fused, maxiter=maxiter, callback=callback, check_every=check_every)
         if fused.converged_nit is not None:  # the device stopped there; see _cg_cupy
             res["nit"] = fused.converged_nit
         return res
     solver = _CGSolver(xp, matvec, psolve, b, x0, threshold, csr)
+    solver.unit = unit
     return run_solver(solver, maxiter=maxiter, callback=callback, check_every=check_every)
 
 

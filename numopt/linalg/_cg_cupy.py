@@ -175,7 +175,10 @@ class SSORPlan:
 
 
 class FusedCG:
-    """The run_solver protocol (init/step/check/result) for the fused GPU (P)CG."""
+    """The run_solver protocol (init/step/check/result) for the fused GPU (P)CG; ``cg``
+    sets ``unit`` (a ``Pow2``) when it solved for a scaled ``b``."""
+
+    unit = None
 
     def __init__(self, indptr, indices, data, b, x0, threshold, check_every, plan=None):
         dtype = b.dtype
@@ -301,12 +304,13 @@ class FusedCG:
 
     def result(self, s):
         res = self.residual()
-        fields = {"x": s["x"], "residual": res}
+        up = (lambda v: v) if self.unit is None else self.unit.up
+        fields = {"x": up(s["x"]), "residual": up(res)}
         if self.converged_nit is None:
             if self.breakdown:
                 fields["message_detail"] = ("p^T A p <= 0: A (or the preconditioner) is "
                                             "not symmetric positive definite.")
             else:
-                fields["message_detail"] = (f"Residual norm {res:.3e} above the target "
-                                            f"{self.threshold:.3e}.")
+                fields["message_detail"] = (f"Residual norm {up(res):.3e} above the "
+                                            f"target {up(self.threshold):.3e}.")
         return fields

@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from .._result import OptimizeResult, Status
-from .._validation import check_choice, check_scalar
+from .._validation import check_choice, check_scalar, check_seed
 from ._bandits import BinnedTsallisINF, ChebyshevCB, TsallisINF, UnimodalUCB
 
 _METHODS = ("sor", "ssor", "ssor_pcg")
@@ -104,7 +104,11 @@ class RelaxationLearner:
                  seed=None, **solver_options):
         self.method = check_choice(method, "method", _METHODS)
         self.policy = check_choice(policy, "policy", _POLICIES)
-        grid = default_omegas(method) if omegas is None else np.asarray(omegas, dtype=float)
+        try:
+            grid = default_omegas(method) if omegas is None else np.asarray(omegas,
+                                                                            dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"omegas must be a 1-D grid of real numbers ({exc})") from None
         if grid.ndim != 1 or grid.size == 0:
             raise ValueError(f"omegas must be a non-empty 1-D grid, got shape {grid.shape}")
         if not np.all((grid > 0) & (grid < 2)):
@@ -113,7 +117,7 @@ class RelaxationLearner:
         self.tol = check_scalar(tol, "tol", low=0.0)
         self.maxiter = check_scalar(maxiter, "maxiter", low=1, integer=True)
         self.solver_options = solver_options
-        self.rng = np.random.default_rng(seed)
+        self.rng = check_seed(seed)
         if policy == "tsallis_inf":
             self._bandit = TsallisINF(grid.size, self.rng)
         elif policy in ("ucb", "unimodal_ucb"):
@@ -124,6 +128,10 @@ class RelaxationLearner:
         else:
             if context_range is None:
                 raise ValueError(f"policy={policy!r} needs context_range=(low, high)")
+            if not (isinstance(context_range, (tuple, list, np.ndarray))
+                    and len(context_range) == 2):
+                raise TypeError("context_range must be a pair (low, high), got "
+                                f"{context_range!r}")
             low, high = (check_scalar(v, "context_range") for v in context_range)
             if not high > low:
                 raise ValueError(f"context_range must satisfy low < high, got {context_range}")
@@ -180,12 +188,15 @@ class RelaxationLearner:
         return res
 
 
-def _unpack(system):
+def _unpack(system, index):
     if hasattr(system, "A") and hasattr(system, "b"):
         return system.A, system.b, getattr(system, "context", None)
-    if len(system) == 2:
-        return system[0], system[1], None
-    return system[0], system[1], system[2]
+    if isinstance(system, (tuple, list)) and len(system) in (2, 3):
+        return system[0], system[1], system[2] if len(system) == 3 else None
+    raise TypeError(f"systems[{index}] must be a LinearSystem or an (A, b) or "
+                    f"(A, b, context) tuple, got {type(system).__name__}"
+                    + (f" of length {len(system)}" if isinstance(system, (tuple, list))
+                       else ""))
 
 
 def solve_sequence(systems, learner, *, callback=None):
@@ -211,11 +222,16 @@ def solve_sequence(systems, learner, *, callback=None):
     """
     if not isinstance(learner, RelaxationLearner):
         raise TypeError(f"learner must be a RelaxationLearner, got {type(learner).__name__}")
+    try:
+        systems = iter(systems)
+    except TypeError:
+        raise TypeError("systems must be an iterable of LinearSystem items or (A, b) / "
+                        f"(A, b, context) tuples, got {type(systems).__name__}") from None
     results = []
     stopped = False
     start = time.perf_counter()
     for index, system in enumerate(systems):
-        A, b, context = _unpack(system)
+        A, b, context = _unpack(system, index)
         res = learner.solve(A, b, context=context)
         results.append(res)
         if callback is not None:

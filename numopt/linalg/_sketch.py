@@ -11,7 +11,9 @@ import numpy as np
 from .._backend import get_namespace, is_numpy
 from .._loop import run_solver
 from .._result import Status
-from .._validation import as_array, check_choice, check_options, check_scalar, check_shape
+from .._units import Pow2
+from .._validation import (as_array, check_choice, check_flag, check_options, check_scalar,
+                           check_seed, check_shape)
 from ._system import _is_sparse, system_dtype
 
 SKETCHES = ("kaczmarz", "block_kaczmarz", "gaussian", "countsketch")
@@ -22,7 +24,12 @@ class _SketchSolver:
     """Consistent systems sketch rows: ``x <- x + A^T S (S^T A A^T S)^+ S^T (b - A x)``.
     Least squares sketches columns (sketch-and-project on the normal equations):
     ``x <- x + S (A S)^+ (b - A x)``, keeping ``r = b - A x`` up to date; the
-    single-row case is randomized extended Kaczmarz (Zouzias & Freris, 2013)."""
+    single-row case is randomized extended Kaczmarz (Zouzias & Freris, 2013).
+
+    ``A`` and ``b`` arrive divided by powers of two (see :class:`Pow2`): ``unit_x`` and
+    ``unit_res`` turn ``x`` and the residual back into the caller's units."""
+
+    unit_x = unit_res = Pow2()
 
     def __init__(self, xp, A, b, x0, sketch, block_size, least_squares, tol, atol, rng):
         self.xp, self.A, self.b, self.x0 = xp, A, b, x0
@@ -144,11 +151,13 @@ class _SketchSolver:
 
     def result(self, s):
         res = self.residual(s)
-        fields = {"x": s["x"], "residual": res}
+        up = self.unit_res.up
+        fields = {"x": self.unit_x.up(s["x"]), "residual": up(res)}
         if not res <= self.threshold:
             what = "normal-equation residual ||A^T (b - A x)||" if self.ls else \
                 "residual ||b - A x||"
-            fields["message_detail"] = f"The {what} {res:.3e} is above {self.threshold:.3e}."
+            fields["message_detail"] = (f"The {what} {up(res):.3e} is above "
+                                        f"{up(self.threshold):.3e}.")
         return fields
 
 
@@ -215,7 +224,7 @@ def sketch_solve(A, b, x0=None, *, sketch="kaczmarz", block_size=None, least_squ
     else:
         x0 = as_array(x0, "x0", xp, ndim=1, dtype=dtype)
         check_shape(x0, "x0", (n,), against="A")
-    least_squares = bool(least_squares)
+    least_squares = check_flag(least_squares, "least_squares")
     if sketch == "kaczmarz":
         block_size = 1
     elif block_size is None:
@@ -230,6 +239,15 @@ def sketch_solve(A, b, x0=None, *, sketch="kaczmarz", block_size=None, least_squ
     if maxiter is None:
         maxiter = int(200 * max(m, n) / block_size) + 1
     maxiter = check_scalar(maxiter, "maxiter", low=0, integer=True)
+    # solve A' x' = b' with A' = A / 2**a, b' = b / 2**c, max |A'|, max |b'| in [0.5, 1)
+    # (exact scalings): x = x' 2**(c - a), the residual b - A x is 2**c times b' - A' x'
+    # and A^T (b - A x) 2**(a + c) times its primed self, so data near 1e+-150 neither
+    # overflows nor underflows in the squared norms (which then read as zero rows)
+    unit_A, unit_b = Pow2.of(xp, A), Pow2.of(xp, b)
+    unit_x = unit_b * Pow2(-unit_A.exp)
+    unit_res = unit_b * unit_A if least_squares else unit_b
+    A, b, x0 = unit_A.down(A), unit_b.down(b), unit_x.down(x0)
+    atol = unit_res.down(atol)
     sq = xp.sum(A * A, axis=1 if not least_squares or sketch == "kaczmarz" else 0)
     if not bool(xp.all(sq > 0)):
         raise ValueError("A must have no zero rows" if not least_squares
@@ -239,6 +257,7 @@ def sketch_solve(A, b, x0=None, *, sketch="kaczmarz", block_size=None, least_squ
         dense = sketch in ("gaussian", "countsketch")
         check_every = 1 if dense else math.ceil(limit / block_size)
     check_every = check_scalar(check_every, "check_every", low=1, integer=True)
-    rng = np.random.default_rng(seed)
+    rng = check_seed(seed)
     solver = _SketchSolver(xp, A, b, x0, sketch, block_size, least_squares, tol, atol, rng)
+    solver.unit_x, solver.unit_res = unit_x, unit_res
     return run_solver(solver, maxiter=maxiter, callback=callback, check_every=check_every)

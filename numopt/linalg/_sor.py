@@ -6,7 +6,8 @@ from __future__ import annotations
 from .._backend import get_kernel, get_namespace, is_cupy, kernel
 from .._loop import run_solver
 from .._result import Status
-from .._validation import check_choice, check_options, check_scalar
+from .._units import Pow2
+from .._validation import check_choice, check_flag, check_options, check_scalar
 from ._system import as_csr_system, as_rhs, check_x0, system_dtype
 
 SOR_DEFAULTS = {"ordering": "auto", "check_every": None}
@@ -74,9 +75,12 @@ def resolve_ordering(system, ordering):
 
 
 class _SORSolver:
+    """SOR on ``A x = b / 2**unit.exp`` (see :class:`Pow2`); ``result`` reports ``x``
+    and the residual in the caller's units."""
+
     def __init__(self, system, b, x0, omega, symmetric, tol, atol, order, color_ptr,
-                 check_every):
-        self.system, self.b, self.x0 = system, b, x0
+                 check_every, unit=Pow2()):
+        self.system, self.b, self.x0, self.unit = system, b, x0, unit
         self.check_every, self.steps = check_every, 0
         self.omega, self.symmetric = omega, symmetric
         self.order, self.color_ptr = order, color_ptr
@@ -110,10 +114,11 @@ class _SORSolver:
 
     def result(self, state):
         res = self.residual(state)
-        fields = {"x": state["x"], "residual": res, "omega": self.omega}
+        up = self.unit.up
+        fields = {"x": up(state["x"]), "residual": up(res), "omega": self.omega}
         if not res <= self.threshold:
-            fields["message_detail"] = (f"Residual norm {res:.3e} above the target "
-                                        f"{self.threshold:.3e}.")
+            fields["message_detail"] = (f"Residual norm {up(res):.3e} above the target "
+                                        f"{up(self.threshold):.3e}.")
         return fields
 
 
@@ -171,6 +176,7 @@ def sor(A, b, x0=None, *, omega=1.0, symmetric=False, tol=1e-8, atol=0.0, maxite
     xp = get_namespace(*(v for v in (A, b, x0) if v is not None))
     opts = check_options(options, SOR_DEFAULTS, "sor")
     omega = check_scalar(omega, "omega", low=0.0, high=2.0, low_open=True, high_open=True)
+    symmetric = check_flag(symmetric, "symmetric")
     tol = check_scalar(tol, "tol", low=0.0)
     atol = check_scalar(atol, "atol", low=0.0)
     maxiter = check_scalar(maxiter, "maxiter", low=0, integer=True)
@@ -184,6 +190,8 @@ def sor(A, b, x0=None, *, omega=1.0, symmetric=False, tol=1e-8, atol=0.0, maxite
     if check_every is None:
         check_every = 10 if is_cupy(xp) else 1
     check_every = check_scalar(check_every, "check_every", low=1, integer=True)
-    solver = _SORSolver(system, b, x0, omega, bool(symmetric), tol, atol, order, color_ptr,
-                        check_every)
+    # solve for b / 2**e with max |b| / 2**e in [0.5, 1): unit-free (see Pow2)
+    unit = Pow2.of(xp, b)
+    solver = _SORSolver(system, unit.down(b), unit.down(x0), omega, symmetric, tol,
+                        unit.down(atol), order, color_ptr, check_every, unit)
     return run_solver(solver, maxiter=maxiter, callback=callback, check_every=check_every)

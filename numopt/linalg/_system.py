@@ -82,6 +82,23 @@ def _greedy_coloring_host(indptr, indices, n):
     return colors  # pragma: no cover
 
 
+def check_real_dtype(A, name):
+    """A sparse matrix or LinearOperator must hold real numbers, as dense arrays must
+    (SciPy would drop the imaginary part with a ComplexWarning, or Numba fail to type
+    a complex product); ``None`` (an operator without a dtype) passes."""
+    dtype = getattr(A, "dtype", None)
+    if dtype is None:
+        return
+    import numpy as np
+
+    try:
+        kind = np.dtype(dtype).kind
+    except TypeError:  # another library's dtype object (array_api_strict)
+        kind = "c" if "complex" in str(dtype) else "b" if "bool" in str(dtype) else "f"
+    if kind not in "iuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {dtype}")
+
+
 def _check_square(shape, name):
     if len(shape) != 2 or shape[0] != shape[1]:
         raise ValueError(f"{name} must be a square matrix, got shape {tuple(shape)}")
@@ -101,6 +118,7 @@ def as_csr_system(A, xp, dtype, name="A") -> CSRSystem:
 
         if _is_sparse(A):
             _check_square(A.shape, name)
+            check_real_dtype(A, name)
             M = sp.csr_array(A, dtype=dtype, copy=False)
         else:
             dense = as_array(A, name, xp, ndim=2)
@@ -121,6 +139,7 @@ def as_csr_system(A, xp, dtype, name="A") -> CSRSystem:
 
         if _is_sparse(A):
             _check_square(A.shape, name)
+            check_real_dtype(A, name)
             M = csp.csr_matrix(A, dtype=dtype)
         else:
             dense = as_array(A, name, xp, ndim=2, dtype=dtype)
@@ -162,4 +181,4 @@ def check_x0(x0, xp, dtype, n):
     return xp.asarray(x0, copy=True)
 
 
-__all__ += ["system_dtype", "check_x0", "check_finite"]
+__all__ += ["system_dtype", "check_x0", "check_finite", "check_real_dtype"]

@@ -8,6 +8,8 @@ import numpy as np
 import scipy.optimize as so
 import scipy.sparse as sp
 
+from .._units import binary_exponent
+
 __all__ = ["solve_emd", "transport_constraints"]
 
 
@@ -25,11 +27,6 @@ def transport_constraints(n, m, rows=None, cols=None):
                         shape=(n + m, rows.size))
 
 
-def _power_of_two_near(x):
-    """The power of two ``2**e`` with ``x / 2**e`` in [0.5, 1) (1 for x = 0)."""
-    return math.ldexp(1.0, math.frexp(x)[1]) if x > 0 else 1.0
-
-
 def solve_emd(a, b, M):
     """Return ``(plan, f, g, nit, ok, detail)`` for NumPy float64 input.
 
@@ -38,8 +35,8 @@ def solve_emd(a, b, M):
     default infinity is 1e20), so costs near 1e300 or masses near 1e-300 would break
     it. The scalings are powers of two, hence exact.
     """
-    cost_unit = _power_of_two_near(float(np.max(np.abs(M))))
-    mass_unit = _power_of_two_near(float(a.sum()))
+    cost_unit = math.ldexp(1.0, binary_exponent(np.max(np.abs(M))))
+    mass_unit = math.ldexp(1.0, binary_exponent(a.sum()))
     plan, f, g, nit, ok, detail = _solve_unit_emd(a / mass_unit, b / mass_unit, M / cost_unit)
     return plan * mass_unit, f * cost_unit, g * cost_unit, nit, ok, detail
 

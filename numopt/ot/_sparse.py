@@ -25,6 +25,7 @@ import scipy.sparse as sp
 
 from .._backend import get_kernel, kernel
 from .._result import OptimizeResult, Status
+from .._units import binary_exponent
 from ._emd import transport_constraints
 
 __all__ = ["solve_sparse_ot", "sparse_simplex_projection"]
@@ -275,11 +276,6 @@ def _cheapest_on_candidates(M, a, b, candidates_idx):
     return out
 
 
-def _power_of_two_below(x):
-    """The power of two ``2**e`` with ``x / 2**e`` in [1, 2) (1 for x = 0)."""
-    return math.ldexp(1.0, math.frexp(x)[1] - 1) if x > 0 else 1.0
-
-
 def solve_sparse_ot(a, b, M, k, gamma, formulation, tol, ftol, maxiter, callback):
     """NumPy float64 in; a result dict (plan as a scipy.sparse CSR array).
 
@@ -292,8 +288,9 @@ def solve_sparse_ot(a, b, M, k, gamma, formulation, tol, ftol, maxiter, callback
     below 2 they are 1. (Costs are never scaled up: what matters then is gamma / max M,
     which no change of units alters.)
     """
-    s = _power_of_two_below(float(a.sum()))
-    c = max(1.0, _power_of_two_below(float(np.max(np.abs(M)))))
+    # (binary_exponent - 1: unit mass keeps s = 1)
+    s = math.ldexp(1.0, binary_exponent(a.sum()) - 1)
+    c = max(1.0, math.ldexp(1.0, binary_exponent(np.max(np.abs(M))) - 1))
     if s == 1.0 and c == 1.0:
         return _solve_with_zero_weights(a, b, M, k, gamma, formulation, tol, ftol, maxiter,
                                         callback)

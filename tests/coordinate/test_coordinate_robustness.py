@@ -1,0 +1,102 @@
+"""Unit-free fits and input checks found by an adversarial audit of numopt.coordinate."""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from numopt.coordinate import (L1LeastSquares, LabelPropagationProblem, LeastSquares,
+                               QuadraticProblem, SoftmaxLogistic, bcd, lasso,
+                               sparse_logistic_regression)
+
+RNG = np.random.default_rng(0)
+X = RNG.standard_normal((30, 10))
+W_TRUE = np.array([1.0, -2.0, 3.0] + [0.0] * 7)
+Y = X @ W_TRUE + 0.01 * RNG.standard_normal(30)
+LABELS = np.where(X @ W_TRUE + 0.5 * RNG.standard_normal(30) > 0, 1.0, -1.0)
+ALPHA = 0.1 * np.max(np.abs(X.T @ Y)) / 30
+REF = lasso(X, Y, ALPHA, tol=1e-10)
+
+
+@pytest.mark.parametrize("s", [1e160, 1e-160, 2.0 ** 600, 2.0 ** -600])
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("intercept", [False, True])
+def test_lasso_with_scaled_X(s, sparse, intercept):
+    # X -> s X, alpha -> s alpha: coef -> coef / s; the squared column norms used to
+    # overflow (ValueError) or underflow
+    ref = lasso(X, Y, ALPHA, tol=1e-10, fit_intercept=intercept)
+    Xs = sp.csc_matrix(X * s) if sparse else X * s
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = lasso(Xs, Y, ALPHA * s, tol=1e-10, fit_intercept=intercept)
+    assert res.success, res.message
+    np.testing.assert_allclose(res.x * s, ref.x, rtol=1e-9, atol=1e-12)
+    assert res.intercept == pytest.approx(ref.intercept, rel=1e-9, abs=1e-12)
+    assert res.fun == pytest.approx(ref.fun, rel=1e-9)
+
+
+@pytest.mark.parametrize("s", [1e160, 1e-120])
+def test_lasso_with_scaled_y(s):
+    # y -> s y, alpha -> s alpha: coef -> s coef; ||y||^2 used to overflow (NaN gap)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = lasso(X, Y * s, ALPHA * s, tol=1e-10, fit_intercept=True)
+    ref = lasso(X, Y, ALPHA, tol=1e-10, fit_intercept=True)
+    assert res.success, res.message
+    np.testing.assert_allclose(res.x / s, ref.x, rtol=1e-9, atol=1e-12)
+    assert res.intercept / s == pytest.approx(ref.intercept, rel=1e-9, abs=1e-12)
+    # (the objective and the gap, ~1e320 here, lie beyond float64 and read inf)
+    assert res.kkt_violation / s == pytest.approx(ref.kkt_violation, rel=1e-3, abs=1e-12)
+
+
+def test_lasso_message_is_in_the_callers_units():
+    res = lasso(X, Y * 1e160, ALPHA * 1e160, maxiter=0)
+    assert not res.success
+    assert f"{res.dual_gap:.3e}" in res.message
+
+
+def test_logistic_with_scaled_X():
+    # the KKT tolerance is in gradient units, so it scales with X like alpha
+    ref = sparse_logistic_regression(X, LABELS, 0.01, tol=1e-8)
+    s = 1e160
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = sparse_logistic_regression(X * s, LABELS, 0.01 * s, tol=1e-8 * s)
+    assert res.success, res.message
+    np.testing.assert_allclose(res.x * s, ref.x, rtol=1e-7, atol=1e-10)
+    assert res.kkt_violation <= 1e-8 * s
+
+
+def test_bcd_zero_curvature_is_reported():
+    # f = -sum(x): unbounded below; the Lipschitz step divided by zero
+    with pytest.raises(ValueError, match="unbounded below: coordinate 0"):
+        bcd(QuadraticProblem(np.zeros((3, 3)), np.ones(3)), partition="order", rule="cyclic")
+
+
+def test_bcd_newton_on_a_singular_block():
+    # Q = [[1, 1], [1, 1]] is semi-definite with c in its range: minimisers exist
+    problem = QuadraticProblem(np.ones((2, 2)), np.ones(2))
+    res = bcd(problem, partition="order", rule="cyclic", update="newton", block_size=2)
+    assert res.success, res.message
+    assert res.x.sum() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("call, error, name", [
+    (lambda: lasso(X, Y, ALPHA, positive="no"), TypeError, "positive"),
+    (lambda: lasso(X, Y, ALPHA, fit_intercept="no"), TypeError, "fit_intercept"),
+    (lambda: L1LeastSquares(X, Y, 1.0, positive="no"), TypeError, "positive"),
+    (lambda: LeastSquares(X, Y, gram="yes"), ValueError, "gram"),
+    (lambda: SoftmaxLogistic(X, np.arange(30) % 3, n_classes=3.5), TypeError, "n_classes"),
+    (lambda: QuadraticProblem(np.eye(2), np.ones(2), const="a"), TypeError, "const"),
+    (lambda: LabelPropagationProblem(sp.eye(3, format="csr"), np.zeros(3),
+                                     np.array([True, False, False]), prior="a"),
+     TypeError, "prior"),
+    (lambda: LabelPropagationProblem(sp.csr_matrix(np.ones((3, 3))), np.full(3, 1e200),
+                                     np.array([True, False, False])), ValueError, "labels"),
+    (lambda: bcd(LeastSquares(X, Y), partition="order", rule="random", seed="x"),
+     TypeError, "seed"),
+])
+def test_options_are_checked_and_named(call, error, name):
+    with pytest.raises(error, match=name):
+        call()

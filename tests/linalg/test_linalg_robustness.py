@@ -1,0 +1,134 @@
+"""Unit-free solves and input checks found by an adversarial audit of numopt.linalg."""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.sparse.linalg import aslinearoperator
+
+from numopt.linalg import (RelaxationLearner, cg, sketch_solve, solve_sequence, sor, sor_sweep,
+                           ssor_preconditioner)
+from numopt.problems import poisson_2d
+
+A = poisson_2d(5).toarray()
+B = np.linspace(1.0, 2.0, A.shape[0])
+X = np.linalg.solve(A, B)
+RNG = np.random.default_rng(0)
+TALL = RNG.standard_normal((12, 4))
+TALL_B = RNG.standard_normal(12)
+TALL_X = np.linalg.lstsq(TALL, TALL_B, rcond=None)[0]
+SQUARE = 4.0 * np.eye(4) + 0.5 * TALL[:4]
+
+SOLVERS = {
+    "sor": lambda A, b: sor(A, b, omega=1.5),
+    "ssor": lambda A, b: sor(A, b, omega=1.5, symmetric=True),
+    "cg": lambda A, b: cg(A, b, tol=1e-10),
+    "cg_operator": lambda A, b: cg(aslinearoperator(A), b, tol=1e-10),
+    "pcg": lambda A, b: cg(A, b, M=ssor_preconditioner(A, 1.5), tol=1e-10),
+    "gaussian": lambda A, b: sketch_solve(A, b, sketch="gaussian", block_size=25, seed=0,
+                                          tol=1e-10),
+}
+
+
+@pytest.mark.parametrize("scale_A, scale_b", [(1e150, 1e150), (1e-150, 1e-150),
+                                              (1.0, 1e-300), (1e100, 1e-100)])
+@pytest.mark.parametrize("name", sorted(SOLVERS))
+def test_scaled_systems_give_the_scaled_solution(name, scale_A, scale_b):
+    # A x = b has the solution (scale_b / scale_A) X: no overflow in p^T A p, no
+    # underflowed ||b|| accepting x = 0, no RuntimeWarning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = SOLVERS[name](A * scale_A, B * scale_b)
+    assert res.success, res.message
+    assert res.nit > 0
+    np.testing.assert_allclose(res.x * (scale_A / scale_b), X, rtol=1e-6)
+    assert res.residual <= 1e-6 * np.linalg.norm(B) * scale_b
+
+
+@pytest.mark.parametrize("scale_A, scale_b", [(1e150, 1e150), (1e-150, 1e-150)])
+def test_scaled_least_squares(scale_A, scale_b):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = sketch_solve(TALL * scale_A, TALL_B * scale_b, sketch="gaussian", block_size=4,
+                           least_squares=True, seed=0, tol=1e-10)
+    assert res.success and res.nit > 0, res.message
+    np.testing.assert_allclose(res.x * (scale_A / scale_b), TALL_X, rtol=1e-6)
+
+
+def test_scaled_kaczmarz_rows():
+    # tiny rows used to square to zero and read as "zero rows"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = sketch_solve(SQUARE * 1e-170, TALL_B[:4] * 1e-170, seed=0, tol=1e-10)
+    assert res.success, res.message
+    np.testing.assert_allclose(res.x, np.linalg.solve(SQUARE, TALL_B[:4]), rtol=1e-8)
+
+
+def test_message_figures_are_in_the_callers_units():
+    res = sor(A * 1e-150, B * 1e-150, maxiter=3)
+    assert not res.success
+    assert f"{res.residual:.3e}" in res.message
+    assert f"{1e-8 * np.linalg.norm(B) * 1e-150:.3e}" in res.message
+
+
+def test_cg_exact_zero_residual_is_not_nan():
+    # tol = atol = 0: the residual reaches exactly zero, where the next step was 0 / 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = cg(A, B, tol=0.0)
+    assert np.all(np.isfinite(res.x))
+    assert res.success and res.residual == 0.0
+    np.testing.assert_allclose(res.x, X, rtol=1e-12)
+
+
+@pytest.mark.parametrize("call", [
+    lambda C: sor(C, B),
+    lambda C: cg(C, B),
+    lambda C: ssor_preconditioner(C),
+    lambda C: sor_sweep(C, np.zeros(B.size), B),
+])
+@pytest.mark.parametrize("kind", ["complex", "bool"])
+def test_sparse_matrices_must_hold_real_numbers(call, kind):
+    C = sp.csr_array(A + 1j * np.eye(A.shape[0])) if kind == "complex" else sp.csr_array(A != 0)
+    with pytest.raises(TypeError, match="A must hold real numbers"):
+        call(C)
+
+
+def test_complex_linear_operator_is_rejected():
+    with pytest.raises(TypeError, match="A must hold real numbers"):
+        cg(aslinearoperator(A + 0j), B)
+
+
+@pytest.mark.parametrize("systems, match", [([(A,)], r"systems\[0\]"),
+                                            ([{"A": A, "b": B}], r"systems\[0\]"),
+                                            (5, "systems must be an iterable")])
+def test_solve_sequence_names_a_bad_system(systems, match):
+    with pytest.raises(TypeError, match=match):
+        solve_sequence(systems, RelaxationLearner(seed=0))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"policy": "chebyshev_cb", "context_range": (0, 1, 2)}, "context_range"),
+    ({"policy": "chebyshev_cb", "context_range": 1.0}, "context_range"),
+    ({"omegas": ["a", "b"]}, "omegas"),
+    ({"seed": "a"}, "seed"),
+])
+def test_learner_options_are_named(kwargs, match):
+    with pytest.raises(TypeError, match=match):
+        RelaxationLearner(**kwargs)
+
+
+def test_sketch_seed_is_named():
+    with pytest.raises(TypeError, match="seed"):
+        sketch_solve(TALL, TALL_B, seed="x")
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: sor(A, B, symmetric="no"), "symmetric"),
+    (lambda: sketch_solve(TALL, TALL_B, least_squares="yes"), "least_squares"),
+])
+def test_boolean_options_must_be_bools(call, name):
+    # bool("no") is True: a string used to switch the option on silently
+    with pytest.raises(TypeError, match=name):
+        call()
