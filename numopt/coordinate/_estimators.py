@@ -253,8 +253,9 @@ class SparseLogisticRegression(_LinearModel):
         return np.asarray(X @ self.coef_[0] + self.intercept_[0]).ravel()
 
     def predict_proba(self, X):
-        d = self.decision_function(X)
-        p = 1.0 / (1.0 + np.exp(-d))
+        from scipy.special import expit   # no overflow warning for large margins
+
+        p = expit(self.decision_function(X))
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X):

@@ -190,6 +190,10 @@ def test_sparse_logistic_estimator_sparse_input_and_labels():
     assert clf.score(X, y) > 0.8
     proba = clf.predict_proba(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # large margins: no overflow in exp
+        far = clf.predict_proba(X * 1e4)
+    assert np.all(np.isfinite(far)) and np.all((far >= 0) & (far <= 1))
 
 
 # ------------------------------------------------------------------------ bad input
