@@ -70,6 +70,7 @@ class _NewtonSolver:
         self.line_search_failures = 0
         self.sinkhorn_steps = 0
         self.newton_steps = 0
+        self.budget = math.inf   # iterations left to this stage (maxiter minus the warm-up)
         self.min_kept = min_kept
 
     def _state(self, f, g):
@@ -88,7 +89,8 @@ class _NewtonSolver:
         if s["kept"] < self.min_kept:
             # The plan is too dense for the sparse Hessian to be a good model (large reg):
             # there, Sinkhorn itself converges fast, so take Sinkhorn steps.
-            return self._sinkhorn_fallback(s, iterations=10)
+            # (ten at a time, but never past maxiter: check stops once it is spent)
+            return self._sinkhorn_fallback(s, iterations=int(min(10, self.budget - self.spent)))
         self.newton_steps += 1
         n, m = self.M.shape
         data, indices, indptr = s["sparse"]
@@ -123,7 +125,12 @@ class _NewtonSolver:
                 return trial
             step *= 0.5
         self.line_search_failures += 1
-        return self._sinkhorn_fallback(s)
+        return self._sinkhorn_fallback(s) if self.spent < self.budget else s
+
+    @property
+    def spent(self):
+        """Iterations taken: Newton steps plus Sinkhorn iterations (nit counts both)."""
+        return self.newton_steps + self.sinkhorn_steps
 
     def _sinkhorn_fallback(self, s, iterations=1):
         """Log-domain Sinkhorn iterations: progress where Newton stalls or does not fit."""
@@ -138,7 +145,9 @@ class _NewtonSolver:
     def check(self, s):
         if not math.isfinite(s["err"]):
             return Status.NONFINITE
-        return Status.SUCCESS if s["err"] <= self.tol * self.mass else None
+        if s["err"] <= self.tol * self.mass:
+            return Status.SUCCESS
+        return Status.MAXITER if self.spent >= self.budget else None
 
     def result(self, s):
         f, g = s["f"], s["g"]
@@ -180,10 +189,11 @@ def _solve_sns(a, b, M, reg, *, tol, maxiter, callback, warmup_tol, warmup_maxit
     regs = epsilon_schedule(reg, spread, eps_factor) if spread / reg > 50 else [reg]
     warm = SinkhornSolver(np, a64[None, :], b64[None, :], M64, regs, "log",
                           tol=max(tol, warmup_tol), stage_tol=max(tol, 1e-2), with_plan=False)
-    warm_res = run_solver(warm, maxiter=min(maxiter, warmup_maxiter))
+    # (one iteration kept back for the map to the target reg below, so nit <= maxiter)
+    warm_res = run_solver(warm, maxiter=min(max(maxiter - 1, 0), warmup_maxiter))
     f0, g0 = warm_res.f[0], warm_res.g[0]
     warmup_nit = warm_res.nit
-    if warm_res.reg != reg:
+    if warm_res.reg != reg and warmup_nit < maxiter:
         # The warm-up stopped (warmup_maxiter) in an earlier epsilon stage: its potentials
         # would overflow exp((f + g - M) / reg). One log-domain Sinkhorn iteration at the
         # target reg maps them to finite ones (log-sum-exp cannot overflow).
@@ -194,7 +204,8 @@ def _solve_sns(a, b, M, reg, *, tol, maxiter, callback, warmup_tol, warmup_maxit
         warmup_nit += 1
     newton = _NewtonSolver(a64, b64, M64, reg, f0, g0, tol, drop_tol,
                            cap, cg_rtol, cg_maxiter, min_kept)
-    res = run_solver(newton, maxiter=max(0, maxiter - warmup_nit), callback=callback)
+    newton.budget = max(0, maxiter - warmup_nit)
+    res = run_solver(newton, maxiter=newton.budget, callback=callback)
     plan = res.plan
     fields = dict(res)
     # iterations: Sinkhorn warm-up + Newton steps + Sinkhorn steps taken instead of Newton

@@ -120,6 +120,19 @@ def test_sns_reports_non_convergence():
     assert np.all(np.isfinite(res.plan)) and np.isfinite(res.fun)
 
 
+@pytest.mark.parametrize("reg", [1e-1, 1e-4])
+def test_sns_never_iterates_past_maxiter(reg):
+    # Sinkhorn fallbacks run ten iterations at a time, and the map after a warm-up cut
+    # short one more: none of them may take nit past maxiter
+    a, b, M = random_ot_problem(60, seed=2)
+    for maxiter in (1, 2, 5, 8, 13):
+        res = sinkhorn(a, b, M, reg, method="sns", tol=1e-12, maxiter=maxiter,
+                       warmup_maxiter=3)
+        assert res.nit <= maxiter and res.status == numopt.Status.MAXITER
+        assert res.nit == res.nit_warmup + res.nit_newton + res.nit_sinkhorn_fallback
+        assert np.all(np.isfinite(res.plan))
+
+
 def test_sns_recovers_from_a_warmup_cut_short():
     # warmup_maxiter stops the warm-up in an early epsilon stage, whose potentials would
     # overflow at the target reg: one log-domain iteration at that reg maps them back.
