@@ -10,6 +10,7 @@ from numopt.testing import (
     check_bad_shape,
     check_callback_stop,
     check_kernel_matches_reference,
+    check_maxiter_respected,
     check_nonfinite_rejected,
     check_result,
     check_unknown_option,
@@ -65,6 +66,13 @@ def test_callback_stop_iteration(spec, ns_name, dtype_name):
 def test_unknown_option_warns(spec, ns_name, dtype_name):
     xp, dtype = _setup(ns_name, dtype_name)
     check_unknown_option(spec, xp, dtype)
+
+
+@pytest.mark.parametrize("spec, ns_name, dtype_name", _ALL)
+def test_maxiter_bounds_nit(spec, ns_name, dtype_name):
+    xp, dtype = _setup(ns_name, dtype_name)
+    if check_maxiter_respected(spec, xp, dtype) is None:
+        pytest.skip("method takes no maxiter")
 
 
 @pytest.mark.parametrize("spec, ns_name, dtype_name", _ALL)

@@ -3,7 +3,7 @@
 Every method registered with an ``example`` joins the table in
 ``tests/test_method_table.py``, which checks, for each namespace and float dtype:
 result fields, dtype preservation, the callback ``StopIteration`` convention,
-the unknown-option warning, rejection of NaN/inf and of wrong shapes with a message
+the unknown-option warning, ``nit <= maxiter`` with MAXITER reported, rejection of NaN/inf and of wrong shapes with a message
 naming the argument, and agreement of the kernels with the reference path.
 """
 
@@ -13,6 +13,7 @@ from ._table import (
     check_bad_shape,
     check_callback_stop,
     check_kernel_matches_reference,
+    check_maxiter_respected,
     check_nonfinite_rejected,
     check_result,
     check_unknown_option,
@@ -28,6 +29,7 @@ __all__ = [
     "check_result",
     "check_callback_stop",
     "check_unknown_option",
+    "check_maxiter_respected",
     "check_nonfinite_rejected",
     "check_bad_shape",
     "check_kernel_matches_reference",

@@ -71,6 +71,25 @@ def check_unknown_option(spec, xp, dtype):
         [str(w.message) for w in caught]
 
 
+def check_maxiter_respected(spec, xp, dtype, maxiters=(1, 3)):
+    """With an unreachable ``tol``, ``maxiter`` bounds ``nit`` (a step that runs several
+    iterations must not overshoot) and the run reports MAXITER with a finite ``x``."""
+    import inspect
+
+    example = spec.example(xp, dtype)
+    if spec.solver != "minimize" and "maxiter" not in inspect.signature(spec.func).parameters:
+        return None
+    for maxiter in maxiters:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = run_example(spec, example, maxiter=maxiter, tol=1e-300)
+        assert res.nit <= maxiter, f"nit = {res.nit} > maxiter = {maxiter}"
+        assert res.status == Status.MAXITER and res.success is False, res.message
+        x = res.x.toarray() if hasattr(res.x, "toarray") else res.x
+        assert bool(xp.all(xp.isfinite(xp.asarray(x)))), "x is not finite"
+    return res
+
+
 def _replace_arg(example, index, value):
     args = list(example.args)
     args[index] = value
