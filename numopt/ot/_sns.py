@@ -94,14 +94,17 @@ class _NewtonSolver:
         self.newton_steps += 1
         n, m = self.M.shape
         data, indices, indptr = s["sparse"]
-        rows, cols, inv_reg = s["rows"], s["cols"], 1.0 / self.reg
+        rows, cols = s["rows"], s["cols"]
 
-        def hessian_times(x):  # (1/reg) [[diag(rows), P], [P^T, diag(cols)]] x
-            return self.matvec(np, data, indices, indptr, rows, cols, x) * inv_reg
+        # The Hessian is (1/reg) K with K = [[diag(rows), P], [P^T, diag(cols)]]: CG runs
+        # on K d' = grad and d = reg d' (the same iterates), so that K's entries, in units
+        # of mass, meet no 1/reg factor that overflows CG's dot products at tiny reg
+        def hessian_times(x):
+            return self.matvec(np, data, indices, indptr, rows, cols, x)
 
         H = spla.LinearOperator((n + m, n + m), matvec=hessian_times, dtype=float)
         grad = np.concatenate([self.a - rows, self.b - cols])
-        diag = np.concatenate([rows, cols]) * inv_reg
+        diag = np.concatenate([rows, cols])
         precond = spla.LinearOperator(H.shape, matvec=lambda x: x / diag, dtype=float)
         count = [0]
 
@@ -110,6 +113,7 @@ class _NewtonSolver:
 
         direction, _ = spla.cg(H, grad, rtol=self.cg_rtol, maxiter=self.cg_maxiter,
                                M=precond, callback=counter)
+        direction *= self.reg
         self.cg_iterations += count[0]
         slope = float(grad @ direction)
         step = 1.0

@@ -338,6 +338,22 @@ def test_tol_is_relative_to_the_mass(problem, method, mass):
     assert abs(res.nit - unit.nit) <= 2
 
 
+@pytest.mark.parametrize("method", ["kernel", "log", "sns"])
+@pytest.mark.parametrize("units", [1e-300, 1e300])
+def test_sinkhorn_does_not_depend_on_cost_units(problem, method, units):
+    # (M, reg) -> (c M, c reg) leaves the plan alone and scales the potentials; SNS's
+    # Newton system used to carry a 1/reg factor that overflowed CG at reg near 1e-302
+    a, b, M = problem
+    unit = sinkhorn(a, b, M, 1e-2, method=method)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = sinkhorn(a, b, M * units, 1e-2 * units, method=method)
+    assert res.success, res.message
+    assert res.nit == unit.nit
+    np.testing.assert_allclose(res.plan, unit.plan, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(res.f / units, unit.f, rtol=0, atol=1e-12)
+
+
 def test_unconverged_message_quotes_the_returned_marginal_error(problem):
     a, b, M = (x.astype(np.float32) for x in problem)
     res = sinkhorn(a, b, M, 1e-2, method="log", tol=1e-12, maxiter=300)
