@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from .._validation import check_scalar
+
 __all__ = ["LowRankCompletionProblem", "random_low_rank_completion"]
 
 
@@ -75,6 +77,14 @@ def random_low_rank_completion(m=200, n=None, rank=5, rate=0.2, *, n_observed=No
         entries are added), so that every per-row least-squares problem is determined.
         Defaults to ``rank``.
     """
+    m = check_scalar(m, "m", low=1, integer=True)
+    if n is not None:
+        n = check_scalar(n, "n", low=1, integer=True)
+    rank = check_scalar(rank, "rank", low=1, integer=True)
+    if n_observed is not None:
+        n_observed = check_scalar(n_observed, "n_observed", low=1, integer=True)
+    if min_per_line is not None:
+        min_per_line = check_scalar(min_per_line, "min_per_line", low=0, integer=True)
     n = m if n is None else n
     rng = np.random.default_rng(seed)
     U = rng.standard_normal((m, rank)) / np.sqrt(rank)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from .._validation import check_scalar
+
 __all__ = ["lasso_design", "coordinate_least_squares", "coordinate_logistic",
            "coordinate_softmax", "lattice_label_propagation",
            "two_moons_label_propagation", "coordinate_nonneg_l1"]
@@ -23,6 +25,8 @@ def lasso_design(n_samples=1000, n_features=5000, *, design="gaussian", rho=0.6,
     correlation ``rho^|i - j|``). ``alpha_max = ||X^T y||_inf / n`` is the smallest
     penalty with an all-zero solution (no intercept).
     """
+    n_samples = check_scalar(n_samples, "n_samples", low=1, integer=True)
+    n_features = check_scalar(n_features, "n_features", low=1, integer=True)
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n_samples, n_features))
     if design == "correlated":
@@ -44,6 +48,8 @@ def coordinate_least_squares(m=1000, n=1000, *, density=None, seed=0):
     """Experiment A (reduced): ``A`` with column scales spread over two orders of
     magnitude (so the Lipschitz constants differ, where GSL beats GS), ``b`` and the
     optimal value ``f* = 1/2 ||A x* - b||^2``. ``density`` makes ``A`` sparse."""
+    m = check_scalar(m, "m", low=1, integer=True)
+    n = check_scalar(n, "n", low=1, integer=True)
     rng = np.random.default_rng(seed)
     scales = np.exp(rng.uniform(np.log(0.1), np.log(10.0), n))
     if density is None:
@@ -63,6 +69,8 @@ def coordinate_least_squares(m=1000, n=1000, *, density=None, seed=0):
 def coordinate_logistic(m=500, n=200, *, density=None, seed=0):
     """Experiment B (reduced): binary labels in {-1, 1} from a planted model with
     column scales over two orders of magnitude; ``density`` makes ``A`` sparse CSC."""
+    m = check_scalar(m, "m", low=1, integer=True)
+    n = check_scalar(n, "n", low=1, integer=True)
     rng = np.random.default_rng(seed)
     scales = np.exp(rng.uniform(np.log(0.1), np.log(10.0), n))
     if density is None:
@@ -79,6 +87,9 @@ def coordinate_logistic(m=500, n=200, *, density=None, seed=0):
 
 def coordinate_softmax(m=300, n=30, n_classes=10, *, seed=0):
     """Experiment C (reduced): multinomial labels from a planted softmax model."""
+    m = check_scalar(m, "m", low=1, integer=True)
+    n = check_scalar(n, "n", low=1, integer=True)
+    n_classes = check_scalar(n_classes, "n_classes", low=2, integer=True)
     rng = np.random.default_rng(seed)
     A = rng.standard_normal((m, n)) * np.exp(rng.uniform(-1, 1, n))
     W = rng.standard_normal((n, n_classes))
@@ -90,6 +101,8 @@ def lattice_label_propagation(side=30, *, n_labeled=40, seed=0):
     """Experiment D (reduced): a ``side x side`` 4-neighbour lattice, labels ``+1`` on
     the left half and ``-1`` on the right at ``n_labeled`` random nodes. Returns
     ``(W, labels, labeled)`` for :func:`numopt.coordinate.LabelPropagation`."""
+    side = check_scalar(side, "side", low=2, integer=True)
+    n_labeled = check_scalar(n_labeled, "n_labeled", low=1, integer=True)
     rng = np.random.default_rng(seed)
     N = side * side
     idx = np.arange(N).reshape(side, side)
@@ -107,6 +120,9 @@ def two_moons_label_propagation(n=600, *, n_neighbors=8, n_labeled=10, noise=0.0
                                 seed=0):
     """Experiment E (reduced): two moons, a symmetrised k-nearest-neighbour graph with
     Gaussian weights, a few labelled points per moon. Returns ``(W, labels, labeled)``."""
+    n = check_scalar(n, "n", low=4, integer=True)
+    n_neighbors = check_scalar(n_neighbors, "n_neighbors", low=1, integer=True)
+    n_labeled = check_scalar(n_labeled, "n_labeled", low=1, integer=True)
     rng = np.random.default_rng(seed)
     half = n // 2
     t = rng.uniform(0, np.pi, n)
@@ -132,6 +148,8 @@ def coordinate_nonneg_l1(m=300, n=600, *, seed=0):
     """Non-negative L1 least squares (reduced version of the paper's sparse
     experiment): a sparse non-negative planted ``x``, ``A``, ``b`` and a penalty
     ``l1`` at a tenth of the smallest one with an all-zero solution."""
+    m = check_scalar(m, "m", low=1, integer=True)
+    n = check_scalar(n, "n", low=1, integer=True)
     rng = np.random.default_rng(seed)
     A = rng.standard_normal((m, n))
     x = np.zeros(n)

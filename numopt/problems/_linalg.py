@@ -13,6 +13,8 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
+from .._validation import check_scalar
+
 __all__ = [
     "LinearSystem",
     "poisson_1d",
@@ -36,9 +38,7 @@ class LinearSystem(NamedTuple):
 
 def poisson_1d(n):
     """The ``n x n`` tridiagonal matrix ``tridiag(-1, 2, -1)``."""
-    n = int(n)
-    if n < 1:
-        raise ValueError(f"n must be a positive integer, got {n}")
+    n = check_scalar(n, "n", low=1, integer=True)
     return sp.diags_array([-np.ones(n - 1), 2.0 * np.ones(n), -np.ones(n - 1)],
                           offsets=[-1, 0, 1], format="csr")
 
@@ -61,12 +61,16 @@ def _kron_sum(blocks):
 def poisson_2d(n, m=None):
     """The 5-point Laplacian on an ``n x m`` interior grid (Dirichlet boundary), unscaled:
     4 on the diagonal, -1 for each neighbour (MATLAB's ``delsq(numgrid('S', n + 2))``)."""
+    n = check_scalar(n, "n", low=1, integer=True)
+    if m is not None:
+        m = check_scalar(m, "m", low=1, integer=True)
     m = n if m is None else m
     return _kron_sum([poisson_1d(n), poisson_1d(m)])
 
 
 def poisson_3d(n):
     """The 7-point Laplacian on an ``n x n x n`` interior grid (6 on the diagonal)."""
+    n = check_scalar(n, "n", low=1, integer=True)
     return _kron_sum([poisson_1d(n)] * 3)
 
 
@@ -99,6 +103,8 @@ def shifted_poisson_sequence(n_instances, *, grid=10, variance="high", low=-0.15
     list of LinearSystem
         ``context`` is the shift ``c_t``.
     """
+    n_instances = check_scalar(n_instances, "n_instances", low=0, integer=True)
+    grid = check_scalar(grid, "grid", low=1, integer=True)
     a, b = _BETA_LAWS[variance] if isinstance(variance, str) else variance
     rng = np.random.default_rng(seed)
     base = poisson_2d(grid)
@@ -127,6 +133,8 @@ def heat_equation_sequence(n_steps, *, grid=32, dt=None, kappa=None, seed=None):
     list of LinearSystem
         ``context`` is ``kappa_k``.
     """
+    n_steps = check_scalar(n_steps, "n_steps", low=0, integer=True)
+    grid = check_scalar(grid, "grid", low=1, integer=True)
     from scipy.sparse.linalg import spsolve
 
     rng = np.random.default_rng(seed)
@@ -154,6 +162,7 @@ def heat_equation_sequence(n_steps, *, grid=32, dt=None, kappa=None, seed=None):
 def random_spd_matrix(n, *, cond=100.0, seed=None):
     """A dense symmetric positive definite ``n x n`` matrix with condition number ``cond``
     (eigenvalues log-spaced in [1, cond], random orthogonal eigenvectors)."""
+    n = check_scalar(n, "n", low=1, integer=True)
     rng = np.random.default_rng(seed)
     Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
     eigs = np.logspace(0, np.log10(cond), n)
@@ -170,6 +179,8 @@ def least_squares_problem(m, n, *, consistent=True, noise=0.1, cond=10.0, seed=N
     A, b, x_ls
         ``x_ls`` is the least-squares solution (``x_true`` when ``consistent``).
     """
+    m = check_scalar(m, "m", low=1, integer=True)
+    n = check_scalar(n, "n", low=1, integer=True)
     rng = np.random.default_rng(seed)
     U, _ = np.linalg.qr(rng.standard_normal((m, n)))
     V, _ = np.linalg.qr(rng.standard_normal((n, n)))

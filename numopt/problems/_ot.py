@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import check_scalar
+
 __all__ = ["random_point_clouds", "random_ot_problem"]
 
 
 def random_point_clouds(n, m=None, *, dim=2, seed=0):
     """Two clouds of ``n`` and ``m`` points drawn uniformly from the unit cube (seeded)."""
+    n = check_scalar(n, "n", low=1, integer=True)
+    if m is not None:
+        m = check_scalar(m, "m", low=1, integer=True)
+    dim = check_scalar(dim, "dim", low=1, integer=True)
     m = n if m is None else m
     rng = np.random.default_rng(seed)
     return rng.uniform(size=(n, dim)), rng.uniform(size=(m, dim))
@@ -23,6 +29,10 @@ def random_ot_problem(n, m=None, *, dim=2, weights="uniform", seed=0, xp=None,
     each histogram normalized to sum 1). Arrays are returned in namespace ``xp``
     (NumPy by default) with dtype ``dtype`` (float64 by default).
     """
+    n = check_scalar(n, "n", low=1, integer=True)
+    if m is not None:
+        m = check_scalar(m, "m", low=1, integer=True)
+    dim = check_scalar(dim, "dim", low=1, integer=True)
     m = n if m is None else m
     Xs, Xt = random_point_clouds(n, m, dim=dim, seed=seed)
     M = ((Xs[:, None, :] - Xt[None, :, :]) ** 2).sum(axis=-1)
