@@ -35,6 +35,9 @@ def as_array(x, name, xp, *, ndim=None, dtype=None, finite=True, allow_empty=Fal
     """
     if x is None:
         raise TypeError(f"{name} must be an array, got None")
+    if _is_sparse(x):
+        # asarray would wrap it in a 0-d object array and the dtype message would mislead.
+        raise TypeError(f"{name} must be a dense array, got the sparse {type(x).__name__}")
     try:
         arr = xp.asarray(x)
     except (TypeError, ValueError) as exc:
@@ -55,6 +58,12 @@ def as_array(x, name, xp, *, ndim=None, dtype=None, finite=True, allow_empty=Fal
     if finite:
         check_finite(arr, name, xp)
     return arr
+
+
+def _is_sparse(x):
+    """A SciPy or CuPy sparse matrix/array (checked by module, so CuPy is not imported)."""
+    module = type(x).__module__
+    return module.startswith(("scipy.sparse", "cupyx.scipy.sparse"))
 
 
 def check_finite(arr, name, xp):
