@@ -17,7 +17,7 @@ from .._backend import get_kernel
 from . import _rows  # noqa: F401  (declares the kernels)
 from .._result import Status
 from .._validation import check_seed
-from ._data import add_sketch, array_module, split
+from ._data import add_sketch, array_module, residual_stalled, split
 from ._spectral import spectral_init
 
 
@@ -114,8 +114,8 @@ class AlternatingSolver:
     def _stationary(self, state):
         # Each half-step can only lower the training residual (it minimizes it from a warm
         # start that keeps the previous fit), so a rise is rounding: count it as stationary.
-        return (len(self.parts) == 1 and math.isfinite(state.prev_rel)
-                and state.prev_rel - state.rel <= self.tol * state.prev_rel)
+        return len(self.parts) == 1 and residual_stalled(
+            state.rel, state.prev_rel, self.tol, self.obs.dtype, monotone=True)
 
     def result(self, state):
         n_obs = self.obs.n_observed

@@ -164,6 +164,22 @@ def _normalized(lib, values):
     return lib.ldexp(values, -exponent), math.ldexp(1.0, exponent)
 
 
+def residual_stalled(rel, prev_rel, tol, dtype, *, monotone):
+    """Whether the relative training residual, moving from ``prev_rel`` to ``rel``, has
+    stopped improving: it fell by at most ``tol`` relatively, reached the rounding floor
+    of ``dtype`` (four unit roundoffs), or rose where only rounding can raise it (anywhere
+    for a ``monotone`` method; below sqrt(eps) otherwise). A float32 fit ends near 1e-6
+    and wanders there, never settling to a relative change below a tol such as 1e-8."""
+    eps = float(np.finfo(dtype).eps)
+    if rel <= 4 * eps:
+        return True
+    if not math.isfinite(prev_rel):
+        return False
+    if rel > prev_rel:
+        return monotone or rel <= math.sqrt(eps)
+    return prev_rel - rel <= tol * prev_rel
+
+
 def add_sketch(lines, sketch_size, rng, dtype):
     """Draw the CountSketch of every entry of ``lines`` (bucket and sign).
 

@@ -20,6 +20,7 @@ from .._backend import get_kernel
 from . import _rows  # noqa: F401  (declares the kernels)
 from .._result import Status
 from .._validation import check_seed
+from ._data import residual_stalled
 from ._spectral import randomized_svd
 
 
@@ -83,7 +84,8 @@ class SoftImputeSolver:
         return _State(U=U, s=s, V=V, resid=resid, rel=rel, prev_rel=state.rel, t=state.t + 1)
 
     def _stationary(self, state):
-        return math.isfinite(state.prev_rel) and state.rel <= state.prev_rel and state.prev_rel - state.rel <= self.tol * state.prev_rel
+        return residual_stalled(state.rel, state.prev_rel, self.tol, self.obs.dtype,
+                                monotone=False)
 
     def check(self, state):
         if math.isnan(state.rel):

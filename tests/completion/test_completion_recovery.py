@@ -113,6 +113,17 @@ def test_float32_preserved_and_accurate(problem, row_solver):
     assert problem.relative_error(res.U, res.V) < 1e-3
 
 
+@pytest.mark.parametrize("method", ["altmin", "als", "softimpute"])
+def test_float32_default_tol_stops_at_the_rounding_floor(method):
+    # tol=1e-8 is below float32's reach: the relative residual ends near 1e-6 and
+    # wanders; SoftImpute used to wander there until maxiter and report failure.
+    prob = random_low_rank_completion(200, rank=5, rate=0.2, seed=0)
+    res = complete(prob.observed.astype(np.float32), 5, method=method, seed=0)
+    assert res.success, res.message
+    assert res.nit < 600 and res.relative_residual < 1e-5
+    assert prob.relative_error(res.U, res.V) < 1e-4
+
+
 def test_noisy_data_stops_at_stationary_fit():
     prob = random_low_rank_completion(120, 100, rank=3, rate=0.4, seed=8)
     noisy = prob.observed.copy()
