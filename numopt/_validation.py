@@ -37,7 +37,8 @@ def as_array(x, name, xp, *, ndim=None, dtype=None, finite=True, allow_empty=Fal
         raise TypeError(f"{name} must be an array, got None")
     if _is_sparse(x):
         # asarray would wrap it in a 0-d object array and the dtype message would mislead.
-        raise TypeError(f"{name} must be a dense array, got the sparse {type(x).__name__}")
+        raise TypeError(f"{name} must be a dense array, got {type(x).__name__} (sparse "
+                        "matrices and linear operators are not accepted here)")
     try:
         arr = xp.asarray(x)
     except (TypeError, ValueError) as exc:
@@ -61,7 +62,8 @@ def as_array(x, name, xp, *, ndim=None, dtype=None, finite=True, allow_empty=Fal
 
 
 def _is_sparse(x):
-    """A SciPy or CuPy sparse matrix/array (checked by module, so CuPy is not imported)."""
+    """A SciPy or CuPy sparse matrix/array or LinearOperator (checked by module, so CuPy
+    is not imported)."""
     module = type(x).__module__
     return module.startswith(("scipy.sparse", "cupyx.scipy.sparse"))
 

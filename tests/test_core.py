@@ -104,7 +104,7 @@ def test_as_array_messages():
         as_array(np.ones(2, dtype=complex), "M", XP)
     with pytest.raises(TypeError, match="x must be an array, got None"):
         as_array(None, "x", XP)
-    with pytest.raises(TypeError, match="M must be a dense array, got the sparse csr_array"):
+    with pytest.raises(TypeError, match="M must be a dense array, got csr_array"):
         as_array(scipy.sparse.csr_array(np.eye(2)), "M", XP)
     assert as_array([1, 2], "x", XP, dtype=XP.float32).dtype == np.float32
 
