@@ -3,6 +3,8 @@ a CSR matrix, in natural or multicolour row order."""
 
 from __future__ import annotations
 
+from collections import deque
+
 from .._backend import get_kernel, get_namespace, is_cupy, kernel
 from .._loop import run_solver
 from .._result import Status
@@ -86,6 +88,8 @@ class _SORSolver:
         self.order, self.color_ptr = order, color_ptr
         self.iteration = get_kernel("linalg.sor_iteration", system.xp)
         self.threshold = max(tol * float(system.xp.linalg.vector_norm(b)), atol)
+        self.recent_residuals = deque(maxlen=8)
+        self.stalled = False
 
     def init(self):
         return {"x": self.x0, "residual": None}
@@ -110,7 +114,14 @@ class _SORSolver:
         res = self.residual(state)
         if res != res or res == float("inf"):
             return Status.NONFINITE
-        return Status.SUCCESS if res <= self.threshold else None
+        if res <= self.threshold:
+            return Status.SUCCESS
+        # A residual equal, to the bit, to one of the last few checks': the sweep has
+        # reached a fixed point or a short cycle of its rounded arithmetic (float32 at a
+        # tol below its reach) and further sweeps cannot lower it.
+        self.stalled = res in self.recent_residuals
+        self.recent_residuals.append(res)
+        return Status.STALLED if self.stalled else None
 
     def result(self, state):
         res = self.residual(state)
@@ -119,6 +130,9 @@ class _SORSolver:
         if not res <= self.threshold:
             fields["message_detail"] = (f"Residual norm {up(res):.3e} above the target "
                                         f"{up(self.threshold):.3e}.")
+            if self.stalled:
+                fields["message_detail"] += (" The iterate stopped changing (or cycles): "
+                                             f"that residual is the floor in {self.b.dtype}.")
         return fields
 
 

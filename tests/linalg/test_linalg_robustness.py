@@ -132,3 +132,15 @@ def test_boolean_options_must_be_bools(call, name):
     # bool("no") is True: a string used to switch the option on silently
     with pytest.raises(TypeError, match=name):
         call()
+
+
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_float32_sor_below_its_reach_stops_as_stalled(symmetric):
+    # tol=1e-12 is below float32's reach: the sweep settles on a fixed point of its
+    # rounded arithmetic; it used to sweep on to maxiter (10000) without any change.
+    A32, b32 = A.astype(np.float32), B.astype(np.float32)
+    res = sor(A32, b32, omega=1.2, symmetric=symmetric, tol=1e-12)
+    assert not res.success and res.status == 4 and res.nit < 200
+    assert "stopped changing" in res.message
+    assert res.residual < 1e-5 * np.linalg.norm(B) and np.all(np.isfinite(res.x))
+    np.testing.assert_allclose(res.x, X, rtol=1e-5)
