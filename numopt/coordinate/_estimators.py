@@ -14,6 +14,7 @@ import numpy as np
 
 from .._estimator import Estimator
 from ..exceptions import ConvergenceWarning, NotFittedError
+from .._units import Pow2
 from ._data import is_scipy_sparse
 
 __all__ = ["Lasso", "SparseLogisticRegression", "LabelPropagation", "NotFittedError"]
@@ -306,16 +307,13 @@ class LabelPropagation(_Params):
 
     def _knn_weights(self, A, B, k, exclude_self):
         """Gaussian weights from rows of ``A`` to their k nearest rows of ``B``."""
-        d2 = (np.sum(A * A, axis=1)[:, None] + np.sum(B * B, axis=1)[None, :]
-              - 2.0 * A @ B.T)
-        d2 = np.maximum(d2, 0.0)
+        d2 = _squared_distances(self._unit.down(A), self._unit.down(B))
         if exclude_self:
             np.fill_diagonal(d2, np.inf)
         k = max(1, min(k, B.shape[0] - int(exclude_self)))
         nn = np.argpartition(d2, k - 1, axis=1)[:, :k]
         dist = np.take_along_axis(d2, nn, axis=1)
-        scale = self.sigma2_
-        return nn, np.exp(-dist / scale)
+        return nn, np.exp(-dist / self._sigma2)
 
     def fit(self, X, y):
         import scipy.sparse as sp
@@ -335,10 +333,13 @@ class LabelPropagation(_Params):
         k = self.n_neighbors
         if not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"n_neighbors must be a positive integer, got {k!r}")
-        d2 = np.maximum(np.sum(X * X, 1)[:, None] + np.sum(X * X, 1)[None, :]
-                        - 2 * X @ X.T, 0.0)
+        # distances in units of 2**e (max |X| / 2**e in [0.5, 1)): exact, and free of the
+        # overflow (|X| near 1e160) or underflow (1e-170: every weight 1) of squares
+        self._unit = Pow2.of(np, X)
+        scaled = self._unit.down(X)
+        d2 = _squared_distances(scaled, scaled)
         positive = d2[d2 > 0]
-        self.sigma2_ = float(np.median(positive)) if positive.size else 1.0
+        self._sigma2 = float(np.median(positive)) if positive.size else 1.0
         self.X_fit_ = X
         Y = (y[:, None] == classes[None, :]).astype(np.float64)
         if n == 1:
@@ -391,3 +392,9 @@ class LabelPropagation(_Params):
 
         return Tags(estimator_type="classifier", target_tags=TargetTags(required=True),
                     classifier_tags=ClassifierTags(), input_tags=InputTags())
+
+
+def _squared_distances(A, B):
+    """Squared Euclidean distances between the rows of ``A`` and of ``B``."""
+    d2 = np.sum(A * A, axis=1)[:, None] + np.sum(B * B, axis=1)[None, :] - 2.0 * A @ B.T
+    return np.maximum(d2, 0.0)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from numopt.coordinate import (L1LeastSquares, LabelPropagationProblem, LeastSquares,
-                               QuadraticProblem, SoftmaxLogistic, bcd, lasso,
+from numopt.coordinate import (L1LeastSquares, LabelPropagation, LabelPropagationProblem,
+                               LeastSquares, QuadraticProblem, SoftmaxLogistic, bcd, lasso,
                                sparse_logistic_regression)
 
 RNG = np.random.default_rng(0)
@@ -100,3 +100,23 @@ def test_bcd_newton_on_a_singular_block():
 def test_options_are_checked_and_named(call, error, name):
     with pytest.raises(error, match=name):
         call()
+
+
+@pytest.mark.parametrize("s", [2.0**530, 2.0**-565])
+def test_label_propagation_with_scaled_X(s):
+    # squared distances overflowed at |X| ~ 1e160 and underflowed to 0 at 1e-170 (every
+    # weight exp(0) = 1, a silently wrong graph); a power-of-two scale is exact, so the
+    # fit must not change
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(size=(30, 2)), rng.normal(size=(30, 2)) + 4.0]
+    y = np.r_[np.zeros(30, int), np.ones(30, int)]
+    partial = np.where(rng.random(60) < 0.8, -1, y)
+    partial[[0, 30]] = [0, 1]
+    base = LabelPropagation().fit(X, partial)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scaled = LabelPropagation().fit(X * s, partial)
+        np.testing.assert_allclose(scaled.label_distributions_, base.label_distributions_,
+                                   rtol=0, atol=1e-12)
+        np.testing.assert_array_equal(scaled.predict(X * s), base.predict(X))
+    assert (base.transduction_ == y).mean() > 0.95
