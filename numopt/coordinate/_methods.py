@@ -165,7 +165,8 @@ register_method(MethodSpec(
              "rule": Option("gsl", "'gsl', 'gs', 'cyclic' or 'random'"),
              "maxiter": Option(10_000, "maximum number of iterations"),
              "gtol": Option(1e-6, "stop when max |grad| <= gtol (tol overrides)"),
-             "lipschitz0": Option(1.0, "initial coordinate Lipschitz estimate"),
+             "lipschitz0": Option("auto", "initial coordinate Lipschitz estimate ('auto': "
+                                  "from one probe step)"),
              "seed": Option(0, "seed of the random rule")},
     example=_minimize_example, reference=_REFERENCE, namespaces=("numpy", "cupy"),
 ))

@@ -5,6 +5,11 @@ Nothing is known about the structure of ``fun``, so every iteration evaluates th
 gradient; the block is chosen by the Gauss-Southwell-Lipschitz rule on per-coordinate
 Lipschitz estimates, and the block step ``-g_b / L_b`` is backtracked (``L_b`` doubled)
 until the quadratic upper bound holds, then ``L_b`` is halved for the next visit.
+
+The first estimate comes from the gradient change over one small probe step (one extra
+evaluation), so the method does not depend on the units of ``f``: with a fixed start
+of 1, ``1e100 f`` ran out of doublings on the first step. Norms and scores are formed
+so that gradients near 1e200 do not overflow when squared.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from .._result import Status
 from .._validation import as_array, check_choice, check_options, check_scalar, check_seed
 
 DEFAULTS = {"block_size": 0, "rule": "gsl", "maxiter": 10_000, "gtol": 1e-6,
-            "lipschitz0": 1.0, "seed": 0}
+            "lipschitz0": "auto", "seed": 0}
 
 
 class _GenericBCD:
@@ -29,11 +34,15 @@ class _GenericBCD:
         self.L0 = L0
         self.rng = check_seed(seed)
         self.nfev = 0
-        self.eps = float(np.finfo(np.float32 if dtype == xp.float32 else np.float64).eps)
+        info = np.finfo(np.float32 if dtype == xp.float32 else np.float64)
+        self.eps, self.tiny = float(info.eps), float(info.tiny)
 
     def _eval(self, x):
         self.nfev += 1
         f, g = self.fg(x)
+        if getattr(f, "ndim", 0) != 0:
+            raise ValueError(f"fun must return a scalar, got an array of shape "
+                             f"{tuple(f.shape)}")
         return float(f), self.xp.astype(self.xp.asarray(g), self.dtype)
 
     def init(self):
@@ -43,8 +52,22 @@ class _GenericBCD:
         if g.shape != x.shape:
             raise ValueError(f"jac returned shape {tuple(g.shape)}, expected the shape of "
                              f"x0 {tuple(x.shape)}")
-        L = xp.full(x.shape, self.L0, dtype=self.dtype)
+        L0 = self._probe_lipschitz(x, g) if self.L0 == "auto" else self.L0
+        L = xp.full(x.shape, L0, dtype=self.dtype)
         return {"x": x, "f": f, "g": g, "L": L, "nit": 0, "stalled": False}
+
+    def _probe_lipschitz(self, x, g):
+        """``||g(x - t g) - g(x)|| / ||t g||`` for a step ``t g`` of relative size
+        sqrt(eps); 1 where that says nothing (zero or non-finite gradient or change)."""
+        xp = self.xp
+        gmax = float(xp.max(xp.abs(g)))
+        if not (0.0 < gmax < math.inf):
+            return 1.0
+        t = math.sqrt(self.eps) * max(1.0, float(xp.max(xp.abs(x)))) / gmax
+        _, g_probe = self._eval(x - t * g)
+        change = float(xp.max(xp.abs(g_probe - g)))
+        L = change / (t * gmax)
+        return L if 0.0 < L < math.inf else 1.0
 
     def _block(self, st):
         xp = self.xp
@@ -56,7 +79,9 @@ class _GenericBCD:
         if self.rule == "random":
             return xp.asarray(self.rng.choice(n, k, replace=False))
         g, L = st["g"], st["L"]
-        score = g * g if self.rule == "gs" else g * g / L
+        # |g| and |g| / sqrt(L) order the coordinates as g^2 and g^2 / L do, without
+        # squaring gradients that may be near 1e200
+        score = xp.abs(g) if self.rule == "gs" else xp.abs(g) / xp.sqrt(L)
         return xp.argsort(-score, stable=False)[:k]
 
     def step(self, st):
@@ -65,19 +90,24 @@ class _GenericBCD:
         x, g = st["x"], st["g"]
         gb = xp.take(g, block)
         Lb = float(xp.max(xp.take(st["L"], block)))
-        gnorm2 = float(xp.sum(gb * gb))
+        # ||g_b|| up to the factor unit, which keeps its square in range
+        unit = float(xp.max(xp.abs(gb))) or 1.0
+        gnorm2 = float(xp.sum((gb / unit) ** 2))
         for _ in range(60):
-            trial = xp.asarray(x, copy=True)
-            trial[block] = xp.take(x, block) - gb / Lb
+            with np.errstate(over="ignore"):  # an overflowing trial fails the test below
+                d = gb / Lb
+                trial = xp.asarray(x, copy=True)
+                trial[block] = xp.take(x, block) - d
             f_new, g_new = self._eval(trial)
-            if math.isfinite(f_new) and f_new <= st["f"] - 0.5 * gnorm2 / Lb:
+            # the bound f_new <= f - ||g_b||^2 / (2 L_b), with ||g_b||^2 / L_b = d . g_b
+            if math.isfinite(f_new) and f_new <= st["f"] - 0.5 * float(xp.sum(d * gb)):
                 break
             # near the optimum the decrease drowns in rounding of f: then test the
             # Lipschitz estimate on the gradient change instead
             slack = 8 * self.eps * abs(st["f"])
             if math.isfinite(f_new) and f_new <= st["f"] + slack:
                 # ||g_new_b - g_b|| <= L_b ||d|| with ||d|| = ||g_b|| / L_b
-                change = xp.take(g_new, block) - gb
+                change = (xp.take(g_new, block) - gb) / unit
                 if float(xp.sum(change * change)) <= gnorm2:
                     break
             Lb *= 2.0
@@ -85,7 +115,7 @@ class _GenericBCD:
             st["stalled"] = True
             return st
         L = st["L"]
-        L[block] = max(Lb * 0.5, 1e-12)
+        L[block] = max(Lb * 0.5, self.tiny)
         st.update(x=trial, f=f_new, g=g_new, L=L)
         st["nit"] += 1
         return st
@@ -114,7 +144,8 @@ def minimize_bcd(fun, x0, args=(), *, jac=None, hess=None, hessp=None, bounds=No
 
     Options: ``block_size`` (0: ``max(1, n // 10)``), ``rule`` ("gsl", "gs", "cyclic",
     "random"), ``maxiter``, ``gtol`` (stop when ``max |grad| <= gtol``; ``tol``
-    overrides it), ``lipschitz0`` (initial per-coordinate Lipschitz estimate), ``seed``.
+    overrides it), ``lipschitz0`` (initial per-coordinate Lipschitz estimate; "auto",
+    the default, measures it over one small probe step), ``seed``.
     """
     opts = check_options(options, DEFAULTS, "bcd", stacklevel=4)
     if bounds is not None or constraints:
@@ -134,7 +165,9 @@ def minimize_bcd(fun, x0, args=(), *, jac=None, hess=None, hessp=None, bounds=No
     maxiter = check_scalar(opts["maxiter"], "maxiter", low=0, integer=True)
     gtol = check_scalar(tol if tol is not None else opts["gtol"], "gtol", low=0,
                         low_open=True)
-    L0 = check_scalar(opts["lipschitz0"], "lipschitz0", low=0, low_open=True)
+    L0 = opts["lipschitz0"]
+    if not (isinstance(L0, str) and L0 == "auto"):
+        L0 = check_scalar(L0, "lipschitz0", low=0, low_open=True)
 
     if jac is True:
         def fun_and_grad(x):

@@ -1,6 +1,8 @@
 """The BCD framework: incremental gradients, the paper's orderings, message passing,
 support identification, numopt.minimize(method="bcd")."""
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.optimize as so
@@ -328,6 +330,24 @@ def test_minimize_bcd_matches_scipy():
     np.testing.assert_allclose(res.x, ref.x, atol=1e-6)
     with pytest.raises(ValueError, match="jac"):
         numopt.minimize(f, np.zeros(15), method="bcd")
+    with pytest.raises(ValueError, match="fun must return a scalar, got an array of shape"):
+        numopt.minimize(lambda x: x, np.zeros(15), method="bcd", jac=jac)
+
+
+@pytest.mark.parametrize("scale", [2.0**-330, 2.0**330, 2.0**660])
+def test_minimize_bcd_does_not_depend_on_the_units_of_f(scale):
+    # with a fixed first Lipschitz estimate of 1, f * 2**330 ran out of step doublings
+    # on the first step (line search failed) and f * 2**660 overflowed g^2
+    d = np.arange(1.0, 21.0)
+    ref = numopt.minimize(lambda x: 0.5 * d @ x**2, np.ones(20), method="bcd",
+                          jac=lambda x: d * x, tol=1e-8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = numopt.minimize(lambda x: scale * 0.5 * d @ x**2, np.ones(20), method="bcd",
+                              jac=lambda x: scale * d * x, tol=1e-8 * scale)
+    assert ref.success and res.success
+    assert res.nit == ref.nit
+    np.testing.assert_array_equal(res.x, ref.x)
 
 
 # ---------------------------------------------------------------- bad input
