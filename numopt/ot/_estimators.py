@@ -6,16 +6,23 @@ import numpy as np
 
 import array_api_compat.numpy as _np_xp
 
-from .._validation import as_array
 from .._estimator import Estimator
+from .._units import Pow2, binary_exponent, max_abs
+from .._validation import as_array
 
 __all__ = ["EntropicOT", "SparseOT"]
 
 
 def _squared_euclidean(Xs, Xt):
+    """``(D, unit)``: the squared distances are ``unit.up(D)``. ``D`` is computed on
+    both clouds divided by one power of two, exactly, so that coordinates near 1e160
+    (whose squares overflow) or 1e-170 (whose squares underflow to 0) give the same
+    digits as coordinates near 1."""
     from scipy.spatial.distance import cdist
 
-    return cdist(Xs, Xt, "sqeuclidean")
+    scale = Pow2(binary_exponent(max(max_abs(_np_xp, Xs), max_abs(_np_xp, Xt))))
+    D = cdist(scale.down(Xs), scale.down(Xt), "sqeuclidean")
+    return D, scale * scale
 
 
 def _check_cloud(X, name):
@@ -38,14 +45,19 @@ class _TransportEstimator(Estimator):
     def fit(self, Xs, Xt=None, a=None, b=None):
         """Transport the weighted cloud ``(Xs, a)`` onto ``(Xt, b)`` (uniform by default)."""
         Xs, Xt = self._check_clouds(Xs, Xt)
-        M = _squared_euclidean(Xs, Xt)
-        self.cost_scale_ = float(M.max()) if self.normalize_cost and M.max() > 0 else 1.0
-        M = M / self.cost_scale_
+        M, unit = _squared_euclidean(Xs, Xt)
+        top = float(M.max())
+        if self.normalize_cost and top > 0:
+            M = M / top
+        else:   # the solver sees the cost in the caller's units
+            M, top, unit = unit.up(M), 1.0, Pow2()
+        # cost_scale_ is inf where the true cost is past the float range
+        self.cost_scale_ = unit.up(top)
         res = self._solve(a, b, M)
         self._warn_if_unconverged(res)
         self.result_ = res
         self.coupling_ = res.plan
-        self.cost_ = res.cost * self.cost_scale_
+        self.cost_ = unit.up(res.cost * top)
         self.n_iter_ = res.nit
         self.Xs_, self.Xt_ = Xs, Xt
         self.n_features_in_ = Xs.shape[1]
@@ -64,7 +76,7 @@ class _TransportEstimator(Estimator):
         mapped = np.asarray(P @ self.Xt_) / np.where(mass > 0, mass, 1.0)[:, None]
         if Xs.shape == self.Xs_.shape and np.array_equal(Xs, self.Xs_):
             return mapped
-        nearest = np.argmin(_squared_euclidean(Xs, self.Xs_), axis=1)
+        nearest = np.argmin(_squared_euclidean(Xs, self.Xs_)[0], axis=1)
         return Xs + (mapped - self.Xs_)[nearest]
 
     def fit_transform(self, Xs, Xt=None, a=None, b=None):

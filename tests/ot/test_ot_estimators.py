@@ -1,5 +1,7 @@
 """EntropicOT and SparseOT: sklearn conventions and agreement with the functions/POT."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -65,3 +67,24 @@ def test_convergence_warning(clouds):
 
     with pytest.warns(ConvergenceWarning):
         EntropicOT(reg=0.001, method="log", max_iter=3).fit(*clouds)
+
+
+@pytest.mark.parametrize("estimator", [EntropicOT, SparseOT], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("exp", [530, -565])
+def test_fit_does_not_depend_on_the_units_of_the_clouds(clouds, estimator, exp):
+    # the squared distances overflowed at |X| ~ 1e160 (NaN plan) and underflowed at
+    # 1e-170 (a silently different plan); a power-of-two scale is exact, so nothing may
+    # change but cost_, which scales by 4**exp
+    Xs, Xt = clouds
+    scale = 2.0**exp
+    ref = estimator().fit(Xs, Xt)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = estimator().fit(Xs * scale, Xt * scale)
+        moved = est.transform(Xs[:5] * scale * 1.01)
+    plan, ref_plan = (p.toarray() if hasattr(p, "toarray") else p
+                      for p in (est.coupling_, ref.coupling_))
+    np.testing.assert_array_equal(plan, ref_plan)
+    np.testing.assert_array_equal(moved / scale, ref.transform(Xs[:5] * 1.01))
+    expected = np.ldexp(ref.cost_, 2 * exp) if exp < 0 else np.inf
+    assert est.cost_ == expected
