@@ -172,3 +172,20 @@ def test_check_flag_and_check_seed_name_the_argument():
     assert isinstance(check_seed(3), np.random.Generator)
     with pytest.raises(TypeError, match="seed must be None"):
         check_seed("abc")
+
+
+def test_table_check_catches_a_solver_that_modifies_its_input():
+    from dataclasses import replace
+
+    from numopt._registry import get_method
+    from numopt.testing import check_inputs_unchanged
+
+    spec = get_method("toy_solve", "jacobi")
+    check_inputs_unchanged(spec, XP, XP.float64)
+
+    def scaling_in_place(A, b, **kwargs):
+        b *= 0.5
+        return jacobi(A, b, **kwargs)
+
+    with pytest.raises(AssertionError, match="toy_solve:jacobi modified its input b"):
+        check_inputs_unchanged(replace(spec, func=scaling_in_place), XP, XP.float64)

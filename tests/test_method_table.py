@@ -9,6 +9,7 @@ from numopt.testing import (
     array_namespaces,
     check_bad_shape,
     check_callback_stop,
+    check_inputs_unchanged,
     check_kernel_matches_reference,
     check_maxiter_respected,
     check_nonfinite_rejected,
@@ -73,6 +74,12 @@ def test_maxiter_bounds_nit(spec, ns_name, dtype_name):
     xp, dtype = _setup(ns_name, dtype_name)
     if check_maxiter_respected(spec, xp, dtype) is None:
         pytest.skip("method takes no maxiter")
+
+
+@pytest.mark.parametrize("spec, ns_name, dtype_name", _ALL)
+def test_inputs_left_unchanged(spec, ns_name, dtype_name):
+    xp, dtype = _setup(ns_name, dtype_name)
+    check_inputs_unchanged(spec, xp, dtype)
 
 
 @pytest.mark.parametrize("spec, ns_name, dtype_name", _ALL)

@@ -3,8 +3,9 @@
 Every method registered with an ``example`` joins the table in
 ``tests/test_method_table.py``, which checks, for each namespace and float dtype:
 result fields, dtype preservation, the callback ``StopIteration`` convention,
-the unknown-option warning, ``nit <= maxiter`` with MAXITER reported, rejection of NaN/inf and of wrong shapes with a message
-naming the argument, and agreement of the kernels with the reference path.
+the unknown-option warning, ``nit <= maxiter`` with MAXITER reported, inputs left
+unmodified, rejection of NaN/inf and of wrong shapes with a message naming the
+argument, and agreement of the kernels with the reference path.
 """
 
 from ._assertions import assert_allclose, array_namespaces, gpu_available
@@ -12,6 +13,7 @@ from ._table import (
     REQUIRED_FIELDS,
     check_bad_shape,
     check_callback_stop,
+    check_inputs_unchanged,
     check_kernel_matches_reference,
     check_maxiter_respected,
     check_nonfinite_rejected,
@@ -28,6 +30,7 @@ __all__ = [
     "run_example",
     "check_result",
     "check_callback_stop",
+    "check_inputs_unchanged",
     "check_unknown_option",
     "check_maxiter_respected",
     "check_nonfinite_rejected",

@@ -90,6 +90,46 @@ def check_maxiter_respected(spec, xp, dtype, maxiters=(1, 3)):
     return res
 
 
+def _snapshot(xp, value):
+    """A copy of an array or sparse argument, or None for anything else."""
+    if hasattr(value, "tocsr"):
+        return value.copy()
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return xp.asarray(value, copy=True)
+    return None
+
+
+def _same(xp, a, b):
+    """Equal to the bit in value, NaN where NaN, and of the same dtype and shape."""
+    if hasattr(a, "tocsr"):
+        a, b = a.toarray(), b.toarray()
+        xp = a.__array_namespace__() if hasattr(a, "__array_namespace__") else xp
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if xp.isdtype(a.dtype, "real floating"):
+        both_nan = xp.isnan(a) & xp.isnan(b)
+        return bool(xp.all((a == b) | both_nan))
+    return bool(xp.all(a == b))
+
+
+def check_inputs_unchanged(spec, xp, dtype):
+    """The caller's arrays (positional arguments and array keywords such as ``x0``) are
+    left exactly as they were: a solver works on its own copies."""
+    example = spec.example(xp, dtype)
+    given = [("args", i, v) for i, v in enumerate(example.args)]
+    given += [("kwargs", k, v) for k, v in example.kwargs.items()]
+    before = [(where, key, value, _snapshot(xp, value)) for where, key, value in given]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_example(spec, example)
+    for where, key, value, copy in before:
+        if copy is None:
+            continue
+        name = example.arg_names[key] if where == "args" and key < len(example.arg_names) \
+            else key
+        assert _same(xp, value, copy), f"{spec.solver}:{spec.name} modified its input {name}"
+
+
 def _replace_arg(example, index, value):
     args = list(example.args)
     args[index] = value
