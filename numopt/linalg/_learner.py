@@ -182,7 +182,10 @@ class RelaxationLearner:
         omega = self.predict(context)
         res = run_with_omega(self.method, A, b, omega, tol=self.tol, maxiter=self.maxiter,
                              x0=x0, **self.solver_options)
-        self.update(res.nit, converged=res.success)
+        # a failed run costs the cap, as one that ran to it did: a run that stalled
+        # early (float32 at a tol below its reach) must not look cheap to the bandit
+        cost = res.nit if res.success else max(res.nit, self.maxiter)
+        self.update(cost, converged=res.success)
         res["omega"] = omega
         res["context"] = context
         return res

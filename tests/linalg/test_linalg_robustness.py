@@ -144,3 +144,14 @@ def test_float32_sor_below_its_reach_stops_as_stalled(symmetric):
     assert "stopped changing" in res.message
     assert res.residual < 1e-5 * np.linalg.norm(B) and np.all(np.isfinite(res.x))
     np.testing.assert_allclose(res.x, X, rtol=1e-5)
+
+
+def test_learner_charges_a_stalled_run_the_cap():
+    # SOR now stops early with STALLED in float32 at a tol below its reach; the bandit
+    # must still see such a failed run as costing maxiter, not its few sweeps
+    A32 = sp.csr_array(A.astype(np.float32))
+    learner = RelaxationLearner(tol=1e-12, maxiter=300, seed=0)
+    results = [learner.solve(A32, (B * c).astype(np.float32)) for c in (1.0, 2.0, 3.0)]
+    assert any(r.status == 4 and r.nit < 300 for r in results)
+    for r, record in zip(results, learner.history):
+        assert not r.success and record["nit"] == 300
