@@ -176,7 +176,10 @@ def sor(A, b, x0=None, *, omega=1.0, symmetric=False, tol=1e-8, atol=0.0, maxite
     -------
     OptimizeResult
         ``x``, ``success``, ``status``, ``message``, ``nit`` (sweeps), ``residual``
-        (``||b - A x||``) and ``omega``.
+        (``||b - A x||``) and ``omega``. ``status`` 4 (stalled) means the residual
+        repeated exactly within the last eight checks: the rounded sweep reached a
+        fixed point or a short cycle above the target (a float32 solve at a ``tol``
+        below its precision), and more sweeps cannot lower it.
 
     Examples
     --------
