@@ -143,7 +143,9 @@ def complete(M, rank, *, method="altmin", tol=1e-8, maxiter=None, seed=None, cal
         Stop when the relative training residual
         ``||P_Omega(U V^T - M)||_F / ||P_Omega(M)||_F`` is at most ``tol``, or when it
         decreased by at most ``tol`` (relatively) in the last iteration (a stationary fit,
-        the criterion that ends runs on noisy data).
+        the criterion that ends runs on noisy data), or when it reached the rounding
+        floor of the dtype (four unit roundoffs, or a rise where only rounding can raise
+        it: float32 fits end near 1e-6 whatever ``tol``).
     maxiter : int, optional
         Maximum number of outer iterations (default 100, 1000 for ``"softimpute"``).
     seed : int or numpy.random.Generator, optional
