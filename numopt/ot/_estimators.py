@@ -65,7 +65,8 @@ class _TransportEstimator(Estimator):
 
     def transform(self, Xs):
         """Barycentric map: each fitted source point goes to the plan-weighted mean of the
-        targets; other points move with the displacement of their nearest fitted point."""
+        targets; other points (and fitted points of zero weight, which the plan does not
+        move) move with the displacement of their nearest fitted point that it moves."""
         self._check_fitted("coupling_")
         Xs = _check_cloud(Xs, "Xs")
         if Xs.shape[1] != self.n_features_in_:
@@ -73,11 +74,20 @@ class _TransportEstimator(Estimator):
                              f"was fitted with {self.n_features_in_}")
         P = self.coupling_
         mass = np.asarray(P.sum(axis=1)).ravel()
-        mapped = np.asarray(P @ self.Xt_) / np.where(mass > 0, mass, 1.0)[:, None]
+        carries = mass > 0
+        mapped = np.asarray(P @ self.Xt_) / np.where(carries, mass, 1.0)[:, None]
+        shift = mapped - self.Xs_
+        if not carries.all():
+            # a source point of zero weight has no image (its row of the plan is 0; it
+            # used to land on the origin): it moves with its nearest point that has one
+            near = np.argmin(_squared_euclidean(self.Xs_[~carries], self.Xs_[carries])[0],
+                             axis=1)
+            shift[~carries] = shift[carries][near]
+            mapped[~carries] = self.Xs_[~carries] + shift[~carries]
         if Xs.shape == self.Xs_.shape and np.array_equal(Xs, self.Xs_):
             return mapped
         nearest = np.argmin(_squared_euclidean(Xs, self.Xs_)[0], axis=1)
-        return Xs + (mapped - self.Xs_)[nearest]
+        return Xs + shift[nearest]
 
     def fit_transform(self, Xs, Xt=None, a=None, b=None):
         return self.fit(Xs, Xt, a=a, b=b).transform(Xs)

@@ -88,3 +88,17 @@ def test_fit_does_not_depend_on_the_units_of_the_clouds(clouds, estimator, exp):
     np.testing.assert_array_equal(moved / scale, ref.transform(Xs[:5] * 1.01))
     expected = np.ldexp(ref.cost_, 2 * exp) if exp < 0 else np.inf
     assert est.cost_ == expected
+
+
+@pytest.mark.parametrize("estimator", [EntropicOT, SparseOT], ids=lambda c: c.__name__)
+def test_zero_weight_source_point_moves_with_its_nearest_neighbour(clouds, estimator):
+    # its row of the plan is zero: the barycentric map used to send it to the origin
+    Xs, Xt = clouds
+    a = np.full(Xs.shape[0], 1.0)
+    a[0] = 0.0
+    a /= a.sum()
+    est = estimator().fit(Xs, Xt, a=a)
+    moved = est.transform(Xs)
+    nearest = 1 + np.argmin(((Xs[1:] - Xs[0]) ** 2).sum(axis=1))
+    np.testing.assert_allclose(moved[0], Xs[0] + moved[nearest] - Xs[nearest], rtol=1e-12)
+    np.testing.assert_allclose(est.transform(Xs[:1] + 1e-9), moved[:1] + 1e-9, atol=1e-12)
