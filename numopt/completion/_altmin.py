@@ -17,7 +17,7 @@ from .._backend import get_kernel
 from . import _rows  # noqa: F401  (declares the kernels)
 from .._result import Status
 from .._validation import check_seed
-from ._data import add_sketch, array_module, residual_stalled, split
+from ._data import add_sketch, array_module, residual_detail, residual_stalled, split
 from ._spectral import spectral_init
 
 
@@ -134,12 +134,8 @@ class AlternatingSolver:
                   "row_solver": self.row_solver}
         if not self.exact:
             fields["n_inner"] = state.n_inner
-        if state.rel > self.tol and not self._stationary(state):
-            fields["message_detail"] = (
-                f"Relative training residual {state.rel:.3g} > tol={self.tol:.3g} and still "
-                "decreasing.")
-        elif state.rel > self.tol:
-            fields["message_detail"] = (
-                f"The relative training residual stopped decreasing at {state.rel:.3g} "
-                f"(> tol={self.tol:.3g}): a stationary fit (noise or rounding floor).")
+        detail = residual_detail(fields["relative_residual"], self.tol,
+                                 self._stationary(state), state.t)
+        if detail:
+            fields["message_detail"] = detail
         return fields

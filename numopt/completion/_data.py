@@ -180,6 +180,18 @@ def residual_stalled(rel, prev_rel, tol, dtype, *, monotone):
     return prev_rel - rel <= tol * prev_rel
 
 
+def residual_detail(rel, tol, stationary, nit):
+    """The message detail for a fit that ended with relative training residual ``rel``
+    (the figure the result reports), or None where it met ``tol``."""
+    if rel <= tol:
+        return None
+    if stationary:
+        return (f"The relative training residual stopped decreasing at {rel:.3g} "
+                f"(> tol={tol:.3g}): a stationary fit (noise or rounding floor).")
+    still = " and still decreasing" if nit > 0 else ""
+    return f"Relative training residual {rel:.3g} > tol={tol:.3g}{still}."
+
+
 def add_sketch(lines, sketch_size, rng, dtype):
     """Draw the CountSketch of every entry of ``lines`` (bucket and sign).
 

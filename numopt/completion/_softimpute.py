@@ -20,7 +20,7 @@ from .._backend import get_kernel
 from . import _rows  # noqa: F401  (declares the kernels)
 from .._result import Status
 from .._validation import check_seed
-from ._data import residual_stalled
+from ._data import residual_detail, residual_stalled
 from ._spectral import randomized_svd
 
 
@@ -107,8 +107,8 @@ class SoftImputeSolver:
                   "rmse": scale * math.sqrt(sq / self.obs.n_observed),
                   "relative_residual": state.rel if math.isfinite(state.rel) else 1.0,
                   "shrinkage": scale * self.shrinkage_at(max(state.t - 1, 0))}
-        if not (state.rel <= self.tol or self._stationary(state)):
-            fields["message_detail"] = (
-                f"Relative training residual {state.rel:.3g} > tol={self.tol:.3g} and still "
-                "decreasing.")
+        detail = residual_detail(fields["relative_residual"], self.tol,
+                                 self._stationary(state), state.t)
+        if detail:
+            fields["message_detail"] = detail
         return fields

@@ -124,6 +124,18 @@ def test_float32_default_tol_stops_at_the_rounding_floor(method):
     assert prob.relative_error(res.U, res.V) < 1e-4
 
 
+@pytest.mark.parametrize("method", ["altmin", "als", "softimpute"])
+@pytest.mark.parametrize("maxiter", [0, 2])
+def test_message_quotes_the_reported_residual(method, maxiter):
+    # at maxiter=0 the message said "residual inf ... and still decreasing" while the
+    # result reported the spectral start's residual
+    prob = random_low_rank_completion(40, 30, rank=2, rate=0.5, seed=0)
+    res = complete(prob.observed, 2, method=method, maxiter=maxiter, seed=0)
+    assert not res.success
+    assert f"residual {res.relative_residual:.3g} > tol" in res.message
+    assert ("still decreasing" in res.message) == (maxiter > 0)
+
+
 def test_noisy_data_stops_at_stationary_fit():
     prob = random_low_rank_completion(120, 100, rank=3, rate=0.4, seed=8)
     noisy = prob.observed.copy()
