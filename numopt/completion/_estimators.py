@@ -67,8 +67,9 @@ class MatrixCompleter(Estimator):
         """Entries ``(rows[t], cols[t])`` of the completion ``U_ @ V_.T``."""
         self._check_fitted("U_")
         m, n = self.shape_fit_
-        rows = np.asarray(rows)
-        cols = np.asarray(cols)
+        rows, cols = (np.asarray(idx) for idx in (rows, cols))
+        # an empty list reads as float64: no index, so any dtype will do
+        rows, cols = (idx.astype(np.intp) if idx.size == 0 else idx for idx in (rows, cols))
         for name, idx, size in (("rows", rows, m), ("cols", cols, n)):
             if not np.issubdtype(idx.dtype, np.integer):
                 raise TypeError(f"{name} must hold integer indices, got dtype {idx.dtype}")
@@ -91,6 +92,8 @@ class MatrixCompleter(Estimator):
         if X.shape != self.shape_fit_:
             raise ValueError(f"X has shape {X.shape}, expected {self.shape_fit_} (the "
                              "completer is transductive: it fills the matrix it was fitted on)")
+        if np.isinf(X).any():
+            raise ValueError("X must not contain inf (NaN marks a missing entry)")
         rows, cols = np.nonzero(np.isnan(X))
         X[rows, cols] = self.predict(rows, cols)
         return X

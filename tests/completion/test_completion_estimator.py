@@ -68,3 +68,8 @@ def test_errors(prob):
         est.transform(np.full((3, 3), np.nan))
     with pytest.raises(TypeError, match="predict"):
         est.transform(prob.observed)
+    dense = prob.observed.toarray()
+    dense[0, 0] = np.inf
+    with pytest.raises(ValueError, match="X must not contain inf"):
+        est.transform(dense)
+    assert est.predict([], []).shape == (0,)
