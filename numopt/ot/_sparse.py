@@ -351,9 +351,15 @@ def _solve_on_support(a, b, M, k, gamma, formulation, tol, ftol, maxiter, callba
                 stopped.append(True)
                 raise
 
-    res = so.minimize(problem, np.zeros(problem.size()), jac=True, method="L-BFGS-B",
-                      callback=on_iteration,
-                      options={"maxiter": maxiter, "gtol": tol, "ftol": ftol, "maxcor": 20})
+    x0 = np.zeros(problem.size())
+    if maxiter == 0:
+        # SciPy's L-BFGS-B runs one iteration even at maxiter=0: keep the starting point
+        res = OptimizeResult(x=x0, nit=0, nfev=0, status=1,
+                             message="maxiter=0, the starting point (zero potentials)")
+    else:
+        res = so.minimize(problem, x0, jac=True, method="L-BFGS-B", callback=on_iteration,
+                          options={"maxiter": maxiter, "gtol": tol, "ftol": ftol,
+                                   "maxcor": 20})
     idx, values, _, _ = problem.columns(res.x)
     cols = np.broadcast_to(np.arange(m)[:, None], idx.shape)
     T = sp.csr_array((values.ravel(), (idx.ravel(), cols.ravel())), shape=(n, m))
@@ -380,14 +386,16 @@ def _solve_on_support(a, b, M, k, gamma, formulation, tol, ftol, maxiter, callba
         how = "replaced by the cheapest plan on the top-(k+2) candidates"
         if rounded is not None and np.diff(rounded.tocsc().indptr).max() > k:
             rounded = None
+    infeasible = ("No feasible plan with at most k nonzeros per column was found near the "
+                  f"L-BFGS solution (its marginal error is {error_before:.3g}).")
     if stopped:
         status, detail = Status.CALLBACK_STOP, ""
+    elif res.status == 1:   # the budget ran out, whatever the rounding then managed
+        status, detail = Status.MAXITER, f"L-BFGS: {res.message}."
+        if rounded is None:
+            detail += " " + infeasible
     elif rounded is None:
-        status = Status.STALLED
-        detail = ("No feasible plan with at most k nonzeros per column was found near the "
-                  f"L-BFGS solution (its marginal error is {error_before:.3g}).")
-    elif res.status == 1:
-        status, detail = Status.MAXITER, f"L-BFGS: {res.message}"
+        status, detail = Status.STALLED, infeasible
     elif res.status != 0 and "ABNORMAL" not in str(res.message):
         status, detail = Status.STALLED, f"L-BFGS: {res.message}"
     else:

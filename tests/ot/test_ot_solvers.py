@@ -379,3 +379,14 @@ def test_reference_path_agrees_on_small_reg(problem):
         ref = sinkhorn(a, b, M, 1e-3, method="log", tol=1e-9)
     assert fast.nit == ref.nit
     np.testing.assert_allclose(fast.plan, ref.plan, atol=1e-12)
+
+
+@pytest.mark.parametrize("formulation", ["semi_dual", "dual"])
+def test_sparse_ot_cut_by_maxiter_reports_maxiter(formulation):
+    # a plan that cannot be rounded after one iteration was reported STALLED, hiding
+    # that the budget ran out; maxiter=0 ran one L-BFGS iteration (nit=1)
+    a, b, M = random_ot_problem(20, 15)
+    for maxiter in (0, 1):
+        res = sparse_ot(a, b, M, 2, formulation=formulation, maxiter=maxiter)
+        assert res.nit == maxiter and res.status == 1 and not res.success
+        assert "No feasible plan" in res.message
