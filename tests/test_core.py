@@ -189,3 +189,21 @@ def test_table_check_catches_a_solver_that_modifies_its_input():
 
     with pytest.raises(AssertionError, match="toy_solve:jacobi modified its input b"):
         check_inputs_unchanged(replace(spec, func=scaling_in_place), XP, XP.float64)
+
+
+def test_table_check_catches_a_solver_that_draws_from_global_state():
+    from dataclasses import replace
+
+    from numopt._registry import get_method
+    from numopt.testing import check_reproducible
+
+    spec = get_method("toy_solve", "jacobi")
+    check_reproducible(spec, XP, XP.float64)
+
+    def unseeded_start(A, b, **kwargs):
+        res = jacobi(A, b, **kwargs)
+        res.x = res.x + XP.asarray(np.random.default_rng().random(res.x.shape)) * 1e-3
+        return res
+
+    with pytest.raises(AssertionError, match="toy_solve:jacobi x differs between runs"):
+        check_reproducible(replace(spec, func=unseeded_start), XP, XP.float64)

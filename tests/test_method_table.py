@@ -13,6 +13,7 @@ from numopt.testing import (
     check_kernel_matches_reference,
     check_maxiter_respected,
     check_nonfinite_rejected,
+    check_reproducible,
     check_result,
     check_unknown_option,
 )
@@ -74,6 +75,12 @@ def test_maxiter_bounds_nit(spec, ns_name, dtype_name):
     xp, dtype = _setup(ns_name, dtype_name)
     if check_maxiter_respected(spec, xp, dtype) is None:
         pytest.skip("method takes no maxiter")
+
+
+@pytest.mark.parametrize("spec, ns_name, dtype_name", _ALL)
+def test_runs_are_reproducible(spec, ns_name, dtype_name):
+    xp, dtype = _setup(ns_name, dtype_name)
+    check_reproducible(spec, xp, dtype)
 
 
 @pytest.mark.parametrize("spec, ns_name, dtype_name", _ALL)

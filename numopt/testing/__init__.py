@@ -4,8 +4,8 @@ Every method registered with an ``example`` joins the table in
 ``tests/test_method_table.py``, which checks, for each namespace and float dtype:
 result fields, dtype preservation, the callback ``StopIteration`` convention,
 the unknown-option warning, ``nit <= maxiter`` with MAXITER reported, inputs left
-unmodified, rejection of NaN/inf and of wrong shapes with a message naming the
-argument, and agreement of the kernels with the reference path.
+unmodified, reproducible runs, rejection of NaN/inf and of wrong shapes with a message
+naming the argument, and agreement of the kernels with the reference path.
 """
 
 from ._assertions import assert_allclose, array_namespaces, gpu_available
@@ -17,6 +17,7 @@ from ._table import (
     check_kernel_matches_reference,
     check_maxiter_respected,
     check_nonfinite_rejected,
+    check_reproducible,
     check_result,
     check_unknown_option,
     run_example,
@@ -31,6 +32,7 @@ __all__ = [
     "check_result",
     "check_callback_stop",
     "check_inputs_unchanged",
+    "check_reproducible",
     "check_unknown_option",
     "check_maxiter_respected",
     "check_nonfinite_rejected",

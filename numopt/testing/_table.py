@@ -131,6 +131,21 @@ def check_inputs_unchanged(spec, xp, dtype):
         assert _same(xp, value, copy), f"{spec.solver}:{spec.name} modified its input {name}"
 
 
+def check_reproducible(spec, xp, dtype):
+    """Two runs on the same example give the same ``x`` to the bit and the same ``nit``
+    (randomized methods draw only from their ``seed``, never from global state)."""
+    runs = []
+    for _ in range(2):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = run_example(spec, spec.example(xp, dtype))
+        x = res.x.toarray() if hasattr(res.x, "toarray") else res.x
+        runs.append((xp.asarray(x), res.nit))
+    (x1, nit1), (x2, nit2) = runs
+    assert nit1 == nit2, f"{spec.solver}:{spec.name} nit {nit1} then {nit2}"
+    assert bool(xp.all(x1 == x2)), f"{spec.solver}:{spec.name} x differs between runs"
+
+
 def _replace_arg(example, index, value):
     args = list(example.args)
     args[index] = value
