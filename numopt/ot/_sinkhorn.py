@@ -94,6 +94,11 @@ def epsilon_schedule(reg, spread, factor):
     return regs[::-1] + [reg]
 
 
+# iterations without a new lowest marginal error after which a run at its rounding floor
+# stops (see SinkhornSolver._at_floor)
+STALL_WINDOW = 100
+
+
 class SinkhornSolver:
     """init/step/check/result for :func:`numopt._loop.run_solver`.
 
@@ -132,6 +137,9 @@ class SinkhornSolver:
             "err": xp.full((B,), math.inf, dtype=dtype, device=self.M.device),
             "done": xp.zeros((B,), dtype=xp.bool, device=self.M.device),
             "stage": 0, "stage_nit": 0, "held_stage": 0, "nit": xp.zeros((B,), dtype=xp.int64, device=self.M.device),
+            # lowest error of the final stage so far, and iterations since it was set
+            "best": xp.full((B,), math.inf, dtype=dtype, device=self.M.device),
+            "since_best": xp.zeros((B,), dtype=xp.int64, device=self.M.device),
         }
 
     @property
@@ -159,6 +167,10 @@ class SinkhornSolver:
         s["Y"] = xp.where(keep, s["Y"], Y_new)
         s["err"] = xp.where(s["done"], s["err"], err)
         s["nit"] = s["nit"] + xp.astype(~s["done"], xp.int64)
+        if s["stage"] == self.final_stage:
+            improved = err < s["best"]
+            s["best"] = xp.where(improved, err, s["best"])
+            s["since_best"] = xp.where(improved, 0, s["since_best"] + 1)
         s["done"] = frozen
         s["stage_nit"] += 1
         s["held_stage"] = s["stage"]   # the stage whose reg the held pair belongs to
@@ -178,7 +190,16 @@ class SinkhornSolver:
             return Status.NONFINITE
         if s["stage"] == self.final_stage and bool(xp.all(s["done"])):
             return Status.SUCCESS
+        if s["stage"] == self.final_stage and bool(xp.all(s["done"] | self._at_floor(s))):
+            return Status.STALLED
         return None
+
+    def _at_floor(self, s):
+        """Problems whose error, already below 1e-3 of the mass, set no new low in the
+        last STALL_WINDOW iterations: Sinkhorn's error falls every iteration until the
+        rounding floor (about 1e-7 of the mass in float32, where a tol of 1e-9 would
+        otherwise run to maxiter), and then wanders there."""
+        return (s["since_best"] >= STALL_WINDOW) & (s["best"] <= 1e-3 * self.mass)
 
     def plan(self, s):
         xp = self.xp
@@ -219,6 +240,10 @@ class SinkhornSolver:
             relative = xp.where(s["done"], xp.zeros_like(err), err / self.mass)
             fields["message_detail"] = relative_error_message(float(xp.max(relative)),
                                                               self.tol)
+            if bool(xp.all(s["done"] | self._at_floor(s))):
+                fields["message_detail"] += (
+                    f" It set no new low in {STALL_WINDOW} iterations: that is the rounding "
+                    f"floor in {self.M.dtype}; loosen tol.")
         return fields
 
 

@@ -390,3 +390,16 @@ def test_sparse_ot_cut_by_maxiter_reports_maxiter(formulation):
         res = sparse_ot(a, b, M, 2, formulation=formulation, maxiter=maxiter)
         assert res.nit == maxiter and res.status == 1 and not res.success
         assert "No feasible plan" in res.message
+
+
+@pytest.mark.parametrize("method", ["kernel", "log"])
+def test_float32_below_its_reach_stops_as_stalled(method):
+    # tol=1e-9 is below float32's floor (about 2e-7 of the mass here): the error wanders
+    # there, and the run used to go on to maxiter=10000
+    a, b, M = random_ot_problem(200, dtype=np.float32)
+    res = sinkhorn(a, b, M, 0.05, method=method)
+    assert not res.success and res.status == 4 and res.nit < 1000
+    assert "rounding floor in float32" in res.message
+    assert float(res.marginal_error) < 1e-6 and np.all(np.isfinite(res.plan))
+    batch = sinkhorn(np.stack([a, a]), np.stack([b, b]), M, 0.05, method=method)
+    assert batch.status == 4 and batch.nit < 1000
