@@ -189,6 +189,7 @@ def _solve_sns(a, b, M, reg, *, tol, maxiter, callback, warmup_tol, warmup_maxit
     cap = max(20, math.ceil(0.1 * m)) if max_nnz_per_row is None else int(max_nnz_per_row)
     cap = min(max(cap, 1), m)
     a64, b64, M64 = (np.asarray(x, dtype=np.float64) for x in (a, b, M))
+    b64 = b64 * (a64.sum() / b64.sum())   # float32 weights differ in mass by ~1e-8
     spread = float(M64.max() - M64.min())
     regs = epsilon_schedule(reg, spread, eps_factor) if spread / reg > 50 else [reg]
     warm = SinkhornSolver(np, a64[None, :], b64[None, :], M64, regs, "log",

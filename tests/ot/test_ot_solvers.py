@@ -403,3 +403,15 @@ def test_float32_below_its_reach_stops_as_stalled(method):
     assert float(res.marginal_error) < 1e-6 and np.all(np.isfinite(res.plan))
     batch = sinkhorn(np.stack([a, a]), np.stack([b, b]), M, 0.05, method=method)
     assert batch.status == 4 and batch.nit < 1000
+
+
+@pytest.mark.parametrize("method", ["kernel", "log", "sns"])
+def test_masses_within_tolerance_are_made_equal(method):
+    # masses 3e-7 apart are accepted (the tolerance is 1e-6), but no plan has an L1
+    # marginal error below that gap: tol=1e-9 ran to maxiter; b is now scaled to a's mass
+    a, b, M = random_ot_problem(60, weights="random")
+    b_off = b * (1 + 3e-7)
+    res = sinkhorn(a, b_off, M, 0.05, method=method, maxiter=2000)
+    assert res.success and res.nit < 500, res.message
+    np.testing.assert_allclose(res.plan.sum(axis=0), b, rtol=0, atol=1e-9)
+    assert emd(a, b_off, M).marginal_error < 1e-12
