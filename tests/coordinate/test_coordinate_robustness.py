@@ -120,3 +120,28 @@ def test_label_propagation_with_scaled_X(s):
                                    rtol=0, atol=1e-12)
         np.testing.assert_array_equal(scaled.predict(X * s), base.predict(X))
     assert (base.transduction_ == y).mean() > 0.95
+
+
+def _lasso_gap(X, y, w, alpha):
+    """The Lasso duality gap at scikit-learn's dual point, from scratch in float64."""
+    n = X.shape[0]
+    R = y - X @ w
+    primal = 0.5 * R @ R / n + alpha * np.abs(w).sum()
+    theta = R / max(n * alpha, np.max(np.abs(X.T @ R)))
+    return primal - 0.5 / n * (y @ y - np.sum((y - n * alpha * theta) ** 2))
+
+
+def test_float32_lasso_gap_is_not_a_rounding_artefact():
+    # primal and dual were summed in float32 from the residual the inner solver updates:
+    # at tol 1e-12 the gap read 0.0 and the fit claimed success with a true gap of 3.8e-5
+    from numopt.problems import lasso_design
+
+    X, y, *_ = lasso_design(200, 500, seed=0)
+    alpha = 0.05 * np.max(np.abs(X.T @ y)) / 200
+    target = 1e-12 * (y @ y) / 200
+    res = lasso(X.astype(np.float32), y.astype(np.float32), alpha, tol=1e-12)
+    true_gap = _lasso_gap(X, y, res.x.astype(float), alpha)
+    assert not res.success and res.status == 1
+    assert res.dual_gap > 1e4 * target and true_gap > 1e4 * target  # both at the floor
+    easy = lasso(X.astype(np.float32), y.astype(np.float32), alpha, tol=1e-5)
+    assert easy.success and _lasso_gap(X, y, easy.x.astype(float), alpha) < 1e-5 * (y @ y) / 200
