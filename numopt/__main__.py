@@ -58,6 +58,12 @@ def main(argv=None) -> int:
     if opts.list:
         _print_methods()
         return 0
+    if opts.only:
+        known = sorted({problem_class for problem_class, _, _ in list_demos()})
+        unknown = sorted(set(opts.only) - set(known))
+        if unknown:   # an empty table would read as a pass
+            raise SystemExit(f"--only: no problem class {', '.join(map(repr, unknown))}; "
+                             f"the classes are {', '.join(known)}")
     xp = _namespace(opts.gpu)
     from ._backend import synchronize
 

@@ -29,3 +29,10 @@ def test_gpu_flag_without_gpu_fails_clearly():
         return
     out = _run("--gpu")
     assert out.returncode != 0 and "--gpu needs CuPy" in out.stderr
+
+
+def test_unknown_only_class_fails_clearly():
+    # it printed an empty table and exited 0, which reads as a pass
+    out = _run("--only", "nonsense")
+    assert out.returncode != 0
+    assert "no problem class 'nonsense'" in out.stderr and "linalg" in out.stderr
