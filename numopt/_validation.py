@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 import warnings
 
 from scipy.optimize import OptimizeWarning
@@ -18,6 +19,7 @@ __all__ = [
     "check_choice",
     "check_flag",
     "check_seed",
+    "is_linear_operator",
 ]
 
 
@@ -35,7 +37,7 @@ def as_array(x, name, xp, *, ndim=None, dtype=None, finite=True, allow_empty=Fal
     """
     if x is None:
         raise TypeError(f"{name} must be an array, got None")
-    if _is_sparse(x):
+    if _is_sparse(x) or is_linear_operator(x):
         # asarray would wrap it in a 0-d object array and the dtype message would mislead.
         raise TypeError(f"{name} must be a dense array, got {type(x).__name__} (sparse "
                         "matrices and linear operators are not accepted here)")
@@ -61,11 +63,22 @@ def as_array(x, name, xp, *, ndim=None, dtype=None, finite=True, allow_empty=Fal
     return arr
 
 
-def _is_sparse(x):
-    """A SciPy or CuPy sparse matrix/array or LinearOperator (checked by module, so CuPy
-    is not imported)."""
-    module = type(x).__module__
-    return module.startswith(("scipy.sparse", "cupyx.scipy.sparse"))
+def is_linear_operator(A) -> bool:
+    """A SciPy or cupyx ``LinearOperator`` (neither library is imported to find out)."""
+    linalg = sys.modules.get("scipy.sparse.linalg")
+    if linalg is not None and isinstance(A, linalg.LinearOperator):
+        return True
+    cupy_linalg = sys.modules.get("cupyx.scipy.sparse.linalg")
+    return cupy_linalg is not None and isinstance(A, cupy_linalg.LinearOperator)
+
+
+def _is_sparse(A) -> bool:
+    """A SciPy or cupyx sparse matrix or array (neither library is imported)."""
+    for mod in ("scipy.sparse", "cupyx.scipy.sparse"):
+        sparse = sys.modules.get(mod)
+        if sparse is not None and sparse.issparse(A):
+            return True
+    return False
 
 
 def check_finite(arr, name, xp):

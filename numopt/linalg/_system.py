@@ -3,28 +3,10 @@ caller's namespace, validation with messages that name the argument."""
 
 from __future__ import annotations
 
-import sys
-
 from .._backend import float_dtype, is_cupy, is_numpy
-from .._validation import as_array, check_finite, check_shape
+from .._validation import _is_sparse, as_array, check_finite, check_shape, is_linear_operator
 
 __all__ = ["CSRSystem", "as_csr_system", "as_rhs", "is_linear_operator"]
-
-
-def is_linear_operator(A) -> bool:
-    linalg = sys.modules.get("scipy.sparse.linalg")
-    if linalg is not None and isinstance(A, linalg.LinearOperator):
-        return True
-    cupy_linalg = sys.modules.get("cupyx.scipy.sparse.linalg")
-    return cupy_linalg is not None and isinstance(A, cupy_linalg.LinearOperator)
-
-
-def _is_sparse(A) -> bool:
-    for mod in ("scipy.sparse", "cupyx.scipy.sparse"):
-        sparse = sys.modules.get(mod)
-        if sparse is not None and sparse.issparse(A):
-            return True
-    return False
 
 
 class CSRSystem:
