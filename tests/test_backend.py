@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import threading
 
 import array_api_strict
 import numpy as np
@@ -153,3 +154,83 @@ def test_cupy_kernel_selected_and_agrees(dtype):
     res = jacobi(Ag, bg, tol=1e-5 if single else 1e-12)
     assert res.success and isinstance(res.x, cupy.ndarray) and res.x.dtype == dtype
     assert_allclose(res.x, np.linalg.solve(A, b), rtol=1e-4, atol=1e-5 if single else 1e-12)
+
+
+def _in_thread(target):
+    """Run ``target`` in a new thread and re-raise what it raised."""
+    errors = []
+
+    def run():
+        try:
+            target()
+        except BaseException as exc:  # noqa: BLE001 - handed back to the test
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, errors
+
+
+def test_config_context_in_one_thread_leaves_other_threads_alone():
+    # scikit-learn's rule: the configuration is per thread
+    entered, checked = threading.Event(), threading.Event()
+    np_xp = get_namespace(np.ones(1))
+
+    def hold_reference_context():
+        with numopt.config_context(kernels="reference"):
+            assert kernel_backend("testing.jacobi_step", np_xp) == "reference"
+            entered.set()
+            assert checked.wait(10)
+
+    thread, errors = _in_thread(hold_reference_context)
+    assert entered.wait(10)
+    try:
+        assert numopt.get_config()["kernels"] == "auto"
+        assert kernel_backend("testing.jacobi_step", np_xp) == "numba"
+    finally:
+        checked.set()
+        thread.join()
+    assert not errors, errors
+
+
+def test_overlapping_contexts_in_two_threads_restore_each_threads_own():
+    # A enters, B enters, A leaves, B leaves: with one process-wide dict B restored
+    # the "reference" it had saved from A's context, and it stayed for good
+    a_entered, b_entered, a_left = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def first():
+        with numopt.config_context(kernels="reference"):
+            a_entered.set()
+            assert b_entered.wait(10)
+        seen["a_after"] = numopt.get_config()["kernels"]
+        a_left.set()
+
+    def second():
+        assert a_entered.wait(10)
+        before = numopt.get_config()["kernels"]
+        with numopt.config_context(kernels="reference"):
+            b_entered.set()
+            assert a_left.wait(10)
+            seen["b_inside_after_a_left"] = numopt.get_config()["kernels"]
+        seen["b_before"], seen["b_after"] = before, numopt.get_config()["kernels"]
+
+    threads = [_in_thread(first), _in_thread(second)]
+    for thread, _ in threads:
+        thread.join(20)
+    for _, errors in threads:
+        assert not errors, errors
+    assert seen == {"a_after": "auto", "b_before": "auto",
+                    "b_inside_after_a_left": "reference", "b_after": "auto"}
+    assert numopt.get_config()["kernels"] == "auto"
+
+
+def test_set_config_in_a_thread_stays_in_that_thread():
+    def set_reference():
+        numopt.set_config(kernels="reference")
+        assert numopt.get_config()["kernels"] == "reference"
+
+    thread, errors = _in_thread(set_reference)
+    thread.join(10)
+    assert not errors, errors
+    assert numopt.get_config()["kernels"] == "auto"
