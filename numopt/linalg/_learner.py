@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 
+from .._progress import Progress, check_progress
 from .._result import OptimizeResult, Status
 from .._validation import check_choice, check_scalar, check_seed
 from ._bandits import BinnedTsallisINF, ChebyshevCB, TsallisINF, UnimodalUCB
@@ -90,6 +91,11 @@ class RelaxationLearner:
     seed : int or numpy.random.Generator, optional
         Drives the sampling of the Tsallis-INF and contextual policies; the UCB
         policies are deterministic given the costs.
+    progress : bool or None
+        Report progress over the solves of :meth:`solve`: systems done, their mean
+        iteration count and the current ``omega`` (a tqdm bar where tqdm is installed,
+        otherwise a line on stderr every few seconds). ``None`` (default) reports only
+        when stderr is a terminal.
     **solver_options
         Passed to the solver (for instance ``ordering``).
 
@@ -101,7 +107,7 @@ class RelaxationLearner:
 
     def __init__(self, method="sor", *, policy="tsallis_inf", omegas=None,
                  context_range=None, n_bins=5, degree=6, tol=1e-8, maxiter=10000,
-                 seed=None, **solver_options):
+                 seed=None, progress=None, **solver_options):
         self.method = check_choice(method, "method", _METHODS)
         self.policy = check_choice(policy, "policy", _POLICIES)
         try:
@@ -142,8 +148,16 @@ class RelaxationLearner:
             else:
                 degree = check_scalar(degree, "degree", low=1, integer=True)
                 self._bandit = ChebyshevCB(grid.size, self.rng, (low, high), degree)
+        self.progress = check_progress(progress)
+        self._progress = None  # created on the first solve that reports
         self.history = []
         self._pending = None
+
+    def __getstate__(self):
+        # a live progress bar holds a stream and a lock: a copy starts its own
+        state = dict(self.__dict__)
+        state["_progress"] = None
+        return state
 
     @property
     def contextual(self):
@@ -179,6 +193,13 @@ class RelaxationLearner:
         OptimizeResult
             The solver's result with ``omega`` (the value used) and ``context``.
         """
+        res = self._solve(A, b, context, x0)
+        if self._progress is None:
+            self._progress = Progress("RelaxationLearner", enabled=self.progress)
+        self._progress.update(**progress_fields(self.history))
+        return res
+
+    def _solve(self, A, b, context, x0):
         omega = self.predict(context)
         res = run_with_omega(self.method, A, b, omega, tol=self.tol, maxiter=self.maxiter,
                              x0=x0, **self.solver_options)
@@ -189,6 +210,13 @@ class RelaxationLearner:
         res["omega"] = omega
         res["context"] = context
         return res
+
+
+def progress_fields(history):
+    """What a progress report shows: mean iterations so far and the last omega."""
+    mean_nit = sum(h["nit"] for h in history) / max(len(history), 1)
+    return {"mean nit": f"{mean_nit:.1f}",
+            "omega": f"{history[-1]['omega']:.4g}" if history else "-"}
 
 
 def _unpack(system, index):
@@ -202,7 +230,7 @@ def _unpack(system, index):
                        else ""))
 
 
-def solve_sequence(systems, learner, *, callback=None):
+def solve_sequence(systems, learner, *, callback=None, progress=None):
     """Solve a sequence of systems with ``learner`` choosing ``omega`` for each.
 
     Parameters
@@ -214,6 +242,12 @@ def solve_sequence(systems, learner, *, callback=None):
     callback : callable, optional
         ``callback(index, result)`` after each solve; raising ``StopIteration`` ends
         the sequence early (``success=False``).
+    progress : bool or None
+        Report progress: systems done (of the total when ``systems`` has a length),
+        mean iterations and the current ``omega``, as a tqdm bar where tqdm is
+        installed, otherwise a line on stderr every few seconds. ``None`` (default)
+        follows ``learner.progress``. The learner's own report is off during the
+        sequence, so one display shows it.
 
     Returns
     -------
@@ -225,6 +259,7 @@ def solve_sequence(systems, learner, *, callback=None):
     """
     if not isinstance(learner, RelaxationLearner):
         raise TypeError(f"learner must be a RelaxationLearner, got {type(learner).__name__}")
+    total = len(systems) if hasattr(systems, "__len__") else None
     try:
         systems = iter(systems)
     except TypeError:
@@ -233,16 +268,20 @@ def solve_sequence(systems, learner, *, callback=None):
     results = []
     stopped = False
     start = time.perf_counter()
-    for index, system in enumerate(systems):
-        A, b, context = _unpack(system, index)
-        res = learner.solve(A, b, context=context)
-        results.append(res)
-        if callback is not None:
-            try:
-                callback(index, res)
-            except StopIteration:
-                stopped = True
-                break
+    report = Progress("solve_sequence", total=total,
+                      enabled=learner.progress if progress is None else progress)
+    with report:
+        for index, system in enumerate(systems):
+            A, b, context = _unpack(system, index)
+            res = learner._solve(A, b, context, None)
+            results.append(res)
+            report.update(**progress_fields(learner.history))
+            if callback is not None:
+                try:
+                    callback(index, res)
+                except StopIteration:
+                    stopped = True
+                    break
     seconds = time.perf_counter() - start
     nits = np.array([r.nit for r in results], dtype=np.int64)
     n_failed = sum(not r.success for r in results)

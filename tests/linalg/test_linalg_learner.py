@@ -274,3 +274,60 @@ def test_unimodal_ucb_needs_a_sorted_grid():
     with pytest.raises(ValueError, match="omegas"):
         RelaxationLearner("ssor_pcg", policy="unimodal_ucb", omegas=[1.9, 1.8, 1.95])
     RelaxationLearner("ssor_pcg", policy="ucb", omegas=[1.9, 1.8, 1.95])
+
+
+@pytest.fixture
+def no_tqdm(monkeypatch):
+    """Progress falls back to plain lines, one per update."""
+    import sys
+
+    import numopt._progress
+
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # import raises ImportError
+    monkeypatch.setattr(numopt._progress, "FALLBACK_INTERVAL", 0.0)
+
+
+def test_solve_sequence_progress_lines_without_tqdm(no_tqdm, capsys):
+    systems = shifted_poisson_sequence(4, grid=4, seed=0)
+    out = solve_sequence(systems, RelaxationLearner("sor", seed=0), progress=True)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 5  # one per system, and the closing line
+    for done, line in zip(range(1, 5), lines):
+        assert line.startswith(f"solve_sequence: {done}/4 done")
+    mean = out.nits.mean()
+    assert f"mean nit {mean:.1f}" in lines[3]
+    assert f"omega {out.omegas[-1]:.4g}" in lines[3]
+
+
+def test_solve_sequence_progress_bar_with_tqdm(capsys):
+    pytest.importorskip("tqdm")
+    systems = shifted_poisson_sequence(3, grid=4, seed=0)
+    solve_sequence(systems, RelaxationLearner("sor", seed=0), progress=True)
+    err = capsys.readouterr().err
+    assert "solve_sequence" in err and "3/3" in err and "omega=" in err
+
+
+def test_progress_is_quiet_off_a_terminal_and_follows_the_learner(no_tqdm, capsys):
+    systems = shifted_poisson_sequence(3, grid=4, seed=0)
+    solve_sequence(systems, RelaxationLearner("sor", seed=0))  # stderr is not a tty
+    assert capsys.readouterr().err == ""
+    solve_sequence(systems, RelaxationLearner("sor", seed=0, progress=True))
+    assert capsys.readouterr().err.count("solve_sequence: ") == 4  # one display only
+
+
+def test_learner_progress_on_single_solves_and_pickles(no_tqdm, capsys):
+    import pickle
+
+    learner = RelaxationLearner("sor", seed=0, progress=True)
+    for system in shifted_poisson_sequence(2, grid=4, seed=1):
+        learner.solve(system.A, system.b)
+    assert capsys.readouterr().err.count("RelaxationLearner: ") == 2
+    copy = pickle.loads(pickle.dumps(learner))
+    assert copy.history == learner.history
+
+
+def test_progress_argument_checked():
+    with pytest.raises(TypeError, match="progress"):
+        RelaxationLearner("sor", progress="yes")
+    with pytest.raises(TypeError, match="progress"):
+        solve_sequence([], RelaxationLearner("sor"), progress=1)
