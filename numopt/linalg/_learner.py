@@ -10,6 +10,9 @@ from .._progress import Progress, check_progress
 from .._result import OptimizeResult, Status
 from .._validation import check_choice, check_scalar, check_seed
 from ._bandits import BinnedTsallisINF, ChebyshevCB, TsallisINF, UnimodalUCB
+from ._cg import cg
+from ._sor import sor
+from ._ssor import ssor_preconditioner
 
 _METHODS = ("sor", "ssor", "ssor_pcg")
 _POLICIES = ("tsallis_inf", "ucb", "unimodal_ucb", "binned_tsallis_inf", "chebyshev_cb")
@@ -41,8 +44,6 @@ def run_with_omega(method, A, b, omega, *, tol, maxiter, x0=None, **options):
     """Solve one system with ``method`` at a fixed ``omega`` (the baseline the learner
     competes with); ``ordering`` goes to the SSOR preconditioner for ``"ssor_pcg"``."""
     options = dict(options)
-    from ._api import cg, sor, ssor_preconditioner
-
     if method == "sor":
         return sor(A, b, x0, omega=omega, tol=tol, maxiter=maxiter, **options)
     if method == "ssor":
