@@ -7,6 +7,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._backend import get_kernel, get_namespace
 from .._estimator import progress_callback, report_fit, warn_if_unconverged
 from ._api import complete
 
@@ -125,47 +126,51 @@ class MatrixCompleter(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return self
 
     def _set_fold_in(self, res, options, column_means):
-        """The fold-in's orthonormal column basis and per-direction ridge penalties.
+        """The fold-in's design ``B`` and ridge ``reg``: a row's factor minimizes
+        ``||x_obs - B_obs d||^2 + reg ||d||^2`` and its completion is ``B d``.
 
-        A row's fit is ``min_c ||x_obs - Q_obs c||^2 + sum_j penalty_j c_j^2`` over an
-        orthonormal basis ``Q`` of the span of ``V_``. For ``altmin``/``als`` this is the
-        fit's own row update (ridge ``reg`` on the coefficients in an orthonormal basis,
-        the same in any rotation of it and in any units, as the fit's rescaling of ``X``
-        multiplies both terms alike). For ``softimpute`` it is the fixed point of a row of
-        ``Z = S_lambda(P_Omega(X) + P_Omega^perp(Z))`` at the fitted singular vectors
-        ``Q`` and values ``s``: ridge ``lambda / s_j`` in direction ``j``.
+        In an orthonormal basis ``Q`` of the span of ``V_`` the fold-in is
+        ``min_c ||x_obs - Q_obs c||^2 + sum_j penalty_j c_j^2``. For ``altmin``/``als``
+        that is the fit's own row update (ridge ``reg`` on the coefficients in an
+        orthonormal basis: the same in any rotation of it, and in any units, as the
+        fit's rescaling of ``X`` multiplies both terms alike). For ``softimpute`` it is
+        the fixed point of a row of ``Z = S_lambda(P_Omega(X) + P_Omega^perp(Z))`` at the
+        fitted singular vectors ``Q`` and values ``s``: ridge ``lambda / s_j`` in
+        direction ``j``, a unit ridge on ``B = Q diag(penalty)^(-1/2)``.
         """
         V = np.asarray(self.V_, dtype=np.float64)
         Q, s, _ = np.linalg.svd(V, full_matrices=False)
         keep = s > s[0] * np.finfo(np.float64).eps * max(V.shape) if s.size and s[0] > 0 \
             else np.zeros(s.shape, dtype=bool)
         Q, s = Q[:, keep], s[keep]
-        if self.method == "softimpute":
-            penalty = float(res.shrinkage) / s
+        if self.method == "softimpute" and float(res.shrinkage) > 0:
+            self._fold_in_design = Q * np.sqrt(s / float(res.shrinkage))
+            self._fold_in_reg = 1.0
         else:
-            penalty = np.full(s.shape, float(options.get("reg", 0.0)))
-        self._fold_in_basis, self._fold_in_penalty = Q, penalty
+            self._fold_in_design = np.ascontiguousarray(Q)
+            self._fold_in_reg = 0.0 if self.method == "softimpute" else \
+                float(options.get("reg", 0.0))
         # a row without observations gets complete()'s fill of such rows: the column
         # means, projected onto the fitted column space
         coef = np.linalg.lstsq(V, column_means, rcond=None)[0]
         self._empty_row_fill = V @ coef
 
     def _fold_in(self, X):
-        """The completion of each row of ``X`` (dense, NaN missing), fitted columns."""
-        Q, penalty = self._fold_in_basis, self._fold_in_penalty
-        n, r = Q.shape
+        """The completion of each row of ``X`` (dense, NaN missing, fitted columns), by
+        the fit's per-row least-squares kernel (a row with fewer observations than the
+        rank gets the fit's tiny ridge)."""
+        B = self._fold_in_design
         observed = ~np.isnan(X)
-        mask = observed.astype(np.float64)
-        rhs = np.where(observed, X, 0.0).astype(np.float64) @ Q
-        # each row's Gram matrix Q_obs^T Q_obs, for all rows in one product
-        gram = (mask @ (Q[:, :, None] * Q[:, None, :]).reshape(n, r * r)).reshape(-1, r, r)
-        gram += np.diag(penalty)
-        # the pseudo-inverse gives the minimum-norm fit of a row with fewer observations
-        # than the rank (the fit's tiny ridge tends to the same)
-        coef = np.einsum("ijk,ik->ij", np.linalg.pinv(gram, hermitian=True), rhs)
-        Z = coef @ Q.T
-        empty = ~observed.any(axis=1)
-        Z[empty] = self._empty_row_fill
+        Z = np.zeros(X.shape, dtype=np.float64)
+        if B.shape[1]:
+            rows, cols = np.nonzero(observed)
+            indptr = np.zeros(X.shape[0] + 1, dtype=np.int64)
+            np.cumsum(observed.sum(axis=1), out=indptr[1:])
+            solve = get_kernel("completion.exact_rows", get_namespace(B))
+            C, _ = solve(get_namespace(B), indptr, cols.astype(np.int64),
+                         X[rows, cols].astype(np.float64), B, self._fold_in_reg)
+            Z = C @ B.T
+        Z[~observed.any(axis=1)] = self._empty_row_fill
         return Z
 
     def transform(self, X):
