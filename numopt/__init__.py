@@ -2,7 +2,8 @@
 
 Problem classes live in subpackages (``numopt.linalg``, ``numopt.ot``,
 ``numopt.coordinate``, ``numopt.completion``) that load on first access, so
-``import numopt`` stays light and imports neither Numba nor CuPy.
+``import numopt`` stays light and imports neither Numba, CuPy nor scikit-learn
+(``numopt.ConvergenceWarning``, scikit-learn's class, loads on first access).
 """
 
 import importlib
@@ -10,7 +11,7 @@ import importlib
 from ._config import config_context, get_config, set_config
 from ._minimize import minimize, show_options
 from ._result import OptimizeResult, Status
-from .exceptions import ConvergenceWarning, OptimizeWarning
+from .exceptions import OptimizeWarning
 
 __version__ = "0.1.0.dev0"
 
@@ -33,8 +34,12 @@ __all__ = [
 def __getattr__(name):
     if name in _SUBPACKAGES:
         return importlib.import_module(f"{__name__}.{name}")
+    if name == "ConvergenceWarning":   # scikit-learn's class, imported on first use
+        from . import exceptions
+
+        return exceptions.ConvergenceWarning
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_SUBPACKAGES))
+    return sorted(set(globals()) | set(_SUBPACKAGES) | {"ConvergenceWarning"})

@@ -1,14 +1,24 @@
-"""Warnings numopt emits. ``OptimizeWarning`` is SciPy's own class, so filters written
-for SciPy catch numopt's warnings too."""
+"""Warnings and errors numopt emits, each the class of the library its users already
+filter: ``OptimizeWarning`` is SciPy's, ``ConvergenceWarning`` and ``NotFittedError`` are
+scikit-learn's (``warnings.filterwarnings("ignore", category=sklearn.exceptions.
+ConvergenceWarning)`` and ``pytest.warns`` on scikit-learn's class catch numopt's
+estimators). The scikit-learn classes load on first access, so that ``import numopt``
+does not import scikit-learn."""
 
 from scipy.optimize import OptimizeWarning
 
 __all__ = ["OptimizeWarning", "ConvergenceWarning", "NotFittedError"]
 
-
-class ConvergenceWarning(UserWarning):
-    """An estimator's fit stopped before its tolerance was reached (scikit-learn's meaning)."""
+_FROM_SKLEARN = ("ConvergenceWarning", "NotFittedError")
 
 
-class NotFittedError(ValueError, AttributeError):
-    """An estimator is used before ``fit`` (scikit-learn's meaning, and its base classes)."""
+def __getattr__(name):
+    if name in _FROM_SKLEARN:
+        import sklearn.exceptions
+
+        return getattr(sklearn.exceptions, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_FROM_SKLEARN))

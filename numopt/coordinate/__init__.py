@@ -7,7 +7,6 @@ solvers behind the scikit-learn-style estimators.
 
 from . import _demo, _methods  # noqa: F401  (registers the demos and methods)
 from ._api import bcd, lasso, sparse_logistic_regression
-from ._estimators import Lasso, LabelPropagation, SparseLogisticRegression
 from ._problems import (BinaryLogistic, GLMProblem, L1LeastSquares, L1Logistic,
                         LabelPropagationProblem, LeastSquares, QuadraticProblem, SoftmaxLogistic,
                         SoftmaxProblem)
@@ -16,3 +15,19 @@ __all__ = ["bcd", "lasso", "sparse_logistic_regression", "LeastSquares", "Binary
            "SoftmaxLogistic", "LabelPropagationProblem", "L1LeastSquares", "L1Logistic",
            "QuadraticProblem", "GLMProblem", "SoftmaxProblem", "Lasso",
            "SparseLogisticRegression", "LabelPropagation"]
+
+_ESTIMATORS = ("Lasso", "SparseLogisticRegression", "LabelPropagation")
+
+
+def __getattr__(name):
+    # the estimators import scikit-learn: loaded on first access, so that the solvers of
+    # this package do not pay for it
+    if name in _ESTIMATORS:
+        from . import _estimators
+
+        return getattr(_estimators, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_ESTIMATORS))

@@ -3,7 +3,22 @@ Sinkhorn-Newton-Sparse, sparsity-constrained and quadratically regularized OT, a
 exact LP reference (``emd``)."""
 
 from ._api import emd, quadratic_ot, sinkhorn, sparse_ot
-from ._estimators import EntropicOT, SparseOT
 from . import _demo, _methods  # noqa: F401  (register the demos and methods)
 
 __all__ = ["sinkhorn", "emd", "sparse_ot", "quadratic_ot", "EntropicOT", "SparseOT"]
+
+_ESTIMATORS = ("EntropicOT", "SparseOT")
+
+
+def __getattr__(name):
+    # the estimators import scikit-learn: loaded on first access, so that the solvers of
+    # this package do not pay for it
+    if name in _ESTIMATORS:
+        from . import _estimators
+
+        return getattr(_estimators, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_ESTIMATORS))

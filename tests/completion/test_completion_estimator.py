@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from numopt.completion import MatrixCompleter, complete
-from numopt.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning
 from numopt.problems import random_low_rank_completion
 
 
@@ -20,7 +20,7 @@ def test_fit_predict_transform(prob):
     assert est.fit(prob.observed) is est
     truth = prob.dense()
     rows, cols = np.nonzero(np.isnan(prob.dense_with_nan()))
-    np.testing.assert_allclose(est.predict(rows, cols), truth[rows, cols], atol=1e-7)
+    np.testing.assert_allclose(est.predict_entries(rows, cols), truth[rows, cols], atol=1e-7)
     X = prob.dense_with_nan()
     filled = est.transform(X)
     assert np.isnan(X).any() and not np.isnan(filled).any()  # input untouched
@@ -58,18 +58,84 @@ def test_params_protocol_and_clone(prob):
 def test_errors(prob):
     est = MatrixCompleter(3)
     with pytest.raises(ValueError, match="not fitted"):
-        est.predict([0], [0])
+        est.predict_entries([0], [0])
     est.fit(prob.observed)
     with pytest.raises(ValueError, match=r"\bcols\b"):
-        est.predict([0], [60])
+        est.predict_entries([0], [60])
     with pytest.raises(TypeError, match=r"\brows\b"):
-        est.predict([0.5], [1])
-    with pytest.raises(ValueError, match="shape"):
+        est.predict_entries([0.5], [1])
+    with pytest.raises(ValueError, match="X has 3 features.*expecting 60"):
         est.transform(np.full((3, 3), np.nan))
-    with pytest.raises(TypeError, match="predict"):
-        est.transform(prob.observed)
     dense = prob.observed.toarray()
     dense[0, 0] = np.inf
-    with pytest.raises(ValueError, match="X must not contain inf"):
+    with pytest.raises(ValueError, match="X contains infinity"):
         est.transform(dense)
-    assert est.predict([], []).shape == (0,)
+    sparse = prob.observed.copy()
+    sparse.data[0] = np.nan
+    with pytest.raises(ValueError, match="stored entries contain NaN"):
+        est.fit(sparse)
+    with pytest.raises(ValueError, match=r"rank=4 exceeds .* 3 feature\(s\)"):
+        MatrixCompleter(4).fit(np.ones((5, 3)))
+    assert est.predict_entries([], []).shape == (0,)
+
+
+@pytest.mark.parametrize("method,options", [("altmin", None), ("als", {"reg": 0.5}),
+                                            ("softimpute", None),
+                                            ("softimpute", {"shrinkage": 2.0})])
+def test_transform_of_the_fitted_rows_gives_the_fitted_fill(prob, method, options):
+    # fold-in is the fit's own row update (softimpute: its fixed point), so a fitted row
+    # folded in again gets its fitted completion back, regularized fits included
+    X = prob.dense_with_nan()
+    est = MatrixCompleter(3, method=method, solver_options=options, tol=1e-12,
+                          random_state=0)
+    fitted = est.fit_transform(X)
+    np.testing.assert_allclose(est.transform(X), fitted, atol=1e-7 * np.abs(fitted).max())
+    np.testing.assert_allclose(est.transform(X[::-1][:7]), fitted[::-1][:7],
+                               atol=1e-7 * np.abs(fitted).max())
+
+
+def test_transform_completes_rows_it_was_not_fitted_on(prob):
+    # the old transform returned the fitted rows' fill for any matrix of the fitted shape
+    truth = prob.dense()
+    rng = np.random.default_rng(1)
+    est = MatrixCompleter(3, tol=1e-12, random_state=0).fit(prob.dense_with_nan()[:50])
+    new = truth[50:].copy()
+    new[rng.random(new.shape) < 0.6] = np.nan
+    filled = est.transform(new)
+    np.testing.assert_allclose(filled, truth[50:], atol=1e-6 * np.abs(truth).max())
+    # a new row without any observation gets complete()'s fill of an empty row
+    empty = est.transform(np.full((2, 60), np.nan))
+    np.testing.assert_allclose(empty[0], empty[1])
+    X = prob.dense_with_nan()[:50].copy()
+    X[0] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X)
+    np.testing.assert_allclose(est.transform(np.full((1, 60), np.nan))[0],
+                               est.predict_entries(np.zeros(60, int), np.arange(60)),
+                               atol=1e-10 * np.abs(truth).max())
+
+
+def test_sparse_input_stored_entries_are_the_observations(prob):
+    est = MatrixCompleter(3, tol=1e-12, random_state=0).fit(prob.observed)
+    dense_fit = MatrixCompleter(3, tol=1e-12, random_state=0).fit(prob.dense_with_nan())
+    filled = est.transform(prob.observed)
+    np.testing.assert_allclose(filled, dense_fit.transform(prob.dense_with_nan()),
+                               atol=1e-7 * np.abs(filled).max())
+    np.testing.assert_allclose(filled, prob.dense(), atol=1e-6 * np.abs(filled).max())
+
+
+def test_float32_dataframe_and_set_output(prob):
+    pd = pytest.importorskip("pandas")
+    X = prob.dense_with_nan().astype(np.float32)
+    columns = [f"c{j}" for j in range(X.shape[1])]
+    frame = pd.DataFrame(X, columns=columns)
+    est = MatrixCompleter(3, tol=1e-5, random_state=0).set_output(transform="pandas")
+    out = est.fit_transform(frame)
+    assert isinstance(out, pd.DataFrame) and list(out.columns) == columns
+    assert (out.dtypes == np.float32).all()
+    assert list(est.feature_names_in_) == columns
+    assert list(est.get_feature_names_out()) == columns
+    np.testing.assert_allclose(out.to_numpy(), prob.dense(),
+                               atol=1e-3 * np.abs(X[~np.isnan(X)]).max())
+    assert est.set_output(transform="default").transform(frame).dtype == np.float32
