@@ -123,7 +123,7 @@ def test_shape_scalar_choice_and_option_checks():
         check_choice("c", "method", ("a", "b"))
     with pytest.warns(numopt.OptimizeWarning, match="Unknown solver options for m: zz"):
         merged = check_options({"zz": 1, "alpha": 2}, {"alpha": 1, "beta": 0}, "m")
-    assert merged == {"alpha": 2, "beta": 0}
+    assert merged == {"alpha": 2, "beta": 0, "disp": False}  # the loop option disp too
 
 
 class _Batched(_Counter):
@@ -138,7 +138,11 @@ class _Batched(_Counter):
 
 def test_solver_may_report_its_own_iteration_count():
     seen = []
-    res = run_solver(_Batched(12), maxiter=10, callback=lambda r: seen.append(r.nit))
+
+    def callback(intermediate_result):
+        seen.append(intermediate_result.nit)
+
+    res = run_solver(_Batched(12), maxiter=10, callback=callback)
     assert res.success and res.nit == 15 and seen == [5, 10, 15]
 
 

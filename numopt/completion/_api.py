@@ -223,7 +223,8 @@ def complete(M, rank, *, method="altmin", tol=1e-8, maxiter=None, seed=None, cal
     else:
         solver = AlternatingSolver(xp, obs, rank, exact=(method == "als"), tol=tol, seed=seed,
                                    options=opts)
-    res = run_solver(solver, maxiter=maxiter, callback=callback, finite_fields=("x", "V"))
+    res = run_solver(solver, maxiter=maxiter, callback=callback, finite_fields=("x", "V"),
+                     disp=opts["disp"])
     _fill_unobserved(res, obs)
     res.method = method
     return res
