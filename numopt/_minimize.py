@@ -67,9 +67,15 @@ def minimize(fun, x0, args=(), method=None, jac=None, hess=None, hessp=None, bou
             raise ValueError(
                 f"Unknown method {method!r}. Valid methods: {', '.join(_valid_method_names())}"
             )
-    res = scipy.optimize.minimize(fun, x0, args=args, method=method, jac=jac, hess=hess,
-                                  hessp=hessp, bounds=bounds, constraints=constraints,
-                                  tol=tol, callback=callback, options=options)
+    import warnings
+
+    from ._validation import reissue_warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        res = scipy.optimize.minimize(fun, x0, args=args, method=method, jac=jac, hess=hess,
+                                      hessp=hessp, bounds=bounds, constraints=constraints,
+                                      tol=tol, callback=callback, options=options)
+    reissue_warnings(caught)
     return OptimizeResult(res)
 
 
