@@ -3,9 +3,10 @@
 Every method registered with an ``example`` joins the table in
 ``tests/test_method_table.py``, which checks, for each namespace and float dtype:
 result fields, dtype preservation, the callback ``StopIteration`` convention,
-SciPy's two callback forms, ``disp``, the unknown-option warning, ``nit <= maxiter`` with MAXITER reported, inputs left
-unmodified, reproducible runs, rejection of NaN/inf and of wrong shapes with a message
-naming the argument, and agreement of the kernels with the reference path.
+SciPy's two callback forms, ``disp``, the unknown-option warning, ``nit <= maxiter``
+with MAXITER reported, inputs left unmodified, reproducible runs, rejection of NaN/inf
+and of wrong shapes with a message naming the argument, and agreement of the kernels
+with the reference path.
 """
 
 from ._assertions import assert_allclose, array_namespaces, gpu_available
