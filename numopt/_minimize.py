@@ -67,15 +67,12 @@ def minimize(fun, x0, args=(), method=None, jac=None, hess=None, hessp=None, bou
             raise ValueError(
                 f"Unknown method {method!r}. Valid methods: {', '.join(_valid_method_names())}"
             )
-    import warnings
-
-    from ._validation import reissue_warnings
-
-    with warnings.catch_warnings(record=True) as caught:
-        res = scipy.optimize.minimize(fun, x0, args=args, method=method, jac=jac, hess=hess,
-                                      hessp=hessp, bounds=bounds, constraints=constraints,
-                                      tol=tol, callback=callback, options=options)
-    reissue_warnings(caught)
+    # (SciPy's warnings keep SciPy's stacklevel, which counts to this line: moving them
+    # to the caller's would take warnings.catch_warnings, which is not thread-safe
+    # before Python 3.14 and swallows "once" warnings; see docs/differences.rst)
+    res = scipy.optimize.minimize(fun, x0, args=args, method=method, jac=jac, hess=hess,
+                                  hessp=hessp, bounds=bounds, constraints=constraints,
+                                  tol=tol, callback=callback, options=options)
     return OptimizeResult(res)
 
 

@@ -22,7 +22,6 @@ __all__ = [
     "check_seed",
     "is_linear_operator",
     "warn_caller",
-    "reissue_warnings",
     "LOOP_OPTIONS",
 ]
 
@@ -45,18 +44,6 @@ def warn_caller(message, category, *, skip=()):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=level)
 
-
-def reissue_warnings(caught):
-    """Issue again warnings recorded by ``warnings.catch_warnings(record=True)`` around
-    a call into SciPy: those that point into numopt (SciPy's ``stacklevel`` counted from
-    its own function, which numopt wraps) point at the caller's line instead; the
-    others keep their place."""
-    for w in caught:
-        if w.filename.startswith(_PACKAGE_DIR):
-            warn_caller(w.message, w.category)
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno,
-                                   source=w.source)
 
 
 def as_array(x, name, xp, *, ndim=None, dtype=None, finite=True, allow_empty=False):

@@ -256,8 +256,9 @@ def test_loop_disp_prints_a_table_and_scipys_summary(capsys):
     lambda: numopt.linalg.sor(np.eye(3), np.ones(3), bogus=1),
     lambda: numopt.ot.sinkhorn(None, None, np.ones((3, 3)), 1.0, bogus=1),
     lambda: numopt.coordinate.lasso(np.eye(3), np.ones(3), 0.1, bogus=1),
-    lambda: numopt.minimize(np.sum, np.ones(2), method="BFGS", options={"bogus": 1}),
-], ids=["cg", "sor", "sinkhorn", "lasso", "scipy-bfgs"])
+    lambda: numopt.minimize(lambda x: x @ x, np.ones(2), method="bcd", jac=lambda x: 2 * x,
+                            options={"bogus": 1}),
+], ids=["cg", "sor", "sinkhorn", "lasso", "minimize-bcd"])
 def test_warnings_point_at_the_callers_line(call):
     with pytest.warns(numopt.OptimizeWarning, match="bogus") as record:
         call()
