@@ -63,8 +63,8 @@ def run(prob, rank, method, time_limit, tol, **options):
     trace = []
     start = time.perf_counter()
 
-    def callback(res):
-        trace.append((time.perf_counter() - start, res.relative_residual))
+    def callback(intermediate_result):
+        trace.append((time.perf_counter() - start, intermediate_result.relative_residual))
         if trace[-1][0] > time_limit:
             raise StopIteration
 

@@ -37,8 +37,9 @@ def main(argv=None):
         trace = []
         start = time.perf_counter()
         res = complete(prob.observed, args.rank, method=method, tol=1e-10, maxiter=maxiter,
-                       seed=0, callback=lambda r: trace.append(
-                           (time.perf_counter() - start, r.relative_residual)), **options)
+                       seed=0, callback=lambda intermediate_result: trace.append(
+                           (time.perf_counter() - start,
+                            intermediate_result.relative_residual)), **options)
         seconds = time.perf_counter() - start
         curves[label] = trace
         print(f"  {label:16s} {seconds:6.2f} s  {res.nit:4d} iterations  error on all "

@@ -270,7 +270,9 @@ def trace(problem, config, iters, block_size):
     partition, rule, update = config
     points = []
     bcd(problem, partition=partition, rule=rule, update=update, block_size=block_size,
-        maxiter=iters, tol=1e-300, callback=lambda r: points.append((r.nit, r.fun)))
+        maxiter=iters, tol=1e-300,
+        callback=lambda intermediate_result: points.append((intermediate_result.nit,
+                                                            intermediate_result.fun)))
     return np.array(points).reshape(-1, 2)
 
 

@@ -16,15 +16,29 @@ A solver is a small object with three methods (Optimistix's init/step/terminate 
     overrides the loop's count (for a ``step`` that runs several compiled iterations,
     or a GPU loop that stops on the device). The loop adds ``nit``, ``success``,
     ``status``, ``message`` and turns a non-finite ``x`` into ``Status.NONFINITE``.
+
+The loop alone owns the callback (SciPy's two forms, see :func:`wrap_callback`) and
+``disp`` (a compact progress table and SciPy's closing summary); internal fields such
+as ``message_detail`` never reach the caller.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 
 from ._result import OptimizeResult, Status
 
-__all__ = ["run_solver", "is_finite_array"]
+__all__ = ["run_solver", "is_finite_array", "wrap_callback", "public_fields",
+           "Progress", "INTERNAL_FIELDS"]
+
+# Fields a solver's ``result`` may return for the loop only; never shown to the user.
+INTERNAL_FIELDS = ("message_detail",)
+
+
+def public_fields(fields) -> dict:
+    """``fields`` without the :data:`INTERNAL_FIELDS`."""
+    return {k: v for k, v in fields.items() if k not in INTERNAL_FIELDS}
 
 
 def is_finite_array(x) -> bool:
@@ -41,13 +55,119 @@ def is_finite_array(x) -> bool:
     return bool(xp.all(xp.isfinite(x)))
 
 
-def run_solver(solver, *, maxiter, callback=None, check_every=1, finite_fields=("x",)):
+def _signature(callback):
+    try:  # SciPy's own helper (it reads deferred annotations on Python 3.14)
+        from scipy._lib._util import wrapped_inspect_signature
+    except ImportError:  # pragma: no cover - older SciPy
+        from inspect import signature as wrapped_inspect_signature
+    try:
+        return wrapped_inspect_signature(callback)
+    except (TypeError, ValueError):  # a builtin without a signature: the legacy form
+        return None
+
+
+def _copy_of(x):
+    """A copy of an iterate: an array of any namespace or a sparse matrix."""
+    if hasattr(x, "tocsr"):
+        return x.copy()
+    import array_api_compat
+
+    if not array_api_compat.is_array_api_obj(x):
+        return x
+    return array_api_compat.array_namespace(x).asarray(x, copy=True)
+
+
+def wrap_callback(callback):
+    """``callback`` as a function of the :class:`OptimizeResult`, by SciPy's rule
+    (``scipy.optimize._optimize._wrap_callback``): a callable whose only parameter is
+    named ``intermediate_result`` gets the result by keyword; any other gets
+    ``callback(xk)``, a copy of ``x`` it may keep or change. Wrapping twice is a
+    no-op."""
+    if callback is None or getattr(callback, "_numopt_wrapped", False):
+        return callback
+    if not callable(callback):
+        raise TypeError(f"callback must be callable, got {type(callback).__name__}")
+    sig = _signature(callback)
+    if sig is not None and set(sig.parameters) == {"intermediate_result"}:
+        def wrapped(result):
+            return callback(intermediate_result=result)
+    else:
+        def wrapped(result):
+            return callback(_copy_of(result["x"]))
+    wrapped._numopt_wrapped = True
+    return wrapped
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+class Progress:
+    """``disp=True``: one table row for each of the first ten iterations, then at 20,
+    30, ..., 100, 200, ... (at the first check past each), and the last; then SciPy's
+    summary (the message on success, an ``OptimizeWarning`` on failure, as
+    ``scipy.optimize``'s ``_print_success_message_or_warn``; then the counts)."""
+
+    def __init__(self):
+        self.columns, self.next_row, self.last_nit = None, 1, None
+
+    def due(self, nit) -> bool:
+        return nit >= self.next_row
+
+    def update(self, fields):
+        """A row for ``fields`` (an intermediate result with ``nit``) if one is due."""
+        if self.due(fields["nit"]):
+            self.row(fields)
+
+    def row(self, fields):
+        nit = fields["nit"]
+        if self.columns is None:
+            self.columns = ["nit"] + [k for k, v in fields.items()
+                                      if k != "nit" and _is_number(v)]
+            print("  ".join(f"{name:>12}" for name in self.columns))
+        cells = []
+        for name in self.columns:
+            value = fields.get(name)
+            if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+                cells.append(f"{value:>12d}")
+            elif _is_number(value):
+                cells.append(f"{float(value):>12.5e}")
+            else:
+                cells.append(f"{'-':>12}")
+        print("  ".join(f"{c:>{max(12, len(n))}}" for c, n in zip(cells, self.columns)))
+        self.last_nit = nit
+        step = 10 ** max(0, len(str(nit)) - 1) if nit >= 10 else 1
+        self.next_row = (nit // step + 1) * step
+
+    def summary(self, res):
+        if self.last_nit != res.nit:
+            self.row({"nit": res.nit, **res})
+        if res.success:
+            print(res.message)
+        else:
+            from ._validation import warn_caller
+            from .exceptions import OptimizeWarning
+
+            warn_caller(res.message, OptimizeWarning)
+        if _is_number(res.get("fun")):
+            print(f"         Current function value: {float(res['fun']):f}")
+        print(f"         Iterations: {res.nit:d}")
+        for key, label in (("nfev", "Function"), ("njev", "Gradient")):
+            if _is_number(res.get(key)):
+                print(f"         {label} evaluations: {int(res[key]):d}")
+
+
+def run_solver(solver, *, maxiter, callback=None, check_every=1, finite_fields=("x",),
+               disp=False):
     """Iterate ``solver`` until it converges, fails, hits ``maxiter`` or the callback stops it.
 
-    ``callback(intermediate_result)`` receives an :class:`OptimizeResult` after every
-    check that did not fail (the converging one included, as in SciPy); raising
-    ``StopIteration`` ends the run with ``Status.CALLBACK_STOP``.
+    ``callback`` is called after every check that did not fail (the converging one
+    included, as in SciPy), in SciPy's two forms (:func:`wrap_callback`); raising
+    ``StopIteration`` ends the run with ``Status.CALLBACK_STOP``. ``disp`` prints a
+    progress table and a closing summary.
     """
+    callback = wrap_callback(callback)
+    progress = Progress() if disp else None
     state = solver.init()
     status = solver.check(state)
     nit = 0
@@ -57,11 +177,17 @@ def run_solver(solver, *, maxiter, callback=None, check_every=1, finite_fields=(
         if nit % check_every == 0 or nit == maxiter:
             status = solver.check(state)
             # SciPy calls the callback after every iteration, the converged one too
-            if callback is not None and status in (None, Status.SUCCESS):
-                try:
-                    callback(OptimizeResult({"nit": nit, **solver.result(state)}))
-                except StopIteration:
-                    status = Status.CALLBACK_STOP
+            show = progress is not None and progress.due(nit)
+            if (callback is not None and status in (None, Status.SUCCESS)) or show:
+                intermediate = OptimizeResult({"nit": nit,
+                                               **public_fields(solver.result(state))})
+                if show:
+                    progress.row(intermediate)
+                if callback is not None and status in (None, Status.SUCCESS):
+                    try:
+                        callback(intermediate)
+                    except StopIteration:
+                        status = Status.CALLBACK_STOP
     if status is None:
         status = Status.MAXITER
     fields = solver.result(state)
@@ -69,4 +195,7 @@ def run_solver(solver, *, maxiter, callback=None, check_every=1, finite_fields=(
     nit = fields.pop("nit", nit)  # a step may run several compiled iterations
     if any(not is_finite_array(fields.get(f)) for f in finite_fields):
         status, detail = Status.NONFINITE, f"(after {nit} iterations)"
-    return OptimizeResult.from_status(status, detail, nit=nit, **fields)
+    res = OptimizeResult.from_status(status, detail, nit=nit, **public_fields(fields))
+    if progress is not None:
+        progress.summary(res)
+    return res

@@ -83,6 +83,10 @@ class MethodSpec:
     namespaces : tuple of str
         Array libraries the generic tests run it on (``"numpy"``,
         ``"array_api_strict"``, ``"cupy"``).
+    uses : tuple of str
+        For ``solver="minimize"``: which of ``"jac"``, ``"hess"``, ``"hessp"``,
+        ``"bounds"``, ``"constraints"`` the method uses. ``numopt.minimize`` warns, as
+        SciPy does, when it is given one the method ignores, and does not pass it on.
     """
 
     solver: str
@@ -96,6 +100,7 @@ class MethodSpec:
     supports_callback: bool = True
     reference: str = ""
     namespaces: tuple = ("numpy", "array_api_strict", "cupy")
+    uses: tuple = ()
 
     @property
     def key(self) -> tuple:
@@ -108,16 +113,20 @@ class MethodSpec:
         lines = [f"{self.solver}(method={self.name!r}): {self.summary}"]
         if self.reference:
             lines.append(f"Reference: {self.reference}")
-        if self.options:
-            lines.append("Options")
-            lines.append("-------")
-            for k, o in self.options.items():
-                lines.append(f"{k} : default {o.default!r}")
-                lines.append(f"    {o.doc}")
-        else:
-            lines.append("This method has no options.")
+        lines.append("")
+        lines.append("Options")
+        lines.append("-------")
+        for k, o in {**self.options, **LOOP_OPTION_DOCS}.items():
+            lines.append(f"{k} : default {o.default!r}")
+            lines.append(f"    {o.doc}")
         return "\n".join(lines)
 
+
+# the options every method takes (numopt._validation.LOOP_OPTIONS), documented once
+LOOP_OPTION_DOCS = {
+    "disp": Option(False, "Set to True to print a progress table and a closing summary "
+                          "(a failed run warns OptimizeWarning, as SciPy's methods do)."),
+}
 
 _METHODS: dict[tuple, MethodSpec] = {}
 

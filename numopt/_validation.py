@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import sys
 import warnings
 
@@ -20,7 +21,29 @@ __all__ = [
     "check_flag",
     "check_seed",
     "is_linear_operator",
+    "warn_caller",
+    "LOOP_OPTIONS",
 ]
+
+# numopt's own directory: warnings skip its frames and point at the caller's line
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+# Options every solver accepts, whatever its method: they belong to the loop
+# (numopt._loop.run_solver), not to one algorithm.
+LOOP_OPTIONS = {"disp": False}
+
+
+def warn_caller(message, category, *, skip=()):
+    """``warnings.warn`` pointing at the first frame outside numopt: the user's line
+    (what ``warnings.warn(skip_file_prefixes=...)`` does on Python 3.12, which numopt
+    cannot require). ``skip`` adds directories whose frames are skipped too (such as
+    SciPy's, for a warning raised inside a function SciPy calls)."""
+    prefixes = (_PACKAGE_DIR, *skip)
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(prefixes):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
+
 
 
 def as_array(x, name, xp, *, ndim=None, dtype=None, finite=True, allow_empty=False):
@@ -111,9 +134,17 @@ def check_nonnegative(arr, name, xp):
 
 
 def check_scalar(value, name, *, low=None, high=None, low_open=False, high_open=False,
-                 integer=False):
-    """Validate a scalar parameter against an interval and return it as a Python number."""
+                 integer=False, integral_float=False):
+    """Validate a scalar parameter against an interval and return it as a Python number.
+
+    ``integral_float`` (with ``integer``) also accepts a float with an integer value,
+    such as ``maxiter=100.0``, as SciPy's ``minimize`` does.
+    """
     kind = numbers.Integral if integer else numbers.Real
+    if (integer and integral_float and isinstance(value, numbers.Real)
+            and not isinstance(value, bool) and math.isfinite(value)
+            and float(value).is_integer()):
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, kind):
         what = "an integer" if integer else "a real number"
         raise TypeError(f"{name} must be {what}, got {type(value).__name__}")
@@ -159,19 +190,17 @@ def check_seed(seed, name="seed"):
                         f"numpy.random.Generator, got {seed!r} ({exc})") from None
 
 
-def check_options(options, defaults, method, *, stacklevel=3):
+def check_options(options, defaults, method):
     """Merge ``options`` into ``defaults``; warn (SciPy's way) about unknown names.
 
-    Returns the merged dictionary. Unknown options are dropped after the warning,
-    exactly like ``scipy.optimize.minimize``.
+    Returns the merged dictionary, which always holds the :data:`LOOP_OPTIONS`
+    (``disp``) too. Unknown options are dropped after the warning, exactly like
+    ``scipy.optimize.minimize``; the warning points at the caller's line.
     """
-    merged = dict(defaults)
-    unknown = sorted(set(options) - set(defaults))
+    merged = {**LOOP_OPTIONS, **defaults}
+    unknown = sorted(set(options) - set(merged))
     if unknown:
-        warnings.warn(
-            f"Unknown solver options for {method}: {', '.join(unknown)}",
-            OptimizeWarning,
-            stacklevel=stacklevel,
-        )
-    merged.update((k, v) for k, v in options.items() if k in defaults)
+        warn_caller(f"Unknown solver options for {method}: {', '.join(unknown)}",
+                    OptimizeWarning)
+    merged.update((k, v) for k, v in options.items() if k in merged)
     return merged

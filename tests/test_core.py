@@ -123,7 +123,7 @@ def test_shape_scalar_choice_and_option_checks():
         check_choice("c", "method", ("a", "b"))
     with pytest.warns(numopt.OptimizeWarning, match="Unknown solver options for m: zz"):
         merged = check_options({"zz": 1, "alpha": 2}, {"alpha": 1, "beta": 0}, "m")
-    assert merged == {"alpha": 2, "beta": 0}
+    assert merged == {"alpha": 2, "beta": 0, "disp": False}  # the loop option disp too
 
 
 class _Batched(_Counter):
@@ -138,7 +138,11 @@ class _Batched(_Counter):
 
 def test_solver_may_report_its_own_iteration_count():
     seen = []
-    res = run_solver(_Batched(12), maxiter=10, callback=lambda r: seen.append(r.nit))
+
+    def callback(intermediate_result):
+        seen.append(intermediate_result.nit)
+
+    res = run_solver(_Batched(12), maxiter=10, callback=callback)
     assert res.success and res.nit == 15 and seen == [5, 10, 15]
 
 
@@ -207,3 +211,55 @@ def test_table_check_catches_a_solver_that_draws_from_global_state():
 
     with pytest.raises(AssertionError, match="toy_solve:jacobi x differs between runs"):
         check_reproducible(replace(spec, func=unseeded_start), XP, XP.float64)
+
+
+def test_loop_callback_forms_follow_scipys_rule():
+    # scipy.optimize._optimize._wrap_callback: a lone parameter named
+    # intermediate_result gets the result by keyword, any other callable callback(xk)
+    seen = {"xk": [], "kw": [], "other_name": []}
+
+    def by_keyword(*, intermediate_result):
+        seen["kw"].append(intermediate_result)
+
+    def other_name(res):            # not named intermediate_result: the legacy form
+        seen["other_name"].append(res)
+
+    for callback in (seen["xk"].append, by_keyword, other_name):
+        run_solver(_Counter(3), maxiter=10, callback=callback)
+    assert all(isinstance(x, np.ndarray) for x in seen["xk"] + seen["other_name"])
+    assert [float(x[0]) for x in seen["xk"]] == [1.0, 2.0, 3.0]
+    assert [r.nit for r in seen["kw"]] == [1, 2, 3]
+    # message_detail is for the loop; the callback never sees it
+    assert all("message_detail" not in r for r in seen["kw"])
+    with pytest.raises(TypeError, match="callback must be callable"):
+        run_solver(_Counter(3), maxiter=10, callback="print")
+
+
+def test_loop_disp_prints_a_table_and_scipys_summary(capsys):
+    res = run_solver(_Counter(1000), maxiter=10, disp=False)
+    assert capsys.readouterr().out == ""
+    res = run_solver(_Counter(3), maxiter=100, disp=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["nit"] and [ln.split()[0] for ln in lines[1:4]] == \
+        ["1", "2", "3"]
+    assert lines[4] == res.message and lines[5].split() == ["Iterations:", "3"]
+    # rows for 1..10, then at 20, 30, ..., 100, 200 and the last; a failure warns
+    with pytest.warns(numopt.OptimizeWarning, match="Maximum number of iterations") as w:
+        run_solver(_Counter(1000), maxiter=250, disp=True)
+    assert w[0].filename == __file__
+    rows = [ln.split()[0] for ln in capsys.readouterr().out.splitlines()[1:-1]]
+    assert rows == [str(k) for k in [*range(1, 11), *range(20, 101, 10), 200, 250]]
+
+
+@pytest.mark.parametrize("call", [
+    lambda: numopt.linalg.cg(np.eye(3), np.ones(3), bogus=1),
+    lambda: numopt.linalg.sor(np.eye(3), np.ones(3), bogus=1),
+    lambda: numopt.ot.sinkhorn(None, None, np.ones((3, 3)), 1.0, bogus=1),
+    lambda: numopt.coordinate.lasso(np.eye(3), np.ones(3), 0.1, bogus=1),
+    lambda: numopt.minimize(lambda x: x @ x, np.ones(2), method="bcd", jac=lambda x: 2 * x,
+                            options={"bogus": 1}),
+], ids=["cg", "sor", "sinkhorn", "lasso", "minimize-bcd"])
+def test_warnings_point_at_the_callers_line(call):
+    with pytest.warns(numopt.OptimizeWarning, match="bogus") as record:
+        call()
+    assert [w.filename for w in record] == [__file__]

@@ -8,7 +8,9 @@ from numopt._registry import list_methods
 from numopt.testing import (
     array_namespaces,
     check_bad_shape,
+    check_callback_forms,
     check_callback_stop,
+    check_disp,
     check_inputs_unchanged,
     check_kernel_matches_reference,
     check_maxiter_respected,
@@ -52,7 +54,7 @@ def _setup(ns_name, dtype_name):
 
 # the checks that need nothing but the method, the namespace and the dtype
 PLAIN_CHECKS = [check_result, check_unknown_option, check_reproducible, check_inputs_unchanged,
-                check_bad_shape]
+                check_bad_shape, check_disp]
 
 
 @pytest.mark.parametrize("check", PLAIN_CHECKS, ids=lambda c: c.__name__)
@@ -68,6 +70,14 @@ def test_callback_stop_iteration(spec, ns_name, dtype_name):
         pytest.skip("method takes no callback")
     xp, dtype = _setup(ns_name, dtype_name)
     check_callback_stop(spec, xp, dtype)
+
+
+@pytest.mark.parametrize("spec, ns_name, dtype_name", _ALL)
+def test_callback_forms(spec, ns_name, dtype_name):
+    if not spec.supports_callback:
+        pytest.skip("method takes no callback")
+    xp, dtype = _setup(ns_name, dtype_name)
+    check_callback_forms(spec, xp, dtype)
 
 
 @pytest.mark.parametrize("spec, ns_name, dtype_name", _ALL)

@@ -106,3 +106,35 @@ def test_show_options_for_scipy_and_numopt_methods(capsys):
     assert "damping" in capsys.readouterr().out
     with pytest.raises(ValueError, match="Valid methods: jacobi"):
         numopt.show_options("toy_solve", "nope")
+
+
+def test_objective_on_other_array_libraries_follows_scipys_rules():
+    # numopt._objective for non-NumPy x (CuPy on a GPU; array_api_strict here): fun and
+    # jac get copies of x, a shape-(1,) fun is a scalar, jac=True splits (f, g), and
+    # SciPy's NumPy-only finite differences are refused with a TypeError naming jac
+    xp = pytest.importorskip("array_api_strict")
+    from numopt._objective import scalar_function
+
+    d = xp.asarray([1.0, 2.0, 3.0])
+
+    def fun(x):
+        value = 0.5 * xp.sum(d * x * x)
+        x[0] = 99.0                       # overwrites its argument
+        return xp.reshape(value, (1,))
+
+    def jac(x):
+        g = d * x
+        x[1] = -5.0
+        return g
+
+    x = xp.asarray([1.0, 1.0, 1.0])
+    f, g = scalar_function(fun, x, (), jac, xp).fun_and_grad(x)
+    assert f == 3.0 and isinstance(f, float)
+    assert bool(xp.all(g == d)) and bool(xp.all(x == 1.0))
+    both = scalar_function(lambda x: (fun(x), jac(x)), x, (), True, xp)
+    assert both.fun_and_grad(x)[0] == 3.0 and both.nfev == 1
+    with pytest.raises(ValueError, match="must return a scalar value"):
+        scalar_function(lambda x: x, x, (), jac, xp).fun_and_grad(x)
+    for fd in ("2-point", "3-point", "cs", None):
+        with pytest.raises(TypeError, match="jac"):
+            scalar_function(fun, x, (), fd, xp)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from .._backend import get_namespace
 from .._loop import run_solver
-from .._validation import check_choice, check_options, check_scalar
+from .._validation import check_choice, check_options, check_scalar, warn_caller
 from ..exceptions import OptimizeWarning
 from ._altmin import AlternatingSolver, choose_row_solver
 from ._data import array_module, observations_from
@@ -92,9 +90,8 @@ def _warn_about_unused_sketch_options(given, row_solver, rank):
     if unused and choose_row_solver(row_solver, rank) == "exact":
         why = "row_solver='exact'" if row_solver == "exact" else (
             f"row_solver='auto' solves the rows exactly at rank {rank}")
-        warnings.warn(f"{', '.join(unused)} have no effect: {why}; pass "
-                      "row_solver='sketched' to use the sketched solve", OptimizeWarning,
-                      stacklevel=3)
+        warn_caller(f"{', '.join(unused)} have no effect: {why}; pass "
+                    "row_solver='sketched' to use the sketched solve", OptimizeWarning)
 
 
 def _warn_about_coverage(obs, rank):
@@ -103,15 +100,15 @@ def _warn_about_coverage(obs, rank):
         empty = int(np.sum(counts == 0))
         thin = int(np.sum((counts > 0) & (counts < rank)))
         if empty:
-            warnings.warn(
+            warn_caller(
                 f"M has {empty} {what} with no observation; their entries are filled with "
                 f"the {other} means projected onto the fitted low-rank space",
-                OptimizeWarning, stacklevel=3)
+                OptimizeWarning)
         if thin:
-            warnings.warn(
+            warn_caller(
                 f"M has {thin} {what} with fewer observations than rank={rank}; their "
                 "least-squares problems are underdetermined and solved with a tiny ridge",
-                OptimizeWarning, stacklevel=3)
+                OptimizeWarning)
 
 
 def complete(M, rank, *, method="altmin", tol=1e-8, maxiter=None, seed=None, callback=None,
@@ -223,7 +220,8 @@ def complete(M, rank, *, method="altmin", tol=1e-8, maxiter=None, seed=None, cal
     else:
         solver = AlternatingSolver(xp, obs, rank, exact=(method == "als"), tol=tol, seed=seed,
                                    options=opts)
-    res = run_solver(solver, maxiter=maxiter, callback=callback, finite_fields=("x", "V"))
+    res = run_solver(solver, maxiter=maxiter, callback=callback, finite_fields=("x", "V"),
+                     disp=opts["disp"])
     _fill_unobserved(res, obs)
     res.method = method
     return res

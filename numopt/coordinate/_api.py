@@ -24,13 +24,13 @@ P0_DEFAULT = {QUADRATIC: 100, LOGISTIC: 10}
 
 
 def _glm_options(options, method, datafit):
-    opts = check_options(options, GLM_DEFAULTS, method, stacklevel=4)
+    opts = check_options(options, GLM_DEFAULTS, method)
     p0 = P0_DEFAULT[datafit] if opts["p0"] is None else opts["p0"]
     p0 = check_scalar(p0, "p0", low=1, integer=True)
     k = check_scalar(opts["anderson_k"], "anderson_k", low=0, integer=True)
     epochs = check_scalar(opts["max_epochs"], "max_epochs", low=1, integer=True)
     positive = check_flag(opts["positive"], "positive")
-    return p0, k, epochs, positive
+    return p0, k, epochs, positive, opts["disp"]
 
 
 def _fit_l1_glm(X, y, alpha, datafit, *, coef0, fit_intercept, tol, maxiter, callback,
@@ -44,7 +44,7 @@ def _fit_l1_glm(X, y, alpha, datafit, *, coef0, fit_intercept, tol, maxiter, cal
     alpha = check_scalar(alpha, "alpha", low=0, low_open=True)
     tol = check_scalar(tol, "tol", low=0, low_open=True)
     maxiter = check_scalar(maxiter, "maxiter", low=0, integer=True)
-    p0, k, epochs, positive = _glm_options(options, method, datafit)
+    p0, k, epochs, positive, disp = _glm_options(options, method, datafit)
     fit_intercept = check_flag(fit_intercept, "fit_intercept")
     if datafit == LOGISTIC:
         check_binary_labels(y, xp)
@@ -81,7 +81,7 @@ def _fit_l1_glm(X, y, alpha, datafit, *, coef0, fit_intercept, tol, maxiter, cal
     solver = WorkingSetCD(problem, coef0, intercept0, tol=tol, p0=p0, anderson_k=k,
                           max_epochs=epochs)
     solver.exponents = (exp_X, exp_y)
-    return run_solver(solver, maxiter=maxiter, callback=callback)
+    return run_solver(solver, maxiter=maxiter, callback=callback, disp=disp)
 
 
 def lasso(X, y, alpha, *, coef0=None, fit_intercept=False, tol=1e-4, maxiter=100,
@@ -240,7 +240,7 @@ def bcd(problem, x0=None, *, partition="variable", rule="gsl", update="lipschitz
         raise TypeError("problem must be a numopt.coordinate problem object (for example "
                         f"LeastSquares(A, b)), got {type(problem).__name__}")
     xp = problem.xp
-    opts = check_options(options, BCD_DEFAULTS, "bcd", stacklevel=3)
+    opts = check_options(options, BCD_DEFAULTS, "bcd")
     check_choice(partition, "partition", PARTITIONS)
     check_choice(rule, "rule", RULES)
     check_choice(update, "update", UPDATES)
@@ -276,19 +276,11 @@ def bcd(problem, x0=None, *, partition="variable", rule="gsl", update="lipschitz
                        backtrack_factor=factor)
     check_every = check_scalar(opts["check_every"], "check_every", low=1, integer=True)
     if batch_path(problem, partition, rule, update) is None or check_every == 1:
-        return run_solver(solver, maxiter=maxiter, callback=callback)
+        return run_solver(solver, maxiter=maxiter, callback=callback, disp=opts["disp"])
     # batch path: each loop step runs up to ``check_every`` compiled iterations (the
     # kernel itself stops at the first iterate meeting ``tol``); the loop and the
-    # callback see every ``check_every``-th iterate and ``nit`` counts iterations
+    # callback see every ``check_every``-th iterate, and ``nit`` (from the solver's
+    # result) counts iterations
     solver.use_batches(check_every, maxiter)
-
-    def count_iterations(res):
-        res["nit"] = solver.iterations
-        return res
-
-    batched_callback = None
-    if callback is not None:
-        def batched_callback(intermediate_result):
-            return callback(count_iterations(intermediate_result))
-    res = run_solver(solver, maxiter=-(-maxiter // check_every), callback=batched_callback)
-    return count_iterations(res)
+    return run_solver(solver, maxiter=-(-maxiter // check_every), callback=callback,
+                      disp=opts["disp"])

@@ -376,6 +376,8 @@ class BCDSolver:
         m = self.optimality(st)
         out = {"x": st.x, "fun": self.pb.objective(st), "optimality": m,
                "nfev": self.nfev}
+        if self.batch is not None:  # each loop step ran up to ``batch`` iterations
+            out["nit"] = self.iterations
         if not (m <= self.tol):
             out["message_detail"] = (f"The optimality measure {m:.3e} is above the "
                                      f"tolerance {self.tol:.3e}.")

@@ -169,4 +169,5 @@ register_method(MethodSpec(
                                   "from one probe step)"),
              "seed": Option(0, "seed of the random rule")},
     example=_minimize_example, reference=_REFERENCE, namespaces=("numpy", "cupy"),
+    uses=("jac",),
 ))

@@ -20,6 +20,7 @@ import numpy as np
 
 from .._backend import float_dtype, get_namespace
 from .._loop import run_solver
+from .._objective import scalar_function
 from .._result import Status
 from .._validation import as_array, check_choice, check_options, check_scalar, check_seed
 
@@ -28,17 +29,17 @@ DEFAULTS = {"block_size": 0, "rule": "gsl", "maxiter": 10_000, "gtol": 1e-6,
 
 
 class _GenericBCD:
-    def __init__(self, fun_and_grad, x0, xp, dtype, *, block_size, rule, gtol, L0, seed):
+    def __init__(self, fun_and_grad, x0, xp, dtype, *, block_size, rule, gtol, L0, seed,
+                 counts):
         self.fg, self.x0, self.xp, self.dtype = fun_and_grad, x0, xp, dtype
         self.block_size, self.rule, self.gtol = block_size, rule, gtol
         self.L0 = L0
         self.rng = check_seed(seed)
-        self.nfev = 0
+        self.counts = counts  # the objective's evaluation counters (nfev, ngev)
         info = np.finfo(np.float32 if dtype == xp.float32 else np.float64)
         self.eps, self.tiny = float(info.eps), float(info.tiny)
 
     def _eval(self, x):
-        self.nfev += 1
         f, g = self.fg(x)
         if getattr(f, "ndim", 0) != 0:
             raise ValueError(f"fun must return a scalar, got an array of shape "
@@ -130,8 +131,8 @@ class _GenericBCD:
 
     def result(self, st):
         gmax = float(self.xp.max(self.xp.abs(st["g"])))
-        out = {"x": st["x"], "fun": st["f"], "jac": st["g"], "nfev": self.nfev,
-               "njev": self.nfev, "optimality": gmax}
+        out = {"x": st["x"], "fun": st["f"], "jac": st["g"], "nfev": self.counts.nfev,
+               "njev": self.counts.ngev, "optimality": gmax}
         if not gmax <= self.gtol:
             out["message_detail"] = (f"The largest gradient entry {gmax:.3e} is above "
                                      f"gtol {self.gtol:.3e}.")
@@ -145,15 +146,15 @@ def minimize_bcd(fun, x0, args=(), *, jac=None, hess=None, hessp=None, bounds=No
     Options: ``block_size`` (0: ``max(1, n // 10)``), ``rule`` ("gsl", "gs", "cyclic",
     "random"), ``maxiter``, ``gtol`` (stop when ``max |grad| <= gtol``; ``tol``
     overrides it), ``lipschitz0`` (initial per-coordinate Lipschitz estimate; "auto",
-    the default, measures it over one small probe step), ``seed``.
+    the default, measures it over one small probe step), ``seed``, ``disp``.
+    ``jac`` is SciPy's (a callable, ``True``, or finite differences: ``"2-point"``,
+    ``"3-point"``, ``"cs"``, ``None``).
     """
-    opts = check_options(options, DEFAULTS, "bcd", stacklevel=4)
+    opts = check_options(options, DEFAULTS, "bcd")
     if bounds is not None or constraints:
         raise ValueError("method 'bcd' handles neither bounds nor constraints")
     if not callable(fun):
         raise TypeError("fun must be callable")
-    if jac is None or jac is False:
-        raise ValueError("method 'bcd' needs the gradient: pass jac=callable or jac=True")
     xp = get_namespace(x0)
     x0 = as_array(x0, "x0", xp, ndim=1)
     dtype = float_dtype(xp, x0)
@@ -162,28 +163,27 @@ def minimize_bcd(fun, x0, args=(), *, jac=None, hess=None, hessp=None, bounds=No
     n = x0.shape[0]
     block_size = check_scalar(opts["block_size"], "block_size", low=0, integer=True)
     block_size = block_size or max(1, n // 10)
-    maxiter = check_scalar(opts["maxiter"], "maxiter", low=0, integer=True)
+    maxiter = check_scalar(opts["maxiter"], "maxiter", low=0, integer=True,
+                           integral_float=True)
     gtol = check_scalar(tol if tol is not None else opts["gtol"], "gtol", low=0,
                         low_open=True)
     L0 = opts["lipschitz0"]
     if not (isinstance(L0, str) and L0 == "auto"):
         L0 = check_scalar(L0, "lipschitz0", low=0, low_open=True)
 
-    if jac is True:
-        def fun_and_grad(x):
-            return fun(x, *args)
-    else:
-        def fun_and_grad(x):
-            return fun(x, *args), jac(x, *args)
-
-    def checked(x):
+    def evaluated(evaluate, x):
         try:
-            return fun_and_grad(x)
+            return evaluate()
         except (ValueError, IndexError) as exc:
             raise ValueError(f"fun/jac could not be evaluated at an x of the shape of x0 "
                              f"{tuple(x.shape)}: {exc}") from exc
 
+    # (SciPy's ScalarFunction evaluates fun and jac at x0 on construction)
+    objective = evaluated(lambda: scalar_function(fun, x0, args, jac, xp), x0)
+
+    def checked(x):
+        return evaluated(lambda: objective.fun_and_grad(x), x)
+
     solver = _GenericBCD(checked, x0, xp, dtype, block_size=block_size, rule=rule,
-                         gtol=gtol, L0=L0, seed=opts["seed"])
-    res = run_solver(solver, maxiter=maxiter, callback=callback)
-    return res
+                         gtol=gtol, L0=L0, seed=opts["seed"], counts=objective)
+    return run_solver(solver, maxiter=maxiter, callback=callback, disp=opts["disp"])

@@ -266,14 +266,14 @@ def cg(A, b, x0=None, *, M=None, tol=1e-5, atol=0.0, maxiter=None, callback=None
         if fused is not None:
             fused.unit = unit
             res = run_solver(fused, maxiter=budget, callback=callback,
-                             check_every=check_every)
+                             check_every=check_every, disp=opts["disp"])
             if fused.converged_nit is not None:  # the device stopped there; see _cg_cupy
                 res["nit"] = fused.converged_nit
             return res
         solver = _CGSolver(xp, matvec, psolve, b, start, threshold, csr)
         solver.unit = unit
         return run_solver(solver, maxiter=budget, callback=callback,
-                          check_every=check_every)
+                          check_every=check_every, disp=opts["disp"])
 
     def true_residual(res):
         return float(xp.linalg.vector_norm(b - matvec(unit.down(res.x))))

@@ -266,4 +266,5 @@ def sketch_solve(A, b, x0=None, *, sketch="kaczmarz", block_size=None, least_squ
     rng = check_seed(seed)
     solver = _SketchSolver(xp, A, b, x0, sketch, block_size, least_squares, tol, atol, rng)
     solver.unit_x, solver.unit_res = unit_x, unit_res
-    return run_solver(solver, maxiter=maxiter, callback=callback, check_every=check_every)
+    return run_solver(solver, maxiter=maxiter, callback=callback, check_every=check_every,
+                      disp=opts["disp"])

@@ -211,4 +211,5 @@ def sor(A, b, x0=None, *, omega=1.0, symmetric=False, tol=1e-8, atol=0.0, maxite
     unit = Pow2.of(xp, b)
     solver = _SORSolver(system, unit.down(b), unit.down(x0), omega, symmetric, tol,
                         unit.down(atol), order, color_ptr, check_every, unit)
-    return run_solver(solver, maxiter=maxiter, callback=callback, check_every=check_every)
+    return run_solver(solver, maxiter=maxiter, callback=callback, check_every=check_every,
+                      disp=opts["disp"])

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 
 from .._backend import is_cupy
-from .._loop import run_solver
+from .._loop import Progress, run_solver, wrap_callback
 from .._result import OptimizeResult, Status
 from .._validation import check_choice, check_options, check_scalar
 from ._common import validate_problem
@@ -139,7 +140,7 @@ def _run_sinkhorn(xp, a, b, M, reg, mode, tol, maxiter, callback, opts):
         check_every = 10 if is_cupy(xp) else 1
     solver = SinkhornSolver(xp, a, b, M, regs, mode, tol, stage_tol=max(tol, opts.get("stage_tol", 1e-2)))
     res = run_solver(solver, maxiter=maxiter, callback=callback, check_every=check_every,
-                     finite_fields=("x",))
+                     finite_fields=("x",), disp=opts["disp"])
     res["method"] = mode
     res["reg"] = reg
     return res
@@ -187,7 +188,7 @@ def emd(a, b, M, **options):
     from .._backend import is_numpy, to_numpy
     from ._emd import solve_emd
 
-    check_options(options, {}, "emd")
+    opts = check_options(options, {}, "emd")
     xp, a, b, M = validate_problem(a, b, M)
     if not is_numpy(xp):
         raise TypeError("emd needs NumPy input (it calls SciPy's HiGHS)")
@@ -197,9 +198,12 @@ def emd(a, b, M, **options):
     status = Status.SUCCESS if ok else Status.STALLED
     err = float(np.abs(plan.sum(axis=1) - a64).sum() + np.abs(plan.sum(axis=0) - b64).sum())
     cost = float(np.sum(plan * M64))
-    return OptimizeResult.from_status(
+    res = OptimizeResult.from_status(
         status, detail, x=plan.astype(dtype), plan=plan.astype(dtype), cost=cost, fun=cost,
         f=f.astype(dtype), g=g.astype(dtype), marginal_error=err, nit=nit, method="emd")
+    if opts["disp"]:  # one LP solve: no progress rows, SciPy's closing summary
+        Progress().summary(res)
+    return res
 
 
 def sparse_ot(a, b, M, k, *, gamma=1.0, formulation="semi_dual", tol=1e-6, maxiter=500,
@@ -270,12 +274,26 @@ def sparse_ot(a, b, M, k, *, gamma=1.0, formulation="semi_dual", tol=1e-6, maxit
     dtype = M.dtype
     a64, b64, M64 = (np.asarray(x, dtype=np.float64) for x in (a, b, M))
     ftol = check_scalar(opts["ftol"], "ftol", low=0)
+    # L-BFGS-B runs the iterations here, not run_solver: the callback and disp
+    # conventions are applied on its intermediate results instead
+    on_iteration = wrap_callback(callback)
+    progress = Progress() if opts["disp"] else None
+    if progress is not None:
+        user_callback, counter = on_iteration, itertools.count(1)
+
+        def on_iteration(intermediate_result):
+            intermediate_result["nit"] = next(counter)
+            progress.update(intermediate_result)
+            if user_callback is not None:
+                user_callback(intermediate_result)
     res = solve_sparse_ot(a64, b64, M64, min(k, M.shape[0]), gamma, formulation, tol, ftol,
-                          maxiter, callback)
+                          maxiter, on_iteration)
     for name in ("x", "plan"):
         res[name] = res[name].astype(dtype)
     res["f"], res["g"] = res["f"].astype(dtype), res["g"].astype(dtype)
     res["method"] = f"sparse_ot:{formulation}"
+    if progress is not None:
+        progress.summary(res)
     return res
 
 

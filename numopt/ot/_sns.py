@@ -182,7 +182,7 @@ def solve_sns(xp, a, b, M, reg, **options):
     return res
 
 
-def _solve_sns(a, b, M, reg, *, tol, maxiter, callback, warmup_tol, warmup_maxiter,
+def _solve_sns(a, b, M, reg, *, tol, maxiter, callback, disp, warmup_tol, warmup_maxiter,
                max_nnz_per_row, drop_tol, cg_rtol, cg_maxiter, eps_factor, min_kept):
     dtype = M.dtype
     m = M.shape[1]
@@ -210,7 +210,7 @@ def _solve_sns(a, b, M, reg, *, tol, maxiter, callback, warmup_tol, warmup_maxit
     newton = _NewtonSolver(a64, b64, M64, reg, f0, g0, tol, drop_tol,
                            cap, cg_rtol, cg_maxiter, min_kept)
     newton.budget = max(0, maxiter - warmup_nit)
-    res = run_solver(newton, maxiter=newton.budget, callback=callback)
+    res = run_solver(newton, maxiter=newton.budget, callback=callback, disp=disp)
     plan = res.plan
     fields = dict(res)
     # iterations: Sinkhorn warm-up + Newton steps + Sinkhorn steps taken instead of Newton

@@ -3,16 +3,19 @@
 Every method registered with an ``example`` joins the table in
 ``tests/test_method_table.py``, which checks, for each namespace and float dtype:
 result fields, dtype preservation, the callback ``StopIteration`` convention,
-the unknown-option warning, ``nit <= maxiter`` with MAXITER reported, inputs left
-unmodified, reproducible runs, rejection of NaN/inf and of wrong shapes with a message
-naming the argument, and agreement of the kernels with the reference path.
+SciPy's two callback forms, ``disp``, the unknown-option warning, ``nit <= maxiter``
+with MAXITER reported, inputs left unmodified, reproducible runs, rejection of NaN/inf
+and of wrong shapes with a message naming the argument, and agreement of the kernels
+with the reference path.
 """
 
 from ._assertions import assert_allclose, array_namespaces, gpu_available
 from ._table import (
     REQUIRED_FIELDS,
     check_bad_shape,
+    check_callback_forms,
     check_callback_stop,
+    check_disp,
     check_inputs_unchanged,
     check_kernel_matches_reference,
     check_maxiter_respected,
@@ -31,6 +34,8 @@ __all__ = [
     "run_example",
     "check_result",
     "check_callback_stop",
+    "check_callback_forms",
+    "check_disp",
     "check_inputs_unchanged",
     "check_reproducible",
     "check_unknown_option",

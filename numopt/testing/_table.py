@@ -8,6 +8,7 @@ import warnings
 from scipy.optimize import OptimizeWarning
 
 from .._config import config_context
+from .._loop import INTERNAL_FIELDS
 from .._result import OptimizeResult, Status
 from ._assertions import assert_allclose
 
@@ -59,6 +60,75 @@ def check_callback_stop(spec, xp, dtype):
     assert len(calls) == 1, f"callback called {len(calls)} times after StopIteration"
     assert res.success is False
     assert res.status == Status.CALLBACK_STOP, res.status
+
+
+def check_callback_forms(spec, xp, dtype):
+    """SciPy's callback rule (``scipy.optimize._optimize._wrap_callback``; the three
+    interfaces of SciPy's test_optimize.py::test_callback_stopiteration and
+    test_minimize_callback_copies_array): ``callback(xk)`` gets a copy of ``x`` that the
+    solver never changes afterwards; a function with the keyword-only
+    ``intermediate_result``, or an object whose ``__call__`` takes it, gets an
+    ``OptimizeResult`` by keyword, without internal fields. All three see the same
+    iterates."""
+    legacy, by_keyword, by_method = [], [], []
+
+    def old_style(xk):
+        assert not isinstance(xk, dict), "callback(xk) received an OptimizeResult"
+        legacy.append((xk, _snapshot(xp, xk)))
+
+    def new_style(*, intermediate_result):
+        assert isinstance(intermediate_result, OptimizeResult)
+        hidden = set(intermediate_result) & set(INTERNAL_FIELDS)
+        assert not hidden, f"internal fields {hidden} reached the callback"
+        by_keyword.append(_snapshot(xp, intermediate_result.x))
+
+    class Recorder:
+        def __call__(self, intermediate_result):
+            by_method.append(intermediate_result)
+
+    results = []
+    for callback in (old_style, new_style, Recorder()):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            results.append(run_example(spec, spec.example(xp, dtype), callback=callback))
+    assert len(legacy) == len(by_keyword) == len(by_method) >= 1, \
+        (len(legacy), len(by_keyword), len(by_method))
+    assert all(isinstance(r, OptimizeResult) for r in by_method)
+    for (xk, copy), seen in zip(legacy, by_keyword):
+        assert _same(xp, xk, copy), "an x given to callback(xk) changed after the call"
+        assert _same(xp, xk, seen), "callback(xk) and intermediate_result.x differ"
+    for res in results:
+        assert not set(res) & set(INTERNAL_FIELDS), sorted(res)
+
+
+def check_disp(spec, xp, dtype):
+    """``disp=True`` is accepted and prints a progress table and SciPy's closing
+    summary (the iteration count; the message on success, an ``OptimizeWarning`` on
+    failure), as SciPy's test_optimize.py::test_minimize_warnings_gh1953 expects;
+    ``disp=False`` prints nothing."""
+    import contextlib
+    import io
+
+    printed = io.StringIO()
+    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(printed):
+        warnings.simplefilter("always")
+        res = run_example(spec, spec.example(xp, dtype), disp=True)
+    messages = [str(w.message) for w in caught]
+    assert not any("disp" in m for m in messages), messages
+    text = printed.getvalue()
+    # (a method may add to the message, or to nit, after its iterations: sinkhorn's
+    # method="auto" says which form it chose, "sns" counts its warm-up)
+    assert "Iterations: " in text, text
+    said = Status(res.status).message
+    if res.success:
+        assert said in text, text
+    else:
+        assert any(m.startswith(said) for m in messages), messages
+    quiet = io.StringIO()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(quiet):
+        warnings.simplefilter("ignore")
+        run_example(spec, spec.example(xp, dtype), disp=False)
+    assert quiet.getvalue() == "", quiet.getvalue()
 
 
 def check_unknown_option(spec, xp, dtype):

@@ -63,7 +63,7 @@ def jacobi(A, b, *, tol=1e-10, maxiter=500, callback=None, **options):
     check_shape(A, "A", (n, n))
     check_shape(b, "b", (n,), against="A")
     solver = _JacobiSolver(xp, A, b, tol, damping)
-    return run_solver(solver, maxiter=maxiter, callback=callback)
+    return run_solver(solver, maxiter=maxiter, callback=callback, disp=opts["disp"])
 
 
 def _example(xp, dtype):

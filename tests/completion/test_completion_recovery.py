@@ -154,7 +154,8 @@ def test_maxiter_reported_as_failure(problem):
 def test_callback_sees_decreasing_residual(problem):
     seen = []
     complete(problem.observed, 4, method="als", tol=1e-10, seed=0,
-             callback=lambda r: seen.append(r.relative_residual))
+             callback=lambda intermediate_result: seen.append(
+                 intermediate_result.relative_residual))
     assert len(seen) > 3 and seen[-1] < 1e-6 * seen[0]
 
 

@@ -18,7 +18,7 @@ def _scipy_iterates(A, b, **kwargs):
 
 def _our_iterates(A, b, **kwargs):
     its = []
-    res = cg(A, b, callback=lambda r: its.append(np.array(r.x)), **kwargs)
+    res = cg(A, b, callback=lambda xk: its.append(xk), **kwargs)
     its.append(np.array(res.x))
     return res, its
 

@@ -174,7 +174,7 @@ def test_fused_gpu_cg_stops_where_scipy_stops(cp, check_every):
     x_ref, _ = spla.cg(A, b, rtol=1e-9, atol=0.0, callback=its.append)
     seen = []
     res = cg(_to_gpu(A), cp.asarray(b), tol=1e-9, check_every=check_every,
-             callback=lambda r: seen.append(r.nit))
+             callback=lambda intermediate_result: seen.append(intermediate_result.nit))
     assert res.success and isinstance(res.x, cp.ndarray)
     # the device tests the rule every iteration and freezes x there: SciPy's nit and x
     assert abs(res.nit - len(its)) <= 1

@@ -130,7 +130,7 @@ def test_iteration_counts_and_stopping_rule():
     b = np.random.default_rng(4).standard_normal(A.shape[0])
     seen = []
     res = sor(A, b, omega=1.5, tol=1e-8,
-              callback=lambda r: seen.append(np.linalg.norm(b - A @ r.x)))
+              callback=lambda xk: seen.append(np.linalg.norm(b - A @ xk)))
     # the callback sees every iteration, the converging one included (as in SciPy)
     assert len(seen) == res.nit
     assert all(s > 1e-8 * np.linalg.norm(b) for s in seen[:-1])
