@@ -9,9 +9,13 @@ module holds only the two ideas scikit-learn does not provide, so that each live
 from __future__ import annotations
 
 import math
-import warnings
+import os
+
+import sklearn
 
 from sklearn.exceptions import ConvergenceWarning
+
+from ._validation import warn_caller
 
 __all__ = ["warn_if_unconverged", "progress_callback", "report_fit"]
 
@@ -20,12 +24,16 @@ _MEASURES = ("fun", "dual_gap", "kkt_violation", "marginal_error", "relative_res
              "rmse")
 
 
+_SKLEARN_DIR = os.path.dirname(sklearn.__file__) + os.sep
+
+
 def warn_if_unconverged(estimator, result, hint="increase max_iter or loosen tol"):
     """scikit-learn's ``ConvergenceWarning`` with the solver's own message when
     ``result`` failed."""
     if not result.success:
-        warnings.warn(f"{type(estimator).__name__} did not converge: {result.message} "
-                      f"({hint}).", ConvergenceWarning, stacklevel=3)
+        # skip scikit-learn's frames too: fit_transform and set_output wrap fit
+        warn_caller(f"{type(estimator).__name__} did not converge: {result.message} "
+                    f"({hint}).", ConvergenceWarning, skip=(_SKLEARN_DIR,))
 
 
 def _measures(result):

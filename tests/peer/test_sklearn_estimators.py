@@ -156,6 +156,9 @@ def _unconverged_fits():
         ("LabelPropagation",
          lambda: LabelPropagation(n_neighbors=5, tol=1e-15, max_iter=1).fit(Xc, yl)),
         ("MatrixCompleter", lambda: MatrixCompleter(3, max_iter=1, tol=1e-14).fit(M)),
+        # through scikit-learn's fit_transform wrapper: a fixed stacklevel pointed there
+        ("MatrixCompleter",
+         lambda: MatrixCompleter(3, max_iter=1, tol=1e-14).fit_transform(M)),
         ("EntropicOT",
          lambda: EntropicOT(reg=0.01, method="log", max_iter=2).fit(Xs=Xs, Xt=Xt)),
         ("SparseOT", lambda: SparseOT(k=2, max_iter=1, tol=1e-14).fit(Xs=Xs, Xt=Xt)),
@@ -186,6 +189,18 @@ def test_filterwarnings_on_scikit_learns_class(name, fit):
         warnings.simplefilter("error", ConvergenceWarning)
         with pytest.raises(ConvergenceWarning):
             fit()
+
+
+@pytest.mark.parametrize("name,fit", _unconverged_fits(),
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_convergence_warning_points_at_the_callers_line(name, fit):
+    # numopt's convention (as SciPy's warnings do): the warning names the user's file,
+    # not numopt's own line
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit()
+    ours = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    assert ours and all(w.filename == __file__ for w in ours), [w.filename for w in ours]
 
 
 @pytest.mark.filterwarnings("error::sklearn.exceptions.ConvergenceWarning")
