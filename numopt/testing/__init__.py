@@ -8,7 +8,8 @@ unmodified, reproducible runs, rejection of NaN/inf and of wrong shapes with a m
 naming the argument, and agreement of the kernels with the reference path.
 """
 
-from ._assertions import assert_allclose, array_namespaces, gpu_available
+from ._assertions import (assert_allclose, assert_same_stop, array_namespaces,
+                          gpu_available)
 from ._table import (
     REQUIRED_FIELDS,
     check_bad_shape,
@@ -25,6 +26,7 @@ from ._table import (
 
 __all__ = [
     "assert_allclose",
+    "assert_same_stop",
     "array_namespaces",
     "gpu_available",
     "REQUIRED_FIELDS",

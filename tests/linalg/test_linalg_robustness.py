@@ -192,7 +192,10 @@ def test_cg_success_means_the_true_residual_meets_the_target(dtype, tol):
     res = cg(S, b, tol=tol, maxiter=5000)
     true = np.linalg.norm(b.astype(float) - S.astype(float) @ res.x.astype(float))
     assert res.residual == pytest.approx(true, rel=1e-9)  # recomputed in float64
-    assert not res.success and res.status == 4 and "attainable accuracy" in res.message
+    # stalled at the attainable accuracy, or (on a build whose restarts keep halving
+    # the residual) out of iterations: never success
+    assert not res.success and res.status in (1, 4)
+    assert res.status == 1 or "attainable accuracy" in res.message
     easy = cg(S, b, tol=1e-3 if dtype == np.float32 else 1e-10, maxiter=5000)
     assert easy.success
     assert np.linalg.norm(b - S @ easy.x) < (1e-3 if dtype == np.float32 else 1e-10) * 11
@@ -200,7 +203,8 @@ def test_cg_success_means_the_true_residual_meets_the_target(dtype, tol):
 
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("dtype, tol", [(np.float32, 1e-9), (np.float64, 1e-16)])
-def test_cg_stalled_run_returns_its_best_x_and_that_x_residual(seed, dtype, tol, monkeypatch):
+def test_cg_stalled_run_returns_its_best_x_and_that_x_residual(seed, dtype, tol,
+                                                               monkeypatch):
     # max |b| in [0.5, 1): the power-of-two rescaling makes no copy, and the restart used
     # to update the kept best x in place, returning the last restart's x with the best
     # one's residual (the true residual was up to 2.3x the reported one)
