@@ -104,7 +104,14 @@ def _residual_norm(held, xp, dtype):
     ill-conditioned system is off by 10% near tol 1e-4). float32 solves recompute in
     float64; float64 matrices on the CPU in NumPy's ``longdouble`` (11 more bits on
     x86-64; where the platform's longdouble is float64 nothing is gained); float64
-    LinearOperators and GPU matrices in float64, the widest they take."""
+    LinearOperators and GPU matrices in float64, the widest they take. An operator
+    that wraps a matrix (SciPy's ``aslinearoperator`` of an array or sparse matrix)
+    counts as that matrix."""
+    wrapped = getattr(held, "A", None)
+    if (is_numpy(xp) and type(held).__name__ == "MatrixLinearOperator"
+            and (_is_sparse(wrapped) or type(wrapped) is np.ndarray)
+            and tuple(wrapped.shape) == tuple(held.shape)):
+        held = wrapped
     wide = xp.float64
     if dtype == xp.float64 and is_numpy(xp) and not _operator_like(held):
         wide = np.longdouble
@@ -257,8 +264,9 @@ def cg(A, b, x0=None, *, M=None, tol=1e-5, atol=0.0, maxiter=None, callback=None
         4 (stalled) at the attainable accuracy, returning the best ``x`` of the runs,
         when restarts stop helping. The true residual and ``||b||`` in the target are
         computed in a wider precision than the solve: float64 for float32 input,
-        NumPy's ``longdouble`` for float64 matrices on the CPU (float64 for float64
-        LinearOperators and GPU input, the widest they take).
+        NumPy's ``longdouble`` for float64 matrices on the CPU (``aslinearoperator``
+        of one included; float64 for other float64 LinearOperators and GPU input, the
+        widest they take).
 
     Examples
     --------
