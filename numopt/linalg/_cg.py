@@ -60,15 +60,16 @@ def _operator_like(A):
 
 
 def _as_operator(A, xp, dtype, name):
-    """Return ``(matvec, n, csr)`` for a dense array, sparse matrix or LinearOperator;
-    ``csr`` is ``(indptr, indices, data)`` when ``A`` is a SciPy/cupyx CSR matrix (the
-    fused SpMV + dot kernel then runs), else ``None``."""
+    """Return ``(matvec, n, csr, held)`` for a dense array, sparse matrix or
+    LinearOperator; ``csr`` is ``(indptr, indices, data)`` when ``A`` is a SciPy/cupyx
+    CSR matrix (the fused SpMV + dot kernel then runs), else ``None``; ``held`` is the
+    operator, or the matrix in ``dtype``."""
     if _operator_like(A):
         shape = tuple(A.shape)
         if len(shape) != 2 or shape[0] != shape[1]:
             raise ValueError(f"{name} must be a square operator, got shape {shape}")
         check_real_dtype(A, name)
-        return A.matvec, shape[0], None
+        return A.matvec, shape[0], None, A
     if _is_sparse(A):
         if len(A.shape) != 2 or A.shape[0] != A.shape[1]:
             raise ValueError(f"{name} must be a square matrix, got shape {tuple(A.shape)}")
@@ -89,11 +90,52 @@ def _as_operator(A, xp, dtype, name):
                 A = A.copy()
                 A.sum_duplicates()
             csr = (A.indptr, A.indices, A.data)
-        return (lambda v: A @ v), A.shape[0], csr
+        return (lambda v: A @ v), A.shape[0], csr, A
     dense = as_array(A, name, xp, ndim=2, dtype=dtype)
     if dense.shape[0] != dense.shape[1]:
         raise ValueError(f"{name} must be a square matrix, got shape {tuple(dense.shape)}")
-    return (lambda v: dense @ v), dense.shape[0], None
+    return (lambda v: dense @ v), dense.shape[0], None, dense
+
+
+def _residual_norm(held, xp, dtype):
+    """``(norm, wide)``: ``norm(b, x)`` is ``||b - A x||`` computed in the dtype
+    ``wide``, wider than the working ``dtype`` where one is at hand, so that success is
+    decided on the true residual and not on its rounding (a float32 residual of an
+    ill-conditioned system is off by 10% near tol 1e-4). float32 solves recompute in
+    float64; float64 matrices on the CPU in NumPy's ``longdouble`` (11 more bits on
+    x86-64; where the platform's longdouble is float64 nothing is gained); float64
+    LinearOperators and GPU matrices in float64, the widest they take. An operator
+    that wraps a matrix (SciPy's ``aslinearoperator`` of an array or sparse matrix)
+    counts as that matrix."""
+    wrapped = getattr(held, "A", None)
+    if (is_numpy(xp) and type(held).__name__ == "MatrixLinearOperator"
+            and (_is_sparse(wrapped) or type(wrapped) is np.ndarray)
+            and tuple(wrapped.shape) == tuple(held.shape)):
+        held = wrapped
+    wide = xp.float64
+    if dtype == xp.float64 and is_numpy(xp) and not _operator_like(held):
+        wide = np.longdouble
+    if _operator_like(held):
+        def matvec(v):
+            return xp.astype(xp.asarray(held.matvec(v)), wide)
+    elif _is_sparse(held):
+        held_wide = held.astype(wide)
+
+        def matvec(v):
+            return held_wide @ v
+    else:
+        # a wide copy of a dense matrix by blocks of rows (about 4 MB each)
+        n = held.shape[0]
+        rows = max(1, (1 << 22) // (16 * n))
+
+        def matvec(v):
+            return xp.concat([xp.astype(held[i:min(i + rows, n), :], wide) @ v
+                              for i in range(0, n, rows)])
+
+    def norm(b, x):
+        return float(xp.linalg.vector_norm(xp.astype(b, wide) - matvec(xp.astype(x, wide))))
+
+    return norm, wide
 
 
 class _CGSolver:
@@ -219,7 +261,12 @@ def cg(A, b, x0=None, *, M=None, tol=1e-5, atol=0.0, maxiter=None, callback=None
         (``||b - A x||`` of the returned ``x``). Success needs this true residual below
         the target as well as the updated one SciPy's rule tests: where rounding leaves
         them apart, CG restarts from ``x`` (residual replacement), and ends with status
-        4 (stalled) at the attainable accuracy when restarts stop helping.
+        4 (stalled) at the attainable accuracy, returning the best ``x`` of the runs,
+        when restarts stop helping. The true residual and ``||b||`` in the target are
+        computed in a wider precision than the solve: float64 for float32 input,
+        NumPy's ``longdouble`` for float64 matrices on the CPU (``aslinearoperator``
+        of one included; float64 for other float64 LinearOperators and GPU input, the
+        widest they take).
 
     Examples
     --------
@@ -237,12 +284,12 @@ def cg(A, b, x0=None, *, M=None, tol=1e-5, atol=0.0, maxiter=None, callback=None
                        low=0.0)
     atol = check_scalar(atol, "atol", low=0.0)
     dtype = system_dtype(xp, A, b)
-    matvec, n, csr = _as_operator(A, xp, dtype, "A")
+    matvec, n, csr, held = _as_operator(A, xp, dtype, "A")
     b = as_rhs(b, xp, dtype, n)
     x0 = check_x0(x0, xp, dtype, n)
     psolve = None
     if M is not None:
-        psolve, m, _ = _as_operator(M, xp, dtype, "M")
+        psolve, m, _, _ = _as_operator(M, xp, dtype, "M")
         if m != n:
             raise ValueError(f"M has shape ({m}, {m}), expected ({n}, {n}) to match A")
     maxiter = 10 * n if maxiter is None else check_scalar(maxiter, "maxiter", low=0,
@@ -275,17 +322,24 @@ def cg(A, b, x0=None, *, M=None, tol=1e-5, atol=0.0, maxiter=None, callback=None
         return run_solver(solver, maxiter=budget, callback=callback,
                           check_every=check_every, disp=opts["disp"])
 
-    def true_residual(res):
-        return float(xp.linalg.vector_norm(b - matvec(unit.down(res.x))))
+    residual_norm, wide = _residual_norm(held, xp, dtype)
+    # the target success is judged against, with ||b|| in the same wide precision
+    target = max(atol, tol * float(xp.linalg.vector_norm(xp.astype(b, wide))))
 
-    return _verified(run, true_residual, x0, maxiter, threshold, unit, dtype)
+    def true_residual(res):
+        return residual_norm(b, unit.down(res.x))
+
+    def restart(x):  # a fresh array: the run updates its start in place
+        return xp.asarray(unit.down(x), copy=True)
+
+    return _verified(run, true_residual, restart, x0, maxiter, target, unit, dtype)
 
 
 # restarts allowed after the updated residual met the target but the true one did not
 MAX_RESTARTS = 5
 
 
-def _verified(run, true_residual, x0, maxiter, threshold, unit, dtype):
+def _verified(run, true_residual, restart, x0, maxiter, target, unit, dtype):
     """Run CG, and accept its convergence only if the true residual ``||b - A x||`` meets
     the target too. The updated residual that SciPy's rule tests drifts from the true
     one by rounding and goes on falling below it (float32 at tol 1e-15 reported success
@@ -294,30 +348,33 @@ def _verified(run, true_residual, x0, maxiter, threshold, unit, dtype):
     residual (residual replacement); once a restart no longer halves the true residual,
     that is the attainable accuracy and the run ends STALLED. Where they agree (every
     solve within the precision) nothing changes: SciPy's iterates, ``nit`` and ``x``.
-    ``residual`` is always the true residual of the returned ``x``."""
+    ``residual`` is always the true residual of the returned ``x``, and ``target`` the
+    bound it must stay under, both computed in a precision wider than the solve's where
+    one is at hand (see ``_residual_norm``). ``restart(x)`` is the next run's start: a
+    copy, since the run updates it in place and ``x`` may be the best one kept."""
     res = run(x0, maxiter)
     nit, true, previous, restarts = res.nit, true_residual(res), math.inf, 0
-    met = true < threshold or true == 0.0
+    met = true < target or true == 0.0
     best = (true, res.x)
     while res.success and not met:
         if nit >= maxiter or restarts == MAX_RESTARTS or not true <= 0.5 * previous:
             true, x = best   # a last restart may have gained nothing: return the best x
-            detail = (f"The updated residual met the target {unit.up(threshold):.3e} but "
+            detail = (f"The updated residual met the target {unit.up(target):.3e} but "
                       f"the true residual ||b - A x|| is {unit.up(true):.3e}: the "
                       f"attainable accuracy in {np.dtype(dtype).name} for this system.")
             res = OptimizeResult.from_status(Status.STALLED, detail, x=x, nit=nit)
             break
         previous, restarts = true, restarts + 1
-        res = run(unit.down(res.x), maxiter - nit)
+        res = run(restart(res.x), maxiter - nit)
         nit += res.nit
         true = true_residual(res)
-        met = true < threshold or true == 0.0
+        met = true < target or true == 0.0
         if true < best[0]:
             best = (true, res.x)
     if res.status == Status.MAXITER:   # quote the true residual, which is reported
         res = OptimizeResult.from_status(
             Status.MAXITER, f"Residual norm {unit.up(true):.3e} above the target "
-            f"{unit.up(threshold):.3e}.", x=res.x, nit=nit)
+            f"{unit.up(target):.3e}.", x=res.x, nit=nit)
     res["nit"] = nit
     res["residual"] = unit.up(true)
     return res

@@ -1,8 +1,13 @@
 """Numba kernels of numopt.linalg (NumPy input). Loaded lazily through ``get_kernel``.
 
-The SOR update is written exactly as PyAMG's C++ ``sor_gauss_seidel`` writes it
-(off-diagonal sum in row order, then ``omega * (b_i - sum) / a_ii + (1 - omega) x_i``),
-so forward and backward sweeps give PyAMG's iterates bit for bit.
+The SOR row update is PyAMG's C++ one (``amg_core`` ``sor_gauss_seidel``, and
+``gauss_seidel`` for ``omega == 1``) operation for operation: the off-diagonal sum over
+the stored entries in stored order, then ``omega * ((b_i - sum) / a_ii) + (1 - omega)
+x_i`` (``(b_i - sum) / a_ii`` for ``omega == 1``), all in the dtype of the matrix (float32
+sums in float32, as PyAMG's template does). Each operation is one correctly rounded
+IEEE operation (no fastmath, so no fused multiply-adds), hence forward and backward
+sweeps reproduce PyAMG's iterates wherever PyAMG's C++ was also compiled without
+contracting multiply-adds.
 """
 
 import numpy as np
@@ -11,41 +16,49 @@ from numba import njit
 
 @njit(cache=True, nogil=True, inline="always")
 def _relax_row(indptr, indices, data, b, x, omega, one_minus_omega, i):
-    rsum = 0.0
-    diag = 0.0
+    rsum = data.dtype.type(0)
+    diag = data.dtype.type(0)
     for jj in range(indptr[i], indptr[i + 1]):
         j = indices[jj]
         if j == i:
             diag = data[jj]
         else:
             rsum += data[jj] * x[j]
-    x[i] = omega * (b[i] - rsum) / diag + one_minus_omega * x[i]
+    if omega == 1:
+        x[i] = (b[i] - rsum) / diag
+    else:
+        x[i] = omega * ((b[i] - rsum) / diag) + one_minus_omega * x[i]
+
+
+def _omegas(data, omega):
+    """``omega`` and ``1 - omega`` in the matrix's dtype, as PyAMG's ``F omega``."""
+    omega = data.dtype.type(omega)
+    return omega, data.dtype.type(1) - omega
 
 
 @njit(cache=True, nogil=True)
-def _sor_natural(indptr, indices, data, b, x, omega, reverse):
+def _sor_natural(indptr, indices, data, b, x, omega, one_minus_omega, reverse):
     n = b.shape[0]
-    one_minus_omega = 1.0 - omega
     for k in range(n):
         i = n - 1 - k if reverse else k
         _relax_row(indptr, indices, data, b, x, omega, one_minus_omega, i)
 
 
 @njit(cache=True, nogil=True)
-def _sor_ordered(indptr, indices, data, b, x, omega, order, reverse):
+def _sor_ordered(indptr, indices, data, b, x, omega, one_minus_omega, order, reverse):
     n = order.shape[0]
-    one_minus_omega = 1.0 - omega
     for k in range(n):
         i = order[n - 1 - k] if reverse else order[k]
         _relax_row(indptr, indices, data, b, x, omega, one_minus_omega, i)
 
 
 def sor_sweep(xp, indptr, indices, data, b, x, omega, order, color_ptr, reverse):
-    omega = float(omega)
+    omega, one_minus_omega = _omegas(data, omega)
     if order is None:
-        _sor_natural(indptr, indices, data, b, x, omega, bool(reverse))
+        _sor_natural(indptr, indices, data, b, x, omega, one_minus_omega, bool(reverse))
     else:
-        _sor_ordered(indptr, indices, data, b, x, omega, order, bool(reverse))
+        _sor_ordered(indptr, indices, data, b, x, omega, one_minus_omega, order,
+                     bool(reverse))
     return x
 
 
@@ -85,8 +98,9 @@ def ssor_apply(xp, indptr, indices, data, r, omega, order, color_ptr):
     if order is None:
         return _ssor_apply_natural(indptr, indices, data, r, float(omega), out)
     # a coloured ordering: M^{-1} r is one symmetric sweep from zero in that order
-    _sor_ordered(indptr, indices, data, r, out, float(omega), order, False)
-    _sor_ordered(indptr, indices, data, r, out, float(omega), order, True)
+    omega, one_minus_omega = _omegas(data, omega)
+    _sor_ordered(indptr, indices, data, r, out, omega, one_minus_omega, order, False)
+    _sor_ordered(indptr, indices, data, r, out, omega, one_minus_omega, order, True)
     return out
 
 
@@ -167,26 +181,29 @@ def _residual_sq(indptr, indices, data, b, x):
 
 
 @njit(cache=True, nogil=True)
-def _sor_iteration_natural(indptr, indices, data, b, x, omega, symmetric):
-    _sor_natural(indptr, indices, data, b, x, omega, False)
+def _sor_iteration_natural(indptr, indices, data, b, x, omega, one_minus_omega, symmetric):
+    _sor_natural(indptr, indices, data, b, x, omega, one_minus_omega, False)
     if symmetric:
-        _sor_natural(indptr, indices, data, b, x, omega, True)
+        _sor_natural(indptr, indices, data, b, x, omega, one_minus_omega, True)
     return _residual_sq(indptr, indices, data, b, x)
 
 
 @njit(cache=True, nogil=True)
-def _sor_iteration_ordered(indptr, indices, data, b, x, omega, order, symmetric):
-    _sor_ordered(indptr, indices, data, b, x, omega, order, False)
+def _sor_iteration_ordered(indptr, indices, data, b, x, omega, one_minus_omega, order,
+                           symmetric):
+    _sor_ordered(indptr, indices, data, b, x, omega, one_minus_omega, order, False)
     if symmetric:
-        _sor_ordered(indptr, indices, data, b, x, omega, order, True)
+        _sor_ordered(indptr, indices, data, b, x, omega, one_minus_omega, order, True)
     return _residual_sq(indptr, indices, data, b, x)
 
 
 def sor_iteration(xp, indptr, indices, data, b, x, omega, order, color_ptr, symmetric,
                   matvec):
+    omega, one_minus_omega = _omegas(data, omega)
     if order is None:
-        rr = _sor_iteration_natural(indptr, indices, data, b, x, float(omega), bool(symmetric))
-    else:
-        rr = _sor_iteration_ordered(indptr, indices, data, b, x, float(omega), order,
+        rr = _sor_iteration_natural(indptr, indices, data, b, x, omega, one_minus_omega,
                                     bool(symmetric))
+    else:
+        rr = _sor_iteration_ordered(indptr, indices, data, b, x, omega, one_minus_omega,
+                                    order, bool(symmetric))
     return rr ** 0.5

@@ -7,7 +7,7 @@ import weakref
 
 from .._backend import get_kernel, get_namespace, is_cupy, is_numpy
 from .._validation import check_choice, check_scalar
-from ._sor import check_positive_diagonal, resolve_ordering
+from ._sor import check_nonzero_diagonal, resolve_ordering
 from ._system import as_csr_system, as_rhs, system_dtype
 
 _SWEEPS = ("forward", "backward", "symmetric")
@@ -73,7 +73,8 @@ def sor_sweep(A, x, b, *, omega=1.0, sweep="forward", iterations=1, ordering="au
     ----------
     A : (n, n) array or sparse matrix
         NumPy array or SciPy sparse matrix (any format; CSR avoids a conversion per
-        call), or a CuPy array / cupyx sparse matrix. Positive diagonal required.
+        call), or a CuPy array / cupyx sparse matrix. Nonzero diagonal required
+        (either sign).
     x : (n,) array
         The iterate, updated in place: same library as ``A`` and ``b``, the working
         dtype (float32 when ``A`` and ``b`` are float32, else float64), writeable.
@@ -102,7 +103,7 @@ def sor_sweep(A, x, b, *, omega=1.0, sweep="forward", iterations=1, ordering="au
     ------
     ValueError
         ``omega`` outside (0, 2), an unknown ``sweep`` or ``ordering``, a negative
-        ``iterations``, shapes that do not match, a zero or negative diagonal, NaN/inf,
+        ``iterations``, shapes that do not match, a zero diagonal entry, NaN/inf,
         or an ``x`` that cannot be updated in place (dtype, read-only).
 
     See Also
@@ -130,7 +131,7 @@ def sor_sweep(A, x, b, *, omega=1.0, sweep="forward", iterations=1, ordering="au
     system = as_csr_system(A, xp, dtype)
     b = as_rhs(b, xp, dtype, system.n)
     _check_x(x, xp, dtype, system.n)
-    check_positive_diagonal(system)
+    check_nonzero_diagonal(system)
     order, color_ptr = _ordering(A, system, ordering)
     kernel = get_kernel("linalg.sor_sweep", xp)
     directions = {"forward": (False,), "backward": (True,), "symmetric": (False, True)}[sweep]

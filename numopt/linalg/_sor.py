@@ -35,7 +35,7 @@ def sor_sweep(xp, indptr, indices, data, b, x, omega, order, color_ptr, reverse)
         zero = xp.zeros_like(vals)
         rsum = xp.sum(xp.where(off, vals * xp.take(x, cols), zero))
         diag = xp.sum(xp.where(off, zero, vals))
-        x[i] = omega * (b[i] - rsum) / diag + (1.0 - omega) * x[i]
+        x[i] = omega * ((b[i] - rsum) / diag) + (1.0 - omega) * x[i]
     return x
 
 
@@ -54,12 +54,14 @@ def sor_iteration(xp, indptr, indices, data, b, x, omega, order, color_ptr, symm
     return None if matvec is None else xp.linalg.vector_norm(b - matvec(x))
 
 
-def check_positive_diagonal(system, name="A"):
+def check_nonzero_diagonal(system, name="A"):
+    """SOR divides by every diagonal entry: it needs them nonzero, of either sign (a
+    negative definite ``A``, or an indefinite one, relaxes as PyAMG relaxes it)."""
     xp = system.xp
     diag = system.diagonal()
-    if not bool(xp.all(diag > 0)):
-        raise ValueError(f"{name} must have a positive diagonal for SOR/SSOR "
-                         "(found a zero or negative diagonal entry)")
+    if not bool(xp.all(diag != 0)):
+        raise ValueError(f"{name} must have a nonzero diagonal for SOR/SSOR "
+                         "(found a zero diagonal entry)")
     return diag
 
 
@@ -148,8 +150,9 @@ def sor(A, b, x0=None, *, omega=1.0, symmetric=False, tol=1e-8, atol=0.0, maxite
     ----------
     A : (n, n) array or sparse matrix
         NumPy array or any SciPy sparse format (converted to CSR), or a CuPy array or
-        cupyx sparse matrix. Its diagonal must be positive. SOR converges for every
-        ``omega`` in (0, 2) when ``A`` is symmetric positive definite.
+        cupyx sparse matrix. Its diagonal must be nonzero (either sign). SOR converges
+        for every ``omega`` in (0, 2) when ``A`` is symmetric positive definite (or
+        negative definite: SOR on ``A`` and on ``-A`` are the same iteration).
     b : (n,) array
     x0 : (n,) array, optional
         Starting point (zeros by default).
@@ -201,7 +204,7 @@ def sor(A, b, x0=None, *, omega=1.0, symmetric=False, tol=1e-8, atol=0.0, maxite
     system = as_csr_system(A, xp, dtype)
     b = as_rhs(b, xp, dtype, system.n)
     x0 = check_x0(x0, xp, dtype, system.n)
-    check_positive_diagonal(system)
+    check_nonzero_diagonal(system)
     order, color_ptr = resolve_ordering(system, opts["ordering"])
     check_every = opts["check_every"]
     if check_every is None:

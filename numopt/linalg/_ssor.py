@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .._backend import get_kernel, get_namespace, is_cupy, is_numpy, kernel
 from .._validation import check_scalar
-from ._sor import check_positive_diagonal, resolve_ordering, sor_sweep
+from ._sor import check_nonzero_diagonal, resolve_ordering, sor_sweep
 from ._system import as_csr_system, system_dtype
 
 
@@ -48,7 +48,7 @@ def ssor_preconditioner(A, omega=1.0, *, ordering="auto"):
     Parameters
     ----------
     A : (n, n) array or sparse matrix (NumPy/SciPy or CuPy/cupyx)
-        Positive diagonal required.
+        Nonzero diagonal required (SPD for use in :func:`cg`).
     omega : float in (0, 2)
     ordering : {"auto", "natural", "multicolor"}
         Row order of the sweeps (see :func:`sor`); on the GPU the sweeps run one colour
@@ -65,7 +65,7 @@ def ssor_preconditioner(A, omega=1.0, *, ordering="auto"):
     omega = check_scalar(omega, "omega", low=0.0, high=2.0, low_open=True, high_open=True)
     dtype = system_dtype(xp, A, None)
     system = as_csr_system(A, xp, dtype)
-    check_positive_diagonal(system)
+    check_nonzero_diagonal(system)
     order, color_ptr = resolve_ordering(system, ordering)
     apply = get_kernel("linalg.ssor_apply", xp)
     n = system.n

@@ -88,7 +88,8 @@ def _check_square(shape, name):
 
 def as_csr_system(A, xp, dtype, name="A") -> CSRSystem:
     """Validate ``A`` (dense array or sparse matrix of namespace ``xp``) and return it as
-    a :class:`CSRSystem` in ``dtype`` (canonical CSR: sorted, no duplicates)."""
+    a :class:`CSRSystem` in ``dtype`` without duplicate entries (sorted on the GPU; on
+    the CPU a CSR matrix without duplicates keeps its entry order)."""
     if A is None:
         raise TypeError(f"{name} must be a matrix, got None")
     if is_linear_operator(A):
@@ -107,8 +108,13 @@ def as_csr_system(A, xp, dtype, name="A") -> CSRSystem:
             _check_square(dense.shape, name)
             M = sp.csr_array(np.asarray(dense, dtype=dtype))
         if not M.has_canonical_format:
-            M = M.copy()
-            M.sum_duplicates()
+            # duplicate entries are summed (they add up to the matrix's value); without
+            # duplicates the entries keep the caller's order, which the sweeps follow
+            # (PyAMG sums a row in stored order too)
+            summed = M.copy()
+            summed.sum_duplicates()
+            if summed.nnz != M.nnz:
+                M = summed
         if not np.all(np.isfinite(M.data)):
             kind = "NaN" if np.isnan(M.data).any() else "inf"
             raise ValueError(f"{name} must be finite, but it contains {kind} values")

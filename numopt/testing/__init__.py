@@ -9,7 +9,8 @@ and of wrong shapes with a message naming the argument, and agreement of the ker
 with the reference path.
 """
 
-from ._assertions import assert_allclose, array_namespaces, gpu_available
+from ._assertions import (assert_allclose, assert_same_stop, array_namespaces,
+                          gpu_available)
 from ._table import (
     REQUIRED_FIELDS,
     check_bad_shape,
@@ -28,6 +29,7 @@ from ._table import (
 
 __all__ = [
     "assert_allclose",
+    "assert_same_stop",
     "array_namespaces",
     "gpu_available",
     "REQUIRED_FIELDS",
