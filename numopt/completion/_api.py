@@ -11,7 +11,7 @@ from .._loop import run_solver
 from .._validation import check_choice, check_options, check_scalar
 from ..exceptions import OptimizeWarning
 from ._altmin import AlternatingSolver, choose_row_solver
-from ._data import array_module, observations_from
+from ._data import array_module, identifiable_count, observations_from
 from ._softimpute import SoftImputeSolver
 
 __all__ = ["complete", "METHODS", "DEVICE_METHODS", "DEFAULTS"]
@@ -52,8 +52,9 @@ def _validate_options(method, opts, rank):
     if "shrinkage" in opts:
         if opts["shrinkage"] is not None:
             opts["shrinkage"] = check_scalar(opts["shrinkage"], "shrinkage", low=0.0)
+        # a decay of 1 would never leave sigma_max for the target shrinkage
         opts["shrinkage_decay"] = check_scalar(opts["shrinkage_decay"], "shrinkage_decay",
-                                               low=0.0, high=1.0)
+                                               low=0.0, high=1.0, high_open=True)
     return opts
 
 
@@ -112,6 +113,37 @@ def _warn_about_coverage(obs, rank):
                 f"M has {thin} {what} with fewer observations than rank={rank}; their "
                 "least-squares problems are underdetermined and solved with a tiny ridge",
                 OptimizeWarning, stacklevel=3)
+
+
+def _warn_about_identifiability(obs, rank, method, ridge):
+    """Too few observations for a rank-``rank`` matrix: say so with the figure, and say
+    what the method does about it."""
+    needed = identifiable_count(obs.shape, rank)
+    if obs.n_observed >= needed:
+        return
+    m, n = obs.shape
+    if ridge:
+        remedy = ("the row solves get a ridge proportional to the training residual, "
+                  "which keeps the fill bounded and vanishes as the fit interpolates "
+                  "(pass reg= to choose your own)")
+    elif method == "softimpute":
+        remedy = "the shrinkage, not the data, determines much of the fill"
+    else:
+        remedy = "with reg=0 the missing entries may be filled with values far beyond the data's"
+    warnings.warn(
+        f"M has {obs.n_observed} observations, fewer than 2k(m+n-k) = {needed} (k={rank}, "
+        f"m={m}, n={n}; twice the degrees of freedom of a rank-{rank} matrix): the "
+        f"rank-{rank} completion is probably not determined by them; {remedy}",
+        OptimizeWarning, stacklevel=3)
+
+
+def _warn_about_zero_fit(res):
+    if not np.any(res.singular_values):
+        warnings.warn(
+            f"shrinkage={res.shrinkage:.3g} is at least the largest singular value of the "
+            "observed entries (zeros elsewhere): the solution of the regularized problem, "
+            "returned here, is the zero matrix; a smaller shrinkage keeps some of the data",
+            OptimizeWarning, stacklevel=3)
 
 
 def complete(M, rank, *, method="altmin", tol=1e-8, maxiter=None, seed=None, callback=None,
@@ -218,12 +250,17 @@ def complete(M, rank, *, method="altmin", tol=1e-8, maxiter=None, seed=None, cal
     _warn_about_coverage(obs, rank)
     if method == "altmin":
         _warn_about_unused_sketch_options(options, opts["row_solver"], rank)
+    auto_ridge = (method != "softimpute" and "reg" not in options
+                  and obs.n_observed < identifiable_count(obs.shape, rank))
+    _warn_about_identifiability(obs, rank, method, auto_ridge)
     if method == "softimpute":
         solver = SoftImputeSolver(xp, obs, rank, tol=tol, seed=seed, options=opts)
     else:
         solver = AlternatingSolver(xp, obs, rank, exact=(method == "als"), tol=tol, seed=seed,
-                                   options=opts)
+                                   options=opts, auto_ridge=auto_ridge)
     res = run_solver(solver, maxiter=maxiter, callback=callback, finite_fields=("x", "V"))
+    if method == "softimpute" and res.success:
+        _warn_about_zero_fit(res)
     _fill_unobserved(res, obs)
     res.method = method
     return res
