@@ -9,7 +9,7 @@ that success is decided on:
 * ``softimpute``: the fixed-point residual ``||S(Z) - Z||_F / ||P_Omega(M)||_F`` of
   ``Z = U V^T``, where ``S`` is one exact SoftImpute step at the returned ``shrinkage``
   (dense ``numpy.linalg.svd`` of the filled matrix, top ``rank`` singular values shrunk).
-  A result without a ``stationarity`` field (before the fix) is judged on the relative
+  A result without a ``fixed_point_residual`` field (before the fix) is judged on the relative
   residual it reported instead.
 
 A success whose recomputed measure exceeds ``tol`` (times ``1 + slack``, for the float64
@@ -57,7 +57,7 @@ def softimpute_fixed_point_residual(M, U, V, shrinkage, rank):
 def measure(res, M, method, rank):
     U, V = (np.asarray(a, dtype=np.float64) for a in (res.U, res.V))
     M = M.astype(np.float64)
-    if method == "softimpute" and "stationarity" in res:
+    if method == "softimpute" and "fixed_point_residual" in res:
         return softimpute_fixed_point_residual(M, U, V, res.shrinkage, rank)
     return observed_residual(M, U, V)
 

@@ -155,13 +155,14 @@ class SoftImputeSolver:
         return None
 
     def fixed_point_residual(self, state):
-        """``||T(Z) - Z||_F / ||P_Omega(M)||_F`` for ``Z = U diag(s) V^T``, with the exact
+        """``||T(Z) - Z||_F / ||P_Omega(M)||_F`` for the returned ``Z = U (V diag(s))^T``
+        (the product ``V diag(s)`` rounded as the result rounds it), with the exact
         SoftImpute map ``T`` at the target shrinkage (top-``k`` SVD of the filled matrix,
         singular values shrunk), all in float64."""
         obs, k = self.obs, self.rank
         m, n = obs.shape
-        left = (state.U * state.s).astype(np.float64)
-        right = state.V.astype(np.float64)
+        left = state.U.astype(np.float64)
+        right = (state.V * state.s).astype(np.float64)
         rows = obs.by_row
         gap = self.residual_kernel(self.xp, rows.indptr, rows.indices,
                                    rows.data.astype(np.float64), left, right)
@@ -194,10 +195,10 @@ class SoftImputeSolver:
         # of V positive) so that the result does not depend on rounding.
         pivot = state.V[np.argmax(np.abs(state.V), axis=0), np.arange(self.rank)]
         flip = np.where(pivot < 0, -1.0, 1.0).astype(self.obs.dtype)
-        U, V = state.U * flip, state.V * flip
-        sq, rel = observed_misfit(self.obs, U * state.s, V, self.xp)
-        scale = self.obs.scale          # back to M's units
-        fields = {"x": U, "U": U, "V": V * (state.s * scale),
+        U, Vs = state.U * flip, (state.V * state.s) * flip   # the measures' rounding
+        sq, rel = observed_misfit(self.obs, U, Vs, self.xp)
+        scale = self.obs.scale          # back to M's units (a power of two: exact)
+        fields = {"x": U, "U": U, "V": Vs * scale,
                   "singular_values": state.s * scale,
                   "rmse": scale * math.sqrt(sq / self.obs.n_observed),
                   "relative_residual": rel, "fixed_point_residual": checked,
