@@ -185,11 +185,12 @@ def complete(M, rank, *, method="altmin", tol=1e-8, maxiter=None, seed=None, cal
 
         A run whose measure stops decreasing above ``tol`` (decreased by at most ``tol``
         relatively, or rose where only rounding raises it; for SoftImpute, no new
-        minimum of the change between iterates in 20 iterations) ends with
-        ``success=False``, ``status=4`` (stalled) and a message that names the cause:
-        noisy data, a rank below the data's, too few observations, or the rounding floor
-        of the dtype (float32 fits end near 3e-7, so float32 cannot meet the default
-        ``tol``: pass ``tol=1e-5`` or so).
+        minimum of the change between iterates in 20 iterations at the rounding floor,
+        200 elsewhere) ends with ``success=False``, ``status=4`` (stalled) and a message
+        that names the cause: noisy data, a rank below the data's, too few observations,
+        or the rounding floor of the dtype (float32 fits end near 3e-7, 1e-5 with the
+        sketched row solve, so float32 cannot meet the default ``tol``: pass
+        ``tol=1e-5`` or so).
     maxiter : int, optional
         Maximum number of outer iterations (default 100, 1000 for ``"softimpute"``).
     seed : int or numpy.random.Generator, optional

@@ -27,7 +27,7 @@ from .._backend import get_kernel
 from . import _rows  # noqa: F401  (declares the kernels)
 from .._result import Status
 from .._validation import check_seed
-from ._data import observed_misfit, stall_detail, unmet_detail
+from ._data import ROUNDING_FLOOR_ULPS, observed_misfit, stall_detail, unmet_detail
 from ._spectral import randomized_svd
 
 # fancyimpute's default shrinkage (and Mazumder, Hastie, Tibshirani's rule of thumb): the
@@ -35,7 +35,9 @@ from ._spectral import randomized_svd
 DEFAULT_SHRINKAGE_FRACTION = 1.0 / 50.0
 # The iterates' change is not monotone (the one-step SVD is inexact, and rounding moves
 # it at its floor): the fit has stalled when the change has not reached a new minimum in
-# this many iterations at the final shrinkage.
+# this many iterations at the final shrinkage, at the rounding floor of the dtype, or in
+# ten times as many anywhere (with a binding rank cap the change can hover for 100
+# iterations before it decreases again: 40 x 30, rank 10, half observed).
 STALL_PATIENCE = 20
 # The exact fixed-point map forms the filled matrix densely when it is this small (or
 # when min(m, n) leaves ARPACK too little room above k), and uses ARPACK's SVD otherwise.
@@ -143,7 +145,9 @@ class SoftImputeSolver:
         return new
 
     def _stalled(self, state):
-        return state.since_best >= STALL_PATIENCE
+        floor = ROUNDING_FLOOR_ULPS * float(np.finfo(self.obs.dtype).eps)
+        patience = STALL_PATIENCE if state.best_change <= floor else 10 * STALL_PATIENCE
+        return state.since_best >= patience
 
     def check(self, state):
         if math.isnan(state.change):

@@ -145,3 +145,14 @@ def test_too_few_observations_still_recovered_where_they_determine_the_matrix():
         res = complete(prob.observed, 2, method="als", tol=1e-10, maxiter=400, seed=0)
     assert res.success, res.message
     assert prob.relative_error(res.U, res.V) < 1e-6
+
+
+def test_softimpute_with_a_binding_rank_cap_is_not_stopped_on_a_plateau():
+    # With the rank cap binding, the change between iterates hovers near 3e-3 for about
+    # 100 iterations before it decreases again: a 20-iteration patience stopped it there.
+    prob = random_low_rank_completion(40, 30, rank=10, rate=0.5, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OptimizeWarning)
+        res = complete(prob.observed, 10, method="softimpute", tol=1e-6, seed=0)
+    assert res.success, res.message
+    assert fixed_point_residual(prob.observed, res.U, res.V, res.shrinkage, 10) <= 1e-6
