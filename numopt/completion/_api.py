@@ -9,7 +9,7 @@ from .._loop import run_solver
 from .._validation import check_choice, check_options, check_scalar, warn_caller
 from ..exceptions import OptimizeWarning
 from ._altmin import AlternatingSolver, choose_row_solver
-from ._data import array_module, observations_from
+from ._data import array_module, identifiable_count, observations_from
 from ._softimpute import SoftImputeSolver
 
 __all__ = ["complete", "METHODS", "DEVICE_METHODS", "DEFAULTS"]
@@ -50,8 +50,9 @@ def _validate_options(method, opts, rank):
     if "shrinkage" in opts:
         if opts["shrinkage"] is not None:
             opts["shrinkage"] = check_scalar(opts["shrinkage"], "shrinkage", low=0.0)
+        # a decay of 1 would never leave sigma_max for the target shrinkage
         opts["shrinkage_decay"] = check_scalar(opts["shrinkage_decay"], "shrinkage_decay",
-                                               low=0.0, high=1.0)
+                                               low=0.0, high=1.0, high_open=True)
     return opts
 
 
@@ -111,6 +112,37 @@ def _warn_about_coverage(obs, rank):
                 OptimizeWarning)
 
 
+def _warn_about_identifiability(obs, rank, method, ridge):
+    """Too few observations for a rank-``rank`` matrix: say so with the figure, and say
+    what the method does about it."""
+    needed = identifiable_count(obs.shape, rank)
+    if obs.n_observed >= needed:
+        return
+    m, n = obs.shape
+    if ridge:
+        remedy = ("the row solves get a ridge proportional to the training residual, "
+                  "which keeps the fill bounded and vanishes as the fit interpolates "
+                  "(pass reg= to choose your own)")
+    elif method == "softimpute":
+        remedy = "the shrinkage, not the data, determines much of the fill"
+    else:
+        remedy = "with reg=0 the missing entries may be filled with values far beyond the data's"
+    warn_caller(
+        f"M has {obs.n_observed} observations, fewer than 2k(m+n-k) = {needed} (k={rank}, "
+        f"m={m}, n={n}; twice the degrees of freedom of a rank-{rank} matrix): the "
+        f"rank-{rank} completion is probably not determined by them; {remedy}",
+        OptimizeWarning)
+
+
+def _warn_about_zero_fit(res):
+    if not np.any(res.singular_values):
+        warn_caller(
+            f"shrinkage={res.shrinkage:.3g} is at least the largest singular value of the "
+            "observed entries (zeros elsewhere): the solution of the regularized problem, "
+            "returned here, is the zero matrix; a smaller shrinkage keeps some of the data",
+            OptimizeWarning)
+
+
 def complete(M, rank, *, method="altmin", tol=1e-8, maxiter=None, seed=None, callback=None,
              **options):
     """Complete a partially observed matrix with a rank-``rank`` factorization ``U @ V.T``.
@@ -137,12 +169,25 @@ def complete(M, rank, *, method="altmin", tol=1e-8, maxiter=None, seed=None, cal
         equations). ``"softimpute"``: nuclear-norm shrinkage (Mazumder, Hastie,
         Tibshirani 2010) with a rank cap ``k``.
     tol : float
-        Stop when the relative training residual
-        ``||P_Omega(U V^T - M)||_F / ||P_Omega(M)||_F`` is at most ``tol``, or when it
-        decreased by at most ``tol`` (relatively) in the last iteration (a stationary fit,
-        the criterion that ends runs on noisy data), or when it reached the rounding
-        floor of the dtype (four unit roundoffs, or a rise where only rounding can raise
-        it: float32 fits end near 1e-6 whatever ``tol``).
+        ``success=True`` means that the method's measure, recomputed in float64 from the
+        returned ``U`` and ``V``, is at most ``tol``:
+
+        * ``"altmin"``, ``"als"``: the relative training residual
+          ``||P_Omega(U V^T - M)||_F / ||P_Omega(M)||_F`` (``relative_residual``);
+        * ``"softimpute"``: the fixed-point residual
+          ``||T(Z) - Z||_F / ||P_Omega(M)||_F`` of ``Z = U V^T``, where ``T`` is one exact
+          SoftImpute step at the returned ``shrinkage`` (``fixed_point_residual``): the fit
+          solves the regularized problem, and does not interpolate the observations
+          unless ``shrinkage=0``.
+
+        A run whose measure stops decreasing above ``tol`` (decreased by at most ``tol``
+        relatively, or rose where only rounding raises it; for SoftImpute, no new
+        minimum of the change between iterates in 20 iterations at the rounding floor,
+        200 elsewhere) ends with ``success=False``, ``status=4`` (stalled) and a message
+        that names the cause: noisy data, a rank below the data's, too few observations,
+        or the rounding floor of the dtype (float32 fits end near 3e-7, 1e-5 with the
+        sketched row solve, so float32 cannot meet the default ``tol``: pass
+        ``tol=1e-5`` or so).
     maxiter : int, optional
         Maximum number of outer iterations (default 100, 1000 for ``"softimpute"``).
     seed : int or numpy.random.Generator, optional
@@ -161,10 +206,14 @@ def complete(M, rank, *, method="altmin", tol=1e-8, maxiter=None, seed=None, cal
         ``sample_splits`` (1; iteration ``t`` uses part ``t mod sample_splits`` of a
         random partition of the observations), ``reg`` (0.0, a ridge penalty).
         ``als``: ``clip``, ``sample_splits``, ``reg``.
-        ``softimpute``: ``shrinkage`` (None: start at fancyimpute's default
-        ``sigma_max(P_Omega(M)) / 50`` and multiply by ``shrinkage_decay`` (0.5) every
-        iteration, a warm-started path towards the rank-``k`` fit; a number: that fixed
-        ``lambda``).
+        ``softimpute``: ``shrinkage`` (the nuclear-norm weight ``lambda``, in the units of
+        ``M``; None: fancyimpute's default ``sigma_max(P_Omega(M)) / 50``, with
+        ``sigma_max`` from a randomized SVD; 0: no shrinkage, a rank-``k`` interpolant),
+        ``shrinkage_decay`` (0.5: the first iterations follow a warm-started path
+        ``sigma_max * decay^t`` down to ``lambda``, or to the default when ``lambda`` is
+        below it; 0 starts at ``lambda``). The run converges to the fixed point of
+        SoftImpute at ``lambda``, that of the standard algorithm when the rank cap ``k``
+        exceeds the rank of that fixed point.
 
     Returns
     -------
@@ -174,7 +223,9 @@ def complete(M, rank, *, method="altmin", tol=1e-8, maxiter=None, seed=None, cal
         root mean square training error on the observed entries; ``relative_residual``;
         ``nit``; ``n_empty_rows``/``n_empty_cols``; ``row_solver`` (``"sketched"`` or
         ``"exact"``: how the rows were solved); ``n_inner`` (sketched rows, total CG
-        steps); ``singular_values`` and ``shrinkage`` (``softimpute``).
+        steps); ``singular_values``, ``shrinkage`` (``lambda`` in the units of ``M``) and
+        ``fixed_point_residual`` (``softimpute``). ``relative_residual`` and ``rmse`` are
+        recomputed in float64 from the returned factors.
 
     Notes
     -----
@@ -182,6 +233,18 @@ def complete(M, rank, *, method="altmin", tol=1e-8, maxiter=None, seed=None, cal
     the observed values, projected onto the fitted low-rank space, and trigger an
     ``OptimizeWarning``; rows or columns with fewer than ``k`` observations warn too (their
     least-squares problems are underdetermined).
+
+    With fewer than ``2 k (m + n - k)`` observations (twice the degrees of freedom of a
+    rank-``k`` matrix) the completion is probably not determined by the data: an
+    ``OptimizeWarning`` gives the figure, and unless ``reg`` is passed, ``altmin`` and
+    ``als`` add to every row solve the ridge ``0.1 p min(1, r)`` (``p`` the sampling rate,
+    ``r`` the current relative training residual). It keeps the fill of the missing
+    entries within about the data's range (without it, up to 1e3 times the largest
+    observation) and vanishes as the fit interpolates, so a matrix that the observations
+    do determine is still recovered exactly.
+
+    SoftImpute with a ``shrinkage`` at least ``sigma_max(P_Omega(M))`` returns the zero
+    matrix, the exact solution of its regularized problem, with an ``OptimizeWarning``.
 
     The solvers work on ``M`` divided by a power of two near its largest observed
     magnitude (an exact scaling), so the result does not depend on the units of ``M``:
@@ -215,13 +278,18 @@ def complete(M, rank, *, method="altmin", tol=1e-8, maxiter=None, seed=None, cal
     _warn_about_coverage(obs, rank)
     if method == "altmin":
         _warn_about_unused_sketch_options(options, opts["row_solver"], rank)
+    auto_ridge = (method != "softimpute" and "reg" not in options
+                  and obs.n_observed < identifiable_count(obs.shape, rank))
+    _warn_about_identifiability(obs, rank, method, auto_ridge)
     if method == "softimpute":
         solver = SoftImputeSolver(xp, obs, rank, tol=tol, seed=seed, options=opts)
     else:
         solver = AlternatingSolver(xp, obs, rank, exact=(method == "als"), tol=tol, seed=seed,
-                                   options=opts)
+                                   options=opts, auto_ridge=auto_ridge)
     res = run_solver(solver, maxiter=maxiter, callback=callback, finite_fields=("x", "V"),
                      disp=opts["disp"])
+    if method == "softimpute" and res.success:
+        _warn_about_zero_fit(res)
     _fill_unobserved(res, obs)
     res.method = method
     return res

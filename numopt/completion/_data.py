@@ -169,7 +169,10 @@ def residual_stalled(rel, prev_rel, tol, dtype, *, monotone):
     stopped improving: it fell by at most ``tol`` relatively, reached the rounding floor
     of ``dtype`` (four unit roundoffs), or rose where only rounding can raise it (anywhere
     for a ``monotone`` method; below sqrt(eps) otherwise). A float32 fit ends near 1e-6
-    and wanders there, never settling to a relative change below a tol such as 1e-8."""
+    and wanders there, never settling to a relative change below a tol such as 1e-8.
+
+    A stalled fit is a success only where its measure meets ``tol``; otherwise the run
+    ends ``Status.STALLED``."""
     eps = float(np.finfo(dtype).eps)
     if rel <= 4 * eps:
         return True
@@ -180,16 +183,58 @@ def residual_stalled(rel, prev_rel, tol, dtype, *, monotone):
     return prev_rel - rel <= tol * prev_rel
 
 
-def residual_detail(rel, tol, stationary, nit):
-    """The message detail for a fit that ended with relative training residual ``rel``
-    (the figure the result reports), or None where it met ``tol``."""
-    if rel <= tol:
+# A float32 fit recomputed in float64 from its factors ends at a few unit roundoffs
+# (2e-7 to 5e-7 measured on exactly low-rank data; 1e-5 to 1.6e-5, about 100 units,
+# with altmin's sketched row solve); below this many the stall is rounding, and the
+# message says which tolerances the dtype can meet.
+ROUNDING_FLOOR_ULPS = 256
+
+
+def stall_detail(measure, value, tol, dtype):
+    """The message detail of a run that ended ``STALLED`` at ``value`` > ``tol``."""
+    eps = float(np.finfo(dtype).eps)
+    name = np.dtype(dtype).name
+    if value <= ROUNDING_FLOOR_ULPS * eps:
+        why = (f"the rounding floor of {name}: a tol below about {value:.1g} cannot be met "
+               f"in {name}")
+    else:
+        why = ("a stationary fit: noisy data, a rank below the data's, too few "
+               "observations or a local minimum")
+    return f"The {measure} stopped decreasing at {value:.3g} (> tol={tol:.3g}): {why}."
+
+
+def unmet_detail(measure, value, tol, nit):
+    """The message detail of a run stopped early (maxiter, callback) at ``value``, or
+    None where ``value`` meets ``tol``."""
+    if value <= tol:
         return None
-    if stationary:
-        return (f"The relative training residual stopped decreasing at {rel:.3g} "
-                f"(> tol={tol:.3g}): a stationary fit (noise or rounding floor).")
     still = " and still decreasing" if nit > 0 else ""
-    return f"Relative training residual {rel:.3g} > tol={tol:.3g}{still}."
+    return f"{measure[0].upper()}{measure[1:]} {value:.3g} > tol={tol:.3g}{still}."
+
+
+def observed_misfit(obs, U, V, xp):
+    """``(sq, rel)``: the squared residual ``||P_Omega(U V^T - M)||^2`` and the relative
+    residual ``||P_Omega(U V^T - M)|| / ||P_Omega(M)||``, recomputed in float64 from the
+    factors (normalized units), whatever their dtype: success is decided on this figure,
+    not on the one the solver's working precision accumulated."""
+    from .._backend import get_kernel
+    from . import _rows  # noqa: F401  (declares the kernel)
+
+    lib = obs.lib
+    rows = obs.by_row
+    resid = get_kernel("completion.observed_residual", xp)(
+        xp, rows.indptr, rows.indices, rows.data.astype(lib.float64, copy=False),
+        U.astype(lib.float64, copy=False), V.astype(lib.float64, copy=False))
+    sq = float(lib.dot(resid, resid))
+    return sq, (math.sqrt(sq) / obs.norm if obs.norm > 0 else 0.0)
+
+
+def identifiable_count(shape, rank):
+    """``2 k (m + n - k)``: twice the degrees of freedom of a rank-``k`` ``m x n`` matrix,
+    about the number of random observations below which its completion is not
+    determined (the figure quoted in the warning)."""
+    m, n = shape
+    return 2 * rank * (m + n - rank)
 
 
 def add_sketch(lines, sketch_size, rng, dtype):

@@ -74,6 +74,9 @@ def test_unknown_method_and_bad_options(prob):
         complete(prob.observed, 2, tol=-1.0)
     with pytest.warns(OptimizeWarning, match="shrinkage"):
         complete(prob.observed, 2, method="als", shrinkage=1.0, maxiter=2)
+    # a decay of 1 would never leave sigma_max for the target shrinkage
+    with pytest.raises(ValueError, match=r"\bshrinkage_decay\b"):
+        complete(prob.observed, 2, method="softimpute", shrinkage_decay=1.0)
 
 
 def test_unobserved_row_and_column_get_projected_means():
