@@ -12,8 +12,8 @@ from .._loop import run_solver
 from .._result import OptimizeResult, Status
 from .._units import Pow2
 from .._validation import as_array, check_options, check_scalar
-from ._system import (_is_sparse, as_rhs, check_real_dtype, check_x0, is_linear_operator,
-                      system_dtype)
+from ._system import (_is_sparse, as_rhs, check_real_dtype, check_x0, operator_like,
+                      system_dtype, wide_residual_norm)
 
 CG_DEFAULTS = {"check_every": None}
 
@@ -52,19 +52,12 @@ def cg_direction(xp, p, z, beta):
     return p
 
 
-def _operator_like(A):
-    """A LinearOperator, or any object with ``matvec`` that is neither an array nor a
-    sparse matrix (such as the operators numopt builds for other array libraries)."""
-    return is_linear_operator(A) or (hasattr(A, "matvec") and not hasattr(A, "ndim")
-                                     and not _is_sparse(A))
-
-
 def _as_operator(A, xp, dtype, name):
     """Return ``(matvec, n, csr, held)`` for a dense array, sparse matrix or
     LinearOperator; ``csr`` is ``(indptr, indices, data)`` when ``A`` is a SciPy/cupyx
     CSR matrix (the fused SpMV + dot kernel then runs), else ``None``; ``held`` is the
     operator, or the matrix in ``dtype``."""
-    if _operator_like(A):
+    if operator_like(A):
         shape = tuple(A.shape)
         if len(shape) != 2 or shape[0] != shape[1]:
             raise ValueError(f"{name} must be a square operator, got shape {shape}")
@@ -95,47 +88,6 @@ def _as_operator(A, xp, dtype, name):
     if dense.shape[0] != dense.shape[1]:
         raise ValueError(f"{name} must be a square matrix, got shape {tuple(dense.shape)}")
     return (lambda v: dense @ v), dense.shape[0], None, dense
-
-
-def _residual_norm(held, xp, dtype):
-    """``(norm, wide)``: ``norm(b, x)`` is ``||b - A x||`` computed in the dtype
-    ``wide``, wider than the working ``dtype`` where one is at hand, so that success is
-    decided on the true residual and not on its rounding (a float32 residual of an
-    ill-conditioned system is off by 10% near tol 1e-4). float32 solves recompute in
-    float64; float64 matrices on the CPU in NumPy's ``longdouble`` (11 more bits on
-    x86-64; where the platform's longdouble is float64 nothing is gained); float64
-    LinearOperators and GPU matrices in float64, the widest they take. An operator
-    that wraps a matrix (SciPy's ``aslinearoperator`` of an array or sparse matrix)
-    counts as that matrix."""
-    wrapped = getattr(held, "A", None)
-    if (is_numpy(xp) and type(held).__name__ == "MatrixLinearOperator"
-            and (_is_sparse(wrapped) or type(wrapped) is np.ndarray)
-            and tuple(wrapped.shape) == tuple(held.shape)):
-        held = wrapped
-    wide = xp.float64
-    if dtype == xp.float64 and is_numpy(xp) and not _operator_like(held):
-        wide = np.longdouble
-    if _operator_like(held):
-        def matvec(v):
-            return xp.astype(xp.asarray(held.matvec(v)), wide)
-    elif _is_sparse(held):
-        held_wide = held.astype(wide)
-
-        def matvec(v):
-            return held_wide @ v
-    else:
-        # a wide copy of a dense matrix by blocks of rows (about 4 MB each)
-        n = held.shape[0]
-        rows = max(1, (1 << 22) // (16 * n))
-
-        def matvec(v):
-            return xp.concat([xp.astype(held[i:min(i + rows, n), :], wide) @ v
-                              for i in range(0, n, rows)])
-
-    def norm(b, x):
-        return float(xp.linalg.vector_norm(xp.astype(b, wide) - matvec(xp.astype(x, wide))))
-
-    return norm, wide
 
 
 class _CGSolver:
@@ -277,7 +229,7 @@ def cg(A, b, x0=None, *, M=None, tol=1e-5, atol=0.0, maxiter=None, callback=None
     >>> bool(res.success), bool(np.linalg.norm(b - A @ res.x) < 1e-6)
     (True, True)
     """
-    arrays = [v for v in (A, M) if v is not None and not _operator_like(v)]
+    arrays = [v for v in (A, M) if v is not None and not operator_like(v)]
     xp = get_namespace(b, *(v for v in (x0, *arrays) if v is not None))
     opts = check_options(options, CG_DEFAULTS, "cg")
     tol = check_scalar(tol if rtol is None else rtol, "rtol" if rtol is not None else "tol",
@@ -322,7 +274,7 @@ def cg(A, b, x0=None, *, M=None, tol=1e-5, atol=0.0, maxiter=None, callback=None
         return run_solver(solver, maxiter=budget, callback=callback,
                           check_every=check_every, disp=opts["disp"])
 
-    residual_norm, wide = _residual_norm(held, xp, dtype)
+    residual_norm, wide = wide_residual_norm(held, xp, dtype)
     # the target success is judged against, with ||b|| in the same wide precision
     target = max(atol, tol * float(xp.linalg.vector_norm(xp.astype(b, wide))))
 
@@ -350,7 +302,7 @@ def _verified(run, true_residual, restart, x0, maxiter, target, unit, dtype):
     solve within the precision) nothing changes: SciPy's iterates, ``nit`` and ``x``.
     ``residual`` is always the true residual of the returned ``x``, and ``target`` the
     bound it must stay under, both computed in a precision wider than the solve's where
-    one is at hand (see ``_residual_norm``). ``restart(x)`` is the next run's start: a
+    one is at hand (see ``wide_residual_norm``). ``restart(x)`` is the next run's start: a
     copy, since the run updates it in place and ``x`` may be the best one kept."""
     res = run(x0, maxiter)
     nit, true, previous, restarts = res.nit, true_residual(res), math.inf, 0

