@@ -30,7 +30,7 @@ import numbers
 from ._result import OptimizeResult, Status
 
 __all__ = ["run_solver", "is_finite_array", "wrap_callback", "public_fields",
-           "Progress", "INTERNAL_FIELDS"]
+           "DispTable", "INTERNAL_FIELDS"]
 
 # Fields a solver's ``result`` may return for the loop only; never shown to the user.
 INTERNAL_FIELDS = ("message_detail",)
@@ -102,7 +102,7 @@ def _is_number(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-class Progress:
+class DispTable:
     """``disp=True``: one table row for each of the first ten iterations, then at 20,
     30, ..., 100, 200, ... (at the first check past each), and the last; then SciPy's
     summary (the message on success, an ``OptimizeWarning`` on failure, as
@@ -167,7 +167,7 @@ def run_solver(solver, *, maxiter, callback=None, check_every=1, finite_fields=(
     progress table and a closing summary.
     """
     callback = wrap_callback(callback)
-    progress = Progress() if disp else None
+    progress = DispTable() if disp else None
     state = solver.init()
     status = solver.check(state)
     nit = 0

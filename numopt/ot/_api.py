@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from .._backend import is_cupy
-from .._loop import Progress, run_solver, wrap_callback
+from .._loop import DispTable, run_solver, wrap_callback
 from .._result import OptimizeResult, Status
 from .._validation import check_choice, check_options, check_scalar
 from ._common import validate_problem
@@ -202,7 +202,7 @@ def emd(a, b, M, **options):
         status, detail, x=plan.astype(dtype), plan=plan.astype(dtype), cost=cost, fun=cost,
         f=f.astype(dtype), g=g.astype(dtype), marginal_error=err, nit=nit, method="emd")
     if opts["disp"]:  # one LP solve: no progress rows, SciPy's closing summary
-        Progress().summary(res)
+        DispTable().summary(res)
     return res
 
 
@@ -277,7 +277,7 @@ def sparse_ot(a, b, M, k, *, gamma=1.0, formulation="semi_dual", tol=1e-6, maxit
     # L-BFGS-B runs the iterations here, not run_solver: the callback and disp
     # conventions are applied on its intermediate results instead
     on_iteration = wrap_callback(callback)
-    progress = Progress() if opts["disp"] else None
+    progress = DispTable() if opts["disp"] else None
     if progress is not None:
         user_callback, counter = on_iteration, itertools.count(1)
 
