@@ -22,7 +22,7 @@ def _defaults_from_environment() -> dict:
     kernels = os.environ.get("NUMOPT_KERNELS", "auto")
     if kernels not in _KERNEL_CHOICES:
         raise ValueError(f"NUMOPT_KERNELS must be one of {_KERNEL_CHOICES}, got {kernels!r}")
-    return {"kernels": kernels}
+    return {"kernels": kernels, "gpu_check_every": 10}
 
 
 # the starting configuration of every thread; never mutated after import
@@ -42,7 +42,7 @@ def get_config() -> dict:
     return dict(_thread_config())
 
 
-def set_config(*, kernels: str | None = None) -> None:
+def set_config(*, kernels: str | None = None, gpu_check_every: int | None = None) -> None:
     """Set options for the calling thread (other threads keep their own).
 
     Parameters
@@ -52,11 +52,21 @@ def set_config(*, kernels: str | None = None) -> None:
         for CuPy input; ``"reference"`` forces the portable array-API implementation,
         which the tests use to check every kernel against it. The environment variable
         ``NUMOPT_KERNELS`` sets the starting value of every thread.
+    gpu_check_every : int, optional
+        How many iterations an iterative solver runs on a GPU between two convergence
+        checks (each is a device-to-host sync), where the call does not say
+        (``check_every=None``); 10 by default. On the CPU the default is 1.
     """
     if kernels is not None:
         if kernels not in _KERNEL_CHOICES:
             raise ValueError(f"kernels must be one of {_KERNEL_CHOICES}, got {kernels!r}")
         _thread_config()["kernels"] = kernels
+    if gpu_check_every is not None:
+        if (isinstance(gpu_check_every, bool) or not isinstance(gpu_check_every, int)
+                or gpu_check_every < 1):
+            raise ValueError(f"gpu_check_every must be a positive integer, got "
+                             f"{gpu_check_every!r}")
+        _thread_config()["gpu_check_every"] = gpu_check_every
 
 
 @contextlib.contextmanager

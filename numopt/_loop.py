@@ -1,25 +1,36 @@
-"""The one iteration loop every iterative solver runs through.
+"""The one iteration loop every iterative solver runs through, and its contract.
 
-A solver is a small object with three methods (Optimistix's init/step/terminate split):
+A solver is a small object built with all its settings, which it never changes
+afterwards (no module sets a solver's attribute after construction). Its methods:
 
 ``init() -> state``
     The starting state (any object).
 ``step(state) -> state``
     One iteration.
+``step_many(state, budget) -> (state, ran)`` (optional)
+    For a solver whose iterations run fused in one compiled or GPU call: up to
+    ``budget`` iterations (``budget >= 1``), returning how many ran (``1 <= ran <=
+    budget``; fewer only when the solver stopped on its own, a GPU loop that met its
+    test on the device). When present the loop calls it instead of ``step``, with the
+    iterations left until the next check or ``maxiter``; ``nit`` and ``maxiter`` count
+    iterations whatever a step does.
 ``check(state) -> Status | None``
     ``Status.SUCCESS`` when converged, another ``Status`` to stop early with a failure,
-    ``None`` to go on. Called every ``check_every`` iterations: on a GPU each check is a
-    device-to-host sync.
+    ``None`` to go on. It has no side effects: results do not depend on how often the
+    loop checks, beyond when it notices a stop. Called every ``check_every``
+    iterations (on a GPU each check is a device-to-host sync).
 ``result(state) -> dict``
-    The fields of the result. It must contain ``x``; an optional ``message_detail``
-    string is appended to the message (say which criterion failed); an optional ``nit``
-    overrides the loop's count (for a ``step`` that runs several compiled iterations,
-    or a GPU loop that stops on the device). The loop adds ``nit``, ``success``,
-    ``status``, ``message`` and turns a non-finite ``x`` into ``Status.NONFINITE``.
+    The public fields of the result; it must contain ``x``. An optional ``stats``
+    mapping (function evaluations, inner iterations, restarts) is merged into the
+    result. The loop adds ``nit``, ``success``, ``status``, ``message`` and turns a
+    non-finite ``x`` into ``Status.NONFINITE``.
+``detail(state, status) -> str`` (optional)
+    What to append to the status message: say which criterion failed and by how much.
 
-The loop alone owns the callback (SciPy's two forms, see :func:`wrap_callback`) and
-``disp`` (a compact progress table and SciPy's closing summary); internal fields such
-as ``message_detail`` never reach the caller.
+The loop alone owns ``nit``, ``maxiter``, the callback (SciPy's two forms, see
+:func:`wrap_callback`), ``disp`` (a compact progress table and SciPy's closing
+summary) and the check cadence: ``check_every=None`` is 1 on the CPU and the
+configuration's ``gpu_check_every`` for CuPy arrays (:func:`numopt.set_config`).
 """
 
 from __future__ import annotations
@@ -29,7 +40,8 @@ import numbers
 
 from ._result import OptimizeResult, Status
 
-__all__ = ["run_solver", "is_finite_array", "wrap_callback", "public_fields",
+__all__ = ["run_solver", "resolve_check_every", "is_finite_array", "wrap_callback",
+           "public_fields",
            "DispTable", "INTERNAL_FIELDS"]
 
 # Fields a solver's ``result`` may return for the loop only; never shown to the user.
@@ -157,30 +169,67 @@ class DispTable:
                 print(f"         {label} evaluations: {int(res[key]):d}")
 
 
-def run_solver(solver, *, maxiter, callback=None, check_every=1, finite_fields=("x",),
-               disp=False):
+def resolve_check_every(check_every, xp=None) -> int:
+    """The check cadence: ``check_every`` when given (a positive integer), else one
+    default per backend from the configuration (1 on the CPU, ``gpu_check_every`` on
+    a GPU, where each check is a device-to-host sync)."""
+    if check_every is None:
+        from ._backend import is_cupy
+        from ._config import get_config
+
+        return get_config()["gpu_check_every"] if xp is not None and is_cupy(xp) else 1
+    from ._validation import check_scalar
+
+    return check_scalar(check_every, "check_every", low=1, integer=True)
+
+
+def _fields(solver, state):
+    """``solver.result(state)`` with its ``stats`` merged in; the legacy
+    ``message_detail`` and ``nit`` keys stay for the caller to pop."""
+    fields = dict(solver.result(state))
+    fields.update(fields.pop("stats", None) or {})
+    return fields
+
+
+def _advance(solver, state, budget):
+    """``(state, ran, stopped_early)`` after one ``step`` or one ``step_many``."""
+    if not hasattr(solver, "step_many"):
+        return solver.step(state), 1, False
+    state, ran = solver.step_many(state, budget)
+    if not (isinstance(ran, numbers.Integral) and 1 <= ran <= budget):
+        raise RuntimeError(f"{type(solver).__name__}.step_many ran {ran!r} iterations "
+                           f"with a budget of {budget}: the contract is 1 <= ran <= budget")
+    return state, int(ran), ran < budget
+
+
+def run_solver(solver, *, maxiter, callback=None, check_every=None, xp=None,
+               finite_fields=("x",), disp=False):
     """Iterate ``solver`` until it converges, fails, hits ``maxiter`` or the callback stops it.
 
     ``callback`` is called after every check that did not fail (the converging one
     included, as in SciPy), in SciPy's two forms (:func:`wrap_callback`); raising
     ``StopIteration`` ends the run with ``Status.CALLBACK_STOP``. ``disp`` prints a
-    progress table and a closing summary.
+    progress table and a closing summary. ``check_every`` (see
+    :func:`resolve_check_every`; ``xp`` is the arrays' namespace, for the GPU default)
+    sets how often ``check`` runs.
     """
     callback = wrap_callback(callback)
+    check_every = resolve_check_every(check_every, xp)
     progress = DispTable() if disp else None
     state = solver.init()
     status = solver.check(state)
     nit = 0
     while status is None and nit < maxiter:
-        state = solver.step(state)
-        nit += 1
-        if nit % check_every == 0 or nit == maxiter:
+        budget = min(check_every - nit % check_every, maxiter - nit)
+        state, ran, stopped_early = _advance(solver, state, budget)
+        nit += ran
+        if nit % check_every == 0 or nit == maxiter or stopped_early:
             status = solver.check(state)
             # SciPy calls the callback after every iteration, the converged one too
             show = progress is not None and progress.due(nit)
             if (callback is not None and status in (None, Status.SUCCESS)) or show:
                 intermediate = OptimizeResult({"nit": nit,
-                                               **public_fields(solver.result(state))})
+                                               **public_fields(_fields(solver, state))})
                 if show:
                     progress.row(intermediate)
                 if callback is not None and status in (None, Status.SUCCESS):
@@ -190,9 +239,11 @@ def run_solver(solver, *, maxiter, callback=None, check_every=1, finite_fields=(
                         status = Status.CALLBACK_STOP
     if status is None:
         status = Status.MAXITER
-    fields = solver.result(state)
+    fields = _fields(solver, state)
     detail = fields.pop("message_detail", "")
-    nit = fields.pop("nit", nit)  # a step may run several compiled iterations
+    if hasattr(solver, "detail"):
+        detail = solver.detail(state, status) or ""
+    nit = fields.pop("nit", nit)  # legacy: the packages' solvers move to step_many
     if any(not is_finite_array(fields.get(f)) for f in finite_fields):
         status, detail = Status.NONFINITE, f"(after {nit} iterations)"
     res = OptimizeResult.from_status(status, detail, nit=nit, **public_fields(fields))

@@ -263,3 +263,62 @@ def test_warnings_point_at_the_callers_line(call):
     with pytest.warns(numopt.OptimizeWarning, match="bogus") as record:
         call()
     assert [w.filename for w in record] == [__file__]
+
+
+class _FusedCounter(_Counter):
+    """Counts to `target` in fused steps that stop on their own at the target (as a
+    GPU loop that meets its test on the device does)."""
+
+    def __init__(self, target):
+        super().__init__(target)
+        self.budgets = []
+
+    def step_many(self, k, budget):
+        self.budgets.append(budget)
+        ran = min(budget, max(self.target - k, 1))
+        return k + ran, ran
+
+    def result(self, k):
+        return {"x": np.full(2, float(k)), "stats": {"nfev": 2 * k}}
+
+    def detail(self, k, status):
+        return "" if k >= self.target else f"(counted to {k})"
+
+
+def test_step_many_counts_iterations_and_honours_maxiter():
+    solver = _FusedCounter(23)
+    res = run_solver(solver, maxiter=100, check_every=10)
+    # the loop owns nit: 10 + 10 + 3 (the fused step stopped early, and was checked)
+    assert res.success and res.nit == 23 and solver.budgets == [10, 10, 10]
+    assert res.nfev == 46 and "stats" not in res  # stats merged into the result
+    solver = _FusedCounter(23)
+    res = run_solver(solver, maxiter=15, check_every=10)
+    assert not res.success and res.nit == 15 and solver.budgets == [10, 5]
+    assert res.message.endswith("(counted to 15)")
+
+
+def test_step_many_contract_is_enforced():
+    class Overrun(_FusedCounter):
+        def step_many(self, k, budget):
+            return k + budget + 1, budget + 1
+
+    with pytest.raises(RuntimeError, match="1 <= ran <= budget"):
+        run_solver(Overrun(50), maxiter=100, check_every=4)
+
+
+def test_check_cadence_default_per_backend_from_the_configuration():
+    import array_api_strict
+
+    import numopt
+    from numopt._loop import resolve_check_every
+
+    assert resolve_check_every(None, np) == 1
+    assert resolve_check_every(None, array_api_strict) == 1
+    assert resolve_check_every(7, np) == 7
+    assert numopt.get_config()["gpu_check_every"] == 10
+    with numopt.config_context(gpu_check_every=3):
+        assert numopt.get_config()["gpu_check_every"] == 3
+    with pytest.raises(ValueError, match="gpu_check_every"):
+        numopt.set_config(gpu_check_every=0)
+    with pytest.raises(ValueError, match="check_every"):
+        resolve_check_every(0, np)
