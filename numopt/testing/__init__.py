@@ -23,6 +23,7 @@ from ._table import (
     check_nonfinite_rejected,
     check_reproducible,
     check_result,
+    check_solver_contract,
     check_unknown_option,
     run_example,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "check_disp",
     "check_inputs_unchanged",
     "check_reproducible",
+    "check_solver_contract",
     "check_unknown_option",
     "check_maxiter_respected",
     "check_nonfinite_rejected",

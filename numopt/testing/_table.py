@@ -272,3 +272,82 @@ def check_kernel_matches_reference(spec, xp, dtype):
     for name in example.compare_fields:
         assert_allclose(fast[name], ref[name], rtol=example.rtol,
                         atol=example.rtol * 1e-3, err_msg=f"field {name}")
+
+
+_SCALARS = (int, float, str, bool, type(None), tuple, frozenset)
+
+
+def _holding(items):
+    return {name: (id(value), value if isinstance(value, _SCALARS) else None)
+            for name, value in items}
+
+
+def _attributes(solver):
+    """What a solver holds: attribute name -> (identity, value for plain scalars)."""
+    return _holding(vars(solver).items()) if hasattr(solver, "__dict__") else {}
+
+
+def _state_entries(state):
+    """The entries of a mapping or plain-object state (``None`` for other states)."""
+    if isinstance(state, dict):
+        return _holding(state.items())
+    if hasattr(state, "__dict__"):
+        return _holding(vars(state).items())
+    return None
+
+
+def check_solver_contract(spec, xp, dtype):
+    """The loop contract (``numopt._loop``): a solver never changes after construction
+    (``step``, ``check`` and ``result`` neither assign nor replace its attributes, so a
+    result cannot depend on how often the loop checks), and ``result`` returns public
+    fields only (no ``nit`` of its own, no ``message_detail``: the loop owns the count
+    and ``detail`` says what failed)."""
+    from .. import _loop
+
+    seen, problems, stepped = {}, [], {}
+    advance, fields = _loop._advance, _loop._fields
+
+    def unchanged_since_step(solver, state):
+        # between two steps only check (and result) ran: they must leave the state alone
+        before = stepped.get(id(solver))
+        if before is not None and before[0] is state and before[1] is not None:
+            now = _state_entries(state)
+            changed = sorted(k for k in set(before[1]) | set(now)
+                             if before[1].get(k) != now.get(k))
+            if changed:
+                problems.append(f"{type(solver).__name__}.check or .result changed the "
+                                f"state's {changed}")
+
+    def watch(solver):
+        before = seen.setdefault(id(solver), (solver, _attributes(solver)))[1]
+        now = _attributes(solver)
+        changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+        if changed:
+            problems.append(f"{type(solver).__name__} changed {changed} during the run")
+            seen[id(solver)] = (solver, now)
+
+    def watched_advance(solver, state, budget):
+        watch(solver)
+        unchanged_since_step(solver, state)
+        out = advance(solver, state, budget)
+        stepped[id(solver)] = (out[0], _state_entries(out[0]))
+        watch(solver)
+        return out
+
+    def watched_fields(solver, state):
+        watch(solver)
+        unchanged_since_step(solver, state)
+        raw = solver.result(state)
+        leaked = sorted({"nit", "message_detail"} & set(raw))
+        if leaked:
+            problems.append(f"{type(solver).__name__}.result returns {leaked}")
+        out = fields(solver, state)
+        watch(solver)
+        return out
+
+    _loop._advance, _loop._fields = watched_advance, watched_fields
+    try:
+        run_example(spec, spec.example(xp, dtype))
+    finally:
+        _loop._advance, _loop._fields = advance, fields
+    assert not problems, f"{spec.solver}:{spec.name}: " + "; ".join(sorted(set(problems)))
