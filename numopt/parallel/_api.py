@@ -10,8 +10,8 @@ import warnings
 from .._progress import Progress, check_progress
 from .._validation import check_flag, check_scalar
 from ._batch import solve_sinkhorn_batch, stack_weights
-from ._tasks import (TaskFailure, check_solve, mark_failure, passes_seed, run_task,
-                     spawn_seeds)
+from ._tasks import (TaskFailure, as_problem_list, check_solve, mark_failure, passes_seed,
+                     run_task, spawn_seeds)
 
 __all__ = ["map_problems", "sinkhorn_many"]
 
@@ -82,10 +82,7 @@ def map_problems(solve, problems, *, n_jobs=None, seed=None, return_exceptions=F
     True
     """
     check_solve(solve)
-    try:
-        problems = list(problems)
-    except TypeError:
-        raise TypeError(f"problems must be an iterable, got {type(problems).__name__}") from None
+    problems = as_problem_list(problems)
     if n_jobs is not None:
         n_jobs = check_scalar(n_jobs, "n_jobs", integer=True)
         if n_jobs == 0:

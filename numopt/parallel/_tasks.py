@@ -12,8 +12,8 @@ import os
 import sys
 import traceback
 
-__all__ = ["TaskFailure", "check_solve", "passes_seed", "spawn_seeds", "run_task",
-           "raise_failure", "mark_failure"]
+__all__ = ["TaskFailure", "check_solve", "as_problem_list", "passes_seed", "spawn_seeds", "call_solve",
+           "run_task", "mark_failure"]
 
 
 class TaskFailure:
@@ -32,6 +32,13 @@ class TaskFailure:
 def check_solve(solve):
     if not callable(solve):
         raise TypeError(f"solve must be a callable, got {type(solve).__name__}")
+
+
+def as_problem_list(problems):
+    try:
+        return list(problems)
+    except TypeError:
+        raise TypeError(f"problems must be an iterable, got {type(problems).__name__}") from None
 
 
 def passes_seed(solve, seed) -> bool:
@@ -128,17 +135,19 @@ class _ThreadCap:
         return False
 
 
-def run_task(solve, index, args, seed, threads):
-    """``solve(*args)`` (plus ``seed=seed`` when given) under the thread cap.
+def call_solve(solve, args, seed, threads):
+    """``solve(*args)``, plus ``seed=seed`` when given, under the thread cap."""
+    with _ThreadCap(threads):
+        if seed is None:
+            return solve(*args)
+        return solve(*args, seed=seed)
 
-    Returns the result, or a :class:`TaskFailure` if ``solve`` raised an ``Exception``
-    (``KeyboardInterrupt`` and the like still stop the run).
-    """
+
+def run_task(solve, index, args, seed, threads):
+    """:func:`call_solve`, or a :class:`TaskFailure` if ``solve`` raised an ``Exception``
+    (``KeyboardInterrupt`` and the like still stop the run)."""
     try:
-        with _ThreadCap(threads):
-            if seed is None:
-                return solve(*args)
-            return solve(*args, seed=seed)
+        return call_solve(solve, args, seed, threads)
     except Exception as exc:
         return TaskFailure(index, exc, traceback.format_exc())
 
@@ -156,7 +165,3 @@ def mark_failure(failure):
         else:  # Python 3.10: kept on the object, not shown by the traceback
             error.__notes__ = [*getattr(error, "__notes__", []), note]
     return error
-
-
-def raise_failure(failure):
-    raise mark_failure(failure)
