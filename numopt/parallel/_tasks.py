@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import os
 import sys
+import threading
 import traceback
 
 __all__ = ["TaskFailure", "check_solve", "as_problem_list", "passes_seed", "spawn_seeds", "call_solve",
@@ -101,12 +102,22 @@ def _threadpool_controller():
     return _controller
 
 
+# The BLAS limit is process-wide, but tasks may overlap in one process (joblib's
+# threading backend, a Dask worker with several threads): the first task to enter sets
+# it, the last to leave restores the original (a task restoring "its" original while
+# another still ran would leave the limit behind for good).
+_blas_lock = threading.Lock()
+_blas_tasks = 0
+_blas_limiter = None
+
+
 class _ThreadCap:
     """BLAS/OpenMP (threadpoolctl) and Numba threads at most ``threads`` while a task runs.
 
     A no-op where ``threads`` is None or covers every core (a serial run in the caller's
     process keeps its settings). Numba is configured only when the task's process has
-    already imported it; otherwise ``NUMBA_NUM_THREADS`` is set for a later import.
+    already imported it (its setting is per thread); otherwise ``NUMBA_NUM_THREADS`` is
+    set for a later import.
     """
 
     def __init__(self, threads):
@@ -114,9 +125,13 @@ class _ThreadCap:
         self.active = threads is not None and threads < (os.cpu_count() or 1)
 
     def __enter__(self):
+        global _blas_tasks, _blas_limiter
         if not self.active:
             return self
-        self._limiter = _threadpool_controller().limit(limits=self.threads)
+        with _blas_lock:
+            if _blas_tasks == 0:
+                _blas_limiter = _threadpool_controller().limit(limits=self.threads)
+            _blas_tasks += 1
         numba = sys.modules.get("numba")
         self._numba_before = None
         if numba is None:
@@ -127,9 +142,14 @@ class _ThreadCap:
         return self
 
     def __exit__(self, *exc_info):
+        global _blas_tasks, _blas_limiter
         if not self.active:
             return False
-        self._limiter.restore_original_limits()
+        with _blas_lock:
+            _blas_tasks -= 1
+            if _blas_tasks == 0:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None
         if self._numba_before is not None:
             sys.modules["numba"].set_num_threads(self._numba_before)
         return False

@@ -145,15 +145,41 @@ def test_thread_cap_limits_blas_and_numba_while_a_task_runs():
             assert blas_threads() <= {2}
 
 
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs 2 cores to cap below")
 def test_workers_cap_their_threads():
-    def capped(problem):
-        from threadpoolctl import threadpool_info
+    # Numba's thread count is per thread, so joblib's threads show each task's cap
+    numba = pytest.importorskip("numba")
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("Numba runs one thread here")
 
-        return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+    def numba_threads(problem):
+        return numba.get_num_threads()
 
     with joblib.parallel_config(backend="threading"):
-        caps = map_problems(capped, range(2), n_jobs=os.cpu_count() or 1)
-    assert all(c <= {1} for c in caps)
+        caps = map_problems(numba_threads, range(4), n_jobs=2)
+        assert caps == [(os.cpu_count() or 1) // 2] * 4
+        # one worker: every core for it, nothing capped
+        assert map_problems(numba_threads, range(2), n_jobs=1) == [numba.get_num_threads()] * 2
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs 2 cores to cap below")
+def test_overlapping_caps_in_one_process_restore_the_blas_limit():
+    # two tasks inside the cap at once (a Dask worker's or joblib's threads), the first
+    # one leaving first: it must not lift the limit under the other, and the last one
+    # out must restore the original limit (the BLAS limit is process-wide)
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads():
+        return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        first, second = _ThreadCap(1), _ThreadCap(1)
+        first.__enter__()
+        second.__enter__()
+        first.__exit__(None, None, None)
+        assert blas_threads() <= {1}
+        second.__exit__(None, None, None)
+        assert blas_threads() <= {2}
 
 
 @pytest.fixture
