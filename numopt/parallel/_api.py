@@ -134,9 +134,9 @@ def sinkhorn_many(a, b, M, reg, *, batch_size=None, n_jobs=None, progress=False,
 
     Parameters
     ----------
-    a : array of shape (N, n), a sequence of N arrays of shape (n,), an array of shape (n,), or None
+    a : array of shape (N, n), sequence of N arrays of shape (n,), array (n,) or None
         Source weights of each problem; 1-D or ``None`` (uniform) is shared by all.
-    b : array of shape (N, m), a sequence of N arrays of shape (m,), an array of shape (m,), or None
+    b : array of shape (N, m), sequence of N arrays of shape (m,), array (m,) or None
         Target weights, likewise. At least one of ``a`` and ``b`` holds N problems.
     M : array of shape (n, m)
         The cost matrix shared by every problem.

@@ -13,8 +13,8 @@ import sys
 import threading
 import traceback
 
-__all__ = ["TaskFailure", "check_solve", "as_problem_list", "passes_seed", "spawn_seeds", "call_solve",
-           "run_task", "mark_failure"]
+__all__ = ["TaskFailure", "check_solve", "as_problem_list", "passes_seed", "spawn_seeds",
+           "call_solve", "run_task", "mark_failure"]
 
 
 class TaskFailure:
@@ -80,8 +80,8 @@ def spawn_seeds(seed, n):
         try:
             sequence = np.random.SeedSequence(seed)
         except (TypeError, ValueError) as exc:
-            raise TypeError(f"seed must be None, a non-negative integer, a "
-                            f"numpy.random.SeedSequence or Generator, got {seed!r} ({exc})") from None
+            raise TypeError(f"seed must be None, a non-negative integer, a numpy.random."
+                            f"SeedSequence or Generator, got {seed!r} ({exc})") from None
     return [np.random.default_rng(child) for child in sequence.spawn(n)]
 
 
