@@ -1,8 +1,9 @@
 """numopt: SciPy-style solvers from recent numerical-optimization research.
 
 Problem classes live in subpackages (``numopt.linalg``, ``numopt.ot``,
-``numopt.coordinate``, ``numopt.completion``) that load on first access, so
-``import numopt`` stays light and imports neither Numba, CuPy nor scikit-learn
+``numopt.coordinate``, ``numopt.completion``; ``numopt.parallel`` and
+``numopt.distributed`` for many problems at once) that load on first access, so
+``import numopt`` stays light and imports neither Numba, CuPy, scikit-learn, joblib nor dask
 (``numopt.ConvergenceWarning``, scikit-learn's class, loads on first access).
 """
 
@@ -15,7 +16,8 @@ from .exceptions import OptimizeWarning
 
 __version__ = "0.1.0.dev0"
 
-_SUBPACKAGES = ("linalg", "ot", "coordinate", "completion", "problems", "testing")
+_SUBPACKAGES = ("linalg", "ot", "coordinate", "completion", "problems", "testing",
+                "parallel", "distributed")
 
 __all__ = [
     "minimize",

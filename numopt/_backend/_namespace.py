@@ -26,6 +26,21 @@ def _is_linear_operator(x) -> bool:
     return linalg is not None and isinstance(x, linalg.LinearOperator)
 
 
+def _is_dask_array(x) -> bool:
+    # by module name: dask is optional and must not be imported to find out
+    return type(x).__module__.startswith("dask.array")
+
+
+def _reject_dask_array(x):
+    raise TypeError(
+        f"numopt's solvers do not take dask arrays (got one of shape {tuple(x.shape)}, "
+        f"dtype {x.dtype}): an iterative solver tests convergence every few iterations, "
+        "and each test would compute the whole task graph again. Call .compute() to "
+        "solve one problem that fits in memory, or solve many independent problems in "
+        "parallel with numopt.parallel.map_problems (joblib; a Dask cluster through "
+        "joblib.parallel_config(backend='dask')) or numopt.distributed.map_problems")
+
+
 def get_namespace(*arrays):
     """Return the array-API namespace shared by ``arrays``.
 
@@ -38,12 +53,15 @@ def get_namespace(*arrays):
     ------
     TypeError
         If the inputs come from different array libraries (for example NumPy and CuPy):
-        numopt never copies data between devices behind the caller's back.
+        numopt never copies data between devices behind the caller's back. Also for
+        a ``dask.array`` input, which points to ``numopt.parallel.map_problems``.
     """
     namespaces = {}
     for x in arrays:
         if x is None or isinstance(x, (int, float, complex, bool)):
             continue  # optional arguments and Python scalars go with any namespace
+        if _is_dask_array(x):
+            _reject_dask_array(x)
         if isinstance(x, (np.ndarray, np.generic, list, tuple)):
             namespaces.setdefault("numpy", _np_xp)
         elif _is_scipy_sparse(x) or _is_linear_operator(x):
