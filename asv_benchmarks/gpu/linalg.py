@@ -114,7 +114,7 @@ def main():
     # matrix after the first call) and as bare kernel launches
     from numopt._backend import get_kernel, get_namespace
     from numopt.linalg import sor_sweep
-    from numopt.linalg._system import as_csr_system
+    from numopt.linalg._validation import as_csr_system
 
     sweeps = 100
     x = cupy.zeros(n)

@@ -2,7 +2,7 @@
 sweeps, CG/PCG with SciPy's iterates, the SSOR preconditioner, a bandit that learns the
 relaxation parameter across a sequence of systems, and randomized sketching solvers."""
 
-from . import _register  # noqa: F401  (registers the methods with numopt's table)
+from . import _methods  # noqa: F401  (registers the methods with numopt's table)
 from . import _demo  # noqa: F401  (registers the demo rows)
 from ._api import (RelaxationLearner, cg, default_omegas, sketch_solve, solve_sequence, sor,
                    sor_sweep, ssor_preconditioner)

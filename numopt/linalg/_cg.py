@@ -8,12 +8,12 @@ import math
 import numpy as np
 
 from .._backend import get_kernel, get_namespace, is_cupy, is_numpy, kernel
-from .._loop import run_solver
+from .._loop import resolve_check_every, run_solver
 from .._result import OptimizeResult, Status
 from .._units import Pow2
-from .._validation import as_array, check_options, check_scalar
-from ._system import (_is_sparse, as_rhs, check_real_dtype, check_x0, operator_like,
-                      system_dtype, wide_residual_norm)
+from .._validation import check_options, check_scalar
+from ._residual import wide_residual_norm
+from ._validation import as_operator, as_rhs, check_x0, operator_like, system_dtype
 
 CG_DEFAULTS = {"check_every": None}
 
@@ -52,56 +52,24 @@ def cg_direction(xp, p, z, beta):
     return p
 
 
-def _as_operator(A, xp, dtype, name):
-    """Return ``(matvec, n, csr, held)`` for a dense array, sparse matrix or
-    LinearOperator; ``csr`` is ``(indptr, indices, data)`` when ``A`` is a SciPy/cupyx
-    CSR matrix (the fused SpMV + dot kernel then runs), else ``None``; ``held`` is the
-    operator, or the matrix in ``dtype``."""
-    if operator_like(A):
-        shape = tuple(A.shape)
-        if len(shape) != 2 or shape[0] != shape[1]:
-            raise ValueError(f"{name} must be a square operator, got shape {shape}")
-        check_real_dtype(A, name)
-        return A.matvec, shape[0], None, A
-    if _is_sparse(A):
-        if len(A.shape) != 2 or A.shape[0] != A.shape[1]:
-            raise ValueError(f"{name} must be a square matrix, got shape {tuple(A.shape)}")
-        check_real_dtype(A, name)
-        if A.dtype != dtype:
-            A = A.astype(dtype)
-        if is_numpy(xp):
-            import scipy.sparse as sp
-
-            if A.format not in ("csr", "csc", "dia"):
-                A = sp.csr_array(A)
-        data = A.data if hasattr(A, "data") else None
-        if data is not None and not bool(xp.all(xp.isfinite(xp.asarray(data)))):
-            raise ValueError(f"{name} must be finite, but it contains NaN or inf values")
-        csr = None
-        if A.format == "csr":
-            if not A.has_canonical_format:
-                A = A.copy()
-                A.sum_duplicates()
-            csr = (A.indptr, A.indices, A.data)
-        return (lambda v: A @ v), A.shape[0], csr, A
-    dense = as_array(A, name, xp, ndim=2, dtype=dtype)
-    if dense.shape[0] != dense.shape[1]:
-        raise ValueError(f"{name} must be a square matrix, got shape {tuple(dense.shape)}")
-    return (lambda v: dense @ v), dense.shape[0], None, dense
+@kernel("linalg.fused_cg", cupy="numopt.linalg._cg_cupy:fused_cg")
+def fused_cg(xp, csr, M, b, x0, threshold, check_every, unit):
+    """A solver that runs whole (P)CG iterations in a few fused launches, or ``None``
+    where there is none: here, and on the GPU for anything but a cupyx CSR ``A``
+    (``csr``) with no preconditioner or :func:`ssor_preconditioner`'s. ``None`` means
+    the generic :class:`_CGSolver` runs, with the per-operation kernels above."""
+    return None
 
 
 class _CGSolver:
     """(P)CG on ``A x = b / 2**unit.exp`` (see :class:`Pow2`); ``result`` reports ``x``
     and the residual in the caller's units."""
 
-    unit = Pow2()
-
-    def __init__(self, xp, matvec, psolve, b, x0, threshold, csr=None):
+    def __init__(self, xp, matvec, psolve, b, x0, threshold, csr=None, unit=Pow2()):
         self.xp, self.matvec, self.psolve, self.b, self.x0 = xp, matvec, psolve, b, x0
-        self.threshold = threshold
-        self.csr = csr
-        if not is_cupy(xp):
-            self.csr = None
+        self.threshold, self.unit = threshold, unit
+        # the fused SpMV + dot kernel pays on the GPU only (see csr_matvec_dot)
+        self.csr = csr if is_cupy(xp) else None
         self.matvec_dot = get_kernel("linalg.csr_matvec_dot", xp) if self.csr else None
         self.update = get_kernel("linalg.cg_update", xp)
         # NumPy: BLAS dot (array-api-compat's vecdot goes through matmul and broadcasting)
@@ -112,7 +80,7 @@ class _CGSolver:
         xp = self.xp
         x = self.x0
         r = self.b - self.matvec(x) if bool(xp.any(x != 0)) else xp.asarray(self.b, copy=True)
-        return {"x": x, "r": r, "p": None, "rho": None, "rr": xp.vecdot(r, r),
+        return {"x": x, "r": r, "p": None, "q": None, "rho": None, "rr": xp.vecdot(r, r),
                 "breakdown": False}
 
     def step(self, s):
@@ -125,8 +93,7 @@ class _CGSolver:
         else:
             p = self.direction(xp, s["p"], z, rho / s["rho"])
         if self.csr is not None:
-            q = s.get("q")
-            q = xp.empty_like(p) if q is None else q
+            q = xp.empty_like(p) if s["q"] is None else s["q"]
             pq = self.matvec_dot(xp, *self.csr, p, q)
             s["q"] = q
         else:
@@ -145,30 +112,37 @@ class _CGSolver:
     def residual(self, s):
         return math.sqrt(max(float(s["rr"]), 0.0))
 
+    def converged(self, s):
+        # SciPy's strict test, plus an exactly zero residual (tol = atol = 0), where the
+        # next step would divide 0 by 0
+        res = self.residual(s)
+        return res < self.threshold or res == 0.0
+
     def check(self, s):
         res = self.residual(s)
         if res != res or res == math.inf:
             return Status.NONFINITE
-        # SciPy's strict test, plus an exactly zero residual (tol = atol = 0), where the
-        # next step would divide 0 by 0
-        if res < self.threshold or res == 0.0:
+        if self.converged(s):
             return Status.SUCCESS
         if s["breakdown"]:
             return Status.STALLED
         return None
 
     def result(self, s):
-        res = self.residual(s)
-        up = self.unit.up
-        fields = {"x": up(s["x"]), "residual": up(res)}
-        converged = res < self.threshold or res == 0.0
-        if s["breakdown"] and not converged:
-            fields["message_detail"] = ("p^T A p <= 0: A (or the preconditioner) is not "
-                                        "symmetric positive definite.")
-        elif not converged:
-            fields["message_detail"] = (f"Residual norm {up(res):.3e} above the target "
-                                        f"{up(self.threshold):.3e}.")
-        return fields
+        return {"x": self.unit.up(s["x"]), "residual": self.unit.up(self.residual(s))}
+
+    def detail(self, s, status):
+        if self.converged(s):
+            return ""
+        return cg_detail(s["breakdown"], self.unit.up(self.residual(s)),
+                          self.unit.up(self.threshold))
+
+
+def cg_detail(breakdown, residual, threshold):
+    """The message of a (P)CG run that did not converge, in the caller's units."""
+    if breakdown:
+        return "p^T A p <= 0: A (or the preconditioner) is not symmetric positive definite."
+    return f"Residual norm {residual:.3e} above the target {threshold:.3e}."
 
 
 def cg(A, b, x0=None, *, M=None, tol=1e-5, atol=0.0, maxiter=None, callback=None,
@@ -199,7 +173,8 @@ def cg(A, b, x0=None, *, M=None, tol=1e-5, atol=0.0, maxiter=None, callback=None
         ``StopIteration`` to stop.
     **options
         ``check_every`` : int, read the convergence test on the host every so many
-        iterations (default 1; 16 on the GPU, where each read is a device sync). For a
+        iterations (default 1 on the CPU; on the GPU, where each read is a device sync,
+        the configuration's ``gpu_check_every``, see :func:`numopt.set_config`). For a
         cupyx CSR ``A`` (alone or with :func:`ssor_preconditioner`) the test itself
         runs on the device every iteration and freezes ``x`` at the iteration SciPy
         stops at, so ``x`` and ``nit`` are SciPy's and only up to ``check_every - 1``
@@ -236,20 +211,17 @@ def cg(A, b, x0=None, *, M=None, tol=1e-5, atol=0.0, maxiter=None, callback=None
                        low=0.0)
     atol = check_scalar(atol, "atol", low=0.0)
     dtype = system_dtype(xp, A, b)
-    matvec, n, csr, held = _as_operator(A, xp, dtype, "A")
+    matvec, n, csr, held = as_operator(A, xp, dtype, "A")
     b = as_rhs(b, xp, dtype, n)
     x0 = check_x0(x0, xp, dtype, n)
     psolve = None
     if M is not None:
-        psolve, m, _, _ = _as_operator(M, xp, dtype, "M")
+        psolve, m, _, _ = as_operator(M, xp, dtype, "M")
         if m != n:
             raise ValueError(f"M has shape ({m}, {m}), expected ({n}, {n}) to match A")
     maxiter = 10 * n if maxiter is None else check_scalar(maxiter, "maxiter", low=0,
                                                            integer=True)
-    check_every = opts["check_every"]
-    if check_every is None:
-        check_every = 16 if is_cupy(xp) else 1
-    check_every = check_scalar(check_every, "check_every", low=1, integer=True)
+    check_every = resolve_check_every(opts["check_every"], xp)
     # solve for b / 2**e with max |b| / 2**e in [0.5, 1): unit-free (see Pow2); CG's
     # iterates are linear in b, so this changes no digit for data in the normal range
     unit = Pow2.of(xp, b)
@@ -260,19 +232,14 @@ def cg(A, b, x0=None, *, M=None, tol=1e-5, atol=0.0, maxiter=None, callback=None
         return OptimizeResult.from_status(Status.SUCCESS, x=xp.zeros(n, dtype=dtype),
                                           nit=0, residual=0.0)
 
+    fused = get_kernel("linalg.fused_cg", xp)
+
     def run(start, budget):
-        fused = _fused_gpu_solver(xp, csr, M, b, start, threshold, check_every, n)
-        if fused is not None:
-            fused.unit = unit
-            res = run_solver(fused, maxiter=budget, callback=callback,
-                             check_every=check_every, disp=opts["disp"])
-            if fused.converged_nit is not None:  # the device stopped there; see _cg_cupy
-                res["nit"] = fused.converged_nit
-            return res
-        solver = _CGSolver(xp, matvec, psolve, b, start, threshold, csr)
-        solver.unit = unit
+        solver = fused(xp, csr, M, b, start, threshold, check_every, unit)
+        if solver is None:
+            solver = _CGSolver(xp, matvec, psolve, b, start, threshold, csr, unit)
         return run_solver(solver, maxiter=budget, callback=callback,
-                          check_every=check_every, disp=opts["disp"])
+                          check_every=check_every, xp=xp, disp=opts["disp"])
 
     residual_norm, wide = wide_residual_norm(held, xp, dtype)
     # the target success is judged against, with ||b|| in the same wide precision
@@ -330,23 +297,3 @@ def _verified(run, true_residual, restart, x0, maxiter, target, unit, dtype):
     res["nit"] = nit
     res["residual"] = unit.up(true)
     return res
-
-
-def _fused_gpu_solver(xp, csr, M, b, x0, threshold, check_every, n):
-    """The launch-fused GPU (P)CG of ``_cg_cupy`` for a cupyx CSR ``A`` with no
-    preconditioner or numopt's SSOR one; ``None`` for anything else."""
-    if not is_cupy(xp) or csr is None:
-        return None
-    plan_args = None
-    if M is not None:
-        plan_args = getattr(M, "_numopt_ssor", None)
-        if plan_args is None or plan_args[0].n != n or plan_args[0].dtype != b.dtype:
-            return None
-    from . import _cg_cupy
-
-    plan = None
-    if plan_args is not None:
-        plan = getattr(M, "_numopt_ssor_plan", None)
-        if plan is None:
-            plan = M._numopt_ssor_plan = _cg_cupy.SSORPlan(*plan_args)
-    return _cg_cupy.FusedCG(*csr, b, x0, threshold, check_every, plan)

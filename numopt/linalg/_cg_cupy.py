@@ -1,7 +1,9 @@
 """(Preconditioned) CG on the GPU with few launches and no host sync between checks.
 
-Loaded lazily (it imports CuPy) by :func:`numopt.linalg.cg` for CuPy input with a cupyx
-CSR matrix and either no preconditioner or :func:`ssor_preconditioner`'s operator.
+Loaded lazily (it imports CuPy) through the kernel registry: ``linalg.fused_cg``
+(:func:`fused_cg`, the solver :func:`numopt.linalg.cg` runs for CuPy input with a cupyx
+CSR matrix and either no preconditioner or :func:`ssor_preconditioner`'s operator) and
+``linalg.ssor_operator`` (:class:`SSOROperator`, that operator on the GPU).
 
 One iteration (SciPy's, same iterates up to rounding) is:
 
@@ -29,6 +31,11 @@ import functools
 
 import cupy
 import numpy as np
+from cupyx.scipy.sparse.linalg import LinearOperator
+
+from .._result import Status
+from .._units import Pow2
+from ._cg import cg_detail
 
 _CTYPES = {"float32": "float", "float64": "double"}
 THREADS = 256
@@ -159,7 +166,7 @@ class SSORPlan:
     def __init__(self, system, omega, order, color_ptr):
         dtype = system.data.dtype
         self.omega = float(omega)
-        self.n = system.n
+        self.n, self.dtype = system.n, dtype
         self.csr = (system.indptr.astype(cupy.int32, copy=False),
                     system.indices.astype(cupy.int32, copy=False),
                     cupy.ascontiguousarray(system.data))
@@ -174,21 +181,65 @@ class SSORPlan:
         self.first_scale = scale
 
 
+class SSOROperator(LinearOperator):
+    """:func:`numopt.linalg.ssor_preconditioner` for CuPy input: a cupyx
+    ``LinearOperator`` applying ``M^{-1}`` (``apply``, the multicolour sweeps), which
+    also holds the :class:`SSORPlan` that :func:`fused_cg` runs inside its own kernels.
+    ``M`` is symmetric: it is its own adjoint."""
+
+    def __init__(self, apply, system, omega, order, color_ptr):
+        super().__init__(system.dtype, (system.n, system.n))
+        self._apply = apply
+        self.plan = SSORPlan(system, omega, order, color_ptr)
+
+    def _matvec(self, v):
+        return self._apply(v)
+
+    def _rmatvec(self, v):
+        return self._apply(v)
+
+    def _adjoint(self):
+        return self
+
+
+def ssor_operator(xp, apply, system, omega, order, color_ptr):
+    """The CuPy version of the ``linalg.ssor_operator`` kernel (see ``_ssor``)."""
+    return SSOROperator(apply, system, omega, order, color_ptr)
+
+
+def fused_cg(xp, csr, M, b, x0, threshold, check_every, unit):
+    """The CuPy version of the ``linalg.fused_cg`` kernel (see ``_cg``): a
+    :class:`FusedCG` for a cupyx CSR ``A`` (``csr``) with no preconditioner or an
+    :class:`SSOROperator` of the same size and dtype, else ``None``."""
+    if csr is None:
+        return None
+    plan = None
+    if M is not None:
+        if not isinstance(M, SSOROperator):
+            return None
+        plan = M.plan
+        if plan.n != b.shape[0] or plan.dtype != b.dtype:
+            return None
+    return FusedCG(*csr, b, x0, threshold, check_every, plan, unit)
+
+
 class FusedCG:
-    """The run_solver protocol (init/step/check/result) for the fused GPU (P)CG; ``cg``
-    sets ``unit`` (a ``Pow2``) when it solved for a scaled ``b``."""
+    """The run_solver contract (init/step_many/check/result/detail) for the fused GPU
+    (P)CG on ``A x = b / 2**unit.exp`` (see :class:`Pow2`); ``result`` reports ``x`` and
+    the residual in the caller's units. ``step_many`` runs at most ``check_every``
+    iterations per call (the ring buffers hold that many)."""
 
-    unit = None
-
-    def __init__(self, indptr, indices, data, b, x0, threshold, check_every, plan=None):
+    def __init__(self, indptr, indices, data, b, x0, threshold, check_every, plan=None,
+                 unit=Pow2()):
         dtype = b.dtype
         self.T = dtype.type
         self.n = b.shape[0]
         self.csr = (indptr.astype(cupy.int32, copy=False),
                     indices.astype(cupy.int32, copy=False), cupy.ascontiguousarray(data))
-        self.b, self.x0, self.plan = b, x0, plan
+        self.b, self.x0, self.plan, self.unit = b, x0, plan, unit
         self.threshold = threshold
         self.thr2 = self.T(threshold) * self.T(threshold)
+        self.max_budget = check_every
         self.ahead = check_every + 1
         self.ring = 2 * check_every + 4
         module = _module(dtype.name)
@@ -196,34 +247,33 @@ class FusedCG:
         self.k_update = module.get_function("update")
         self.k_color = module.get_function("ssor_color")
         self.grid = (_blocks(self.n),)
-        self.checked = 0
-        self.converged_nit = None
-        self.breakdown = False
-        self.last_rr = None
+        self.n_arg = np.int64(self.n)
+        self.ring_arg, self.ahead_arg = np.int32(self.ring), np.int32(self.ahead)
+        self.thr2_arg = self.T(self.thr2)
 
     def init(self):
         import cupyx.scipy.sparse as csp
 
-        T, n = self.T, self.n
+        n = self.n
         A = csp.csr_matrix((self.csr[2], self.csr[1], self.csr[0]), shape=(n, n))
         x = self.x0
         r = self.b - A @ x if bool(cupy.any(x != 0)) else self.b.copy()
         rr = cupy.vdot(r, r)
-        self.rr_ring = cupy.zeros(self.ring, dtype=r.dtype)
-        self.rr_ring[0] = rr
-        self.pq_ring = cupy.zeros(self.ring, dtype=r.dtype)
+        rr_ring = cupy.zeros(self.ring, dtype=r.dtype)
+        rr_ring[0] = rr
+        pq_ring = cupy.zeros(self.ring, dtype=r.dtype)
         if self.plan is None:
-            self.rho_ring, z = self.rr_ring, r
+            rho_ring, z = rr_ring, r
         else:
-            self.rho_ring = cupy.zeros(self.ring, dtype=r.dtype)
+            rho_ring = cupy.zeros(self.ring, dtype=r.dtype)
             z = (self.plan.first_scale * r).astype(r.dtype, copy=False)
-        self.last_rr = float(rr)
-        s = {"x": x, "r": r, "z": z, "p": cupy.zeros_like(r), "p_new": cupy.empty_like(r),
-             "q": cupy.empty_like(r), "it": 0}
-        self.n_arg = np.int64(n)
-        self.ring_arg, self.ahead_arg = np.int32(self.ring), np.int32(self.ahead)
-        self.thr2_arg = self.T(self.thr2)
-        return s
+        rr = float(rr)
+        # "rr": the last value of r . r the host read; the flags say what the device
+        # met at that iteration (set by step_many, read by check)
+        return {"x": x, "r": r, "z": z, "p": cupy.zeros_like(r), "p_new": cupy.empty_like(r),
+                "q": cupy.empty_like(r), "it": 0, "rr_ring": rr_ring, "pq_ring": pq_ring,
+                "rho_ring": rho_ring, "rr": rr, "converged": rr < self.thr2,
+                "breakdown": False, "nonfinite": False}
 
     def _precondition(self, s, it):
         plan, T = self.plan, self.T
@@ -231,6 +281,7 @@ class FusedCG:
         colors = plan.colors
         last = len(colors) - 1
         indptr, indices, data = plan.csr  # M's matrix, which need not be A
+        rho_ring, rr_ring = s["rho_ring"], s["rr_ring"]
         common = (self.ring_arg, it, self.thr2_arg)
         # forward sweep of colours 1 .. C-2 (z is 0 there, so nothing to keep)
         for c in range(1, last):
@@ -238,79 +289,90 @@ class FusedCG:
             self.k_color(self.grid_of(rows), (THREADS,),
                          (indptr, indices, data, plan.dinv, s["r"], s["z"], rows,
                           np.int64(rows.shape[0]), T(omega), T(0), np.int32(0),
-                          self.rho_ring, self.rr_ring)
+                          rho_ring, rr_ring)
                          + common)
         # last colour: forward then backward sweep in one, omega (2 - omega) (r - s) / a_ii
         rows = colors[last]
         self.k_color(self.grid_of(rows), (THREADS,),
                      (indptr, indices, data, plan.dinv, s["r"], s["z"], rows,
                       np.int64(rows.shape[0]), T(omega * (2.0 - omega)), T(0),
-                      np.int32(1), self.rho_ring, self.rr_ring) + common)
+                      np.int32(1), rho_ring, rr_ring) + common)
         for c in range(last - 1, -1, -1):  # backward sweep
             rows = colors[c]
             self.k_color(self.grid_of(rows), (THREADS,),
                          (indptr, indices, data, plan.dinv, s["r"], s["z"], rows,
                           np.int64(rows.shape[0]), T(omega), T(1.0 - omega),
-                          np.int32(1), self.rho_ring, self.rr_ring) + common)
+                          np.int32(1), rho_ring, rr_ring) + common)
 
     @staticmethod
     def grid_of(rows):
         return (_blocks(rows.shape[0]),)
 
-    def step(self, s):
-        it = np.int64(s["it"])
+    def _launch(self, s, it):
+        """One CG iteration, ``it``, as 2 (+ colours) launches; no sync."""
         indptr, indices, data = self.csr
+        rr_ring, pq_ring, rho_ring = s["rr_ring"], s["pq_ring"], s["rho_ring"]
         if self.plan is not None:
             self._precondition(s, it)
         self.k_spmv(self.grid, (THREADS,),
                     (indptr, indices, data, s["z"], s["p"], s["p_new"], s["q"], self.n_arg,
-                     self.rho_ring, self.pq_ring,
-                     self.pq_ring if self.plan is None else self.rho_ring, self.rr_ring,
-                     self.ring_arg, it, self.ahead_arg, self.thr2_arg))
+                     rho_ring, pq_ring, pq_ring if self.plan is None else rho_ring,
+                     rr_ring, self.ring_arg, it, self.ahead_arg, self.thr2_arg))
         s["p"], s["p_new"] = s["p_new"], s["p"]
         plan = self.plan
         self.k_update(self.grid, (THREADS,),
-                      (s["x"], s["r"], s["p"], s["q"], self.n_arg, self.rho_ring,
-                       self.pq_ring, self.rr_ring, self.ring_arg, it, self.ahead_arg,
-                       self.thr2_arg, np.int32(plan is not None),
+                      (s["x"], s["r"], s["p"], s["q"], self.n_arg, rho_ring, pq_ring,
+                       rr_ring, self.ring_arg, it, self.ahead_arg, self.thr2_arg,
+                       np.int32(plan is not None),
                        s["r"] if plan is None else s["z"],
                        s["r"] if plan is None else plan.first_scale))
-        s["it"] += 1
-        return s
+
+    def step_many(self, s, budget):
+        """Launch ``budget`` iterations, read the rings once and scan the iterations
+        they ran: stop at the first one that met the test on the device (``ran`` is
+        then its count, ``x`` is frozen there), went non-finite or broke down."""
+        if budget > self.max_budget:
+            raise ValueError(f"FusedCG runs at most {self.max_budget} iterations per call "
+                             f"(its ring buffers), got {budget}")
+        start = s["it"]
+        for k in range(budget):
+            self._launch(s, np.int64(start + k))
+        rr, pq = cupy.asnumpy(s["rr_ring"]), cupy.asnumpy(s["pq_ring"])  # the one sync
+        ran = budget
+        for m in range(start + 1, start + budget + 1):
+            if pq[(m - 1) % self.ring] <= 0 and not s["breakdown"]:
+                s["breakdown"] = bool(rr[(m - 1) % self.ring] >= self.thr2)
+            value = rr[m % self.ring]
+            s["rr"] = float(value)
+            if value != value or abs(value) == float("inf"):
+                s["nonfinite"] = True
+                break
+            if value < self.thr2:  # the device stopped here: later launches were idle
+                s["converged"] = True
+                ran = m - start
+                break
+            if s["breakdown"]:
+                break
+        s["it"] = start + ran
+        return s, ran
 
     def check(self, s):
-        from .._result import Status
-
-        if s["it"] == 0:  # before the first iteration: the host knows ||r0||
-            return Status.SUCCESS if self.last_rr < self.thr2 else None
-        rr, pq = cupy.asnumpy(self.rr_ring), cupy.asnumpy(self.pq_ring)  # the one sync
-        for m in range(self.checked + 1, s["it"] + 1):
-            if pq[(m - 1) % self.ring] <= 0 and not self.breakdown:
-                self.breakdown = rr[(m - 1) % self.ring] >= self.thr2
-            value = rr[m % self.ring]
-            self.last_rr = float(value)
-            if value != value or abs(value) == float("inf"):
-                return Status.NONFINITE
-            if value < self.thr2:
-                self.converged_nit = m
-                return Status.SUCCESS
-            if self.breakdown:
-                return Status.STALLED
-        self.checked = s["it"]
+        if s["nonfinite"]:
+            return Status.NONFINITE
+        if s["converged"]:
+            return Status.SUCCESS
+        if s["breakdown"]:
+            return Status.STALLED
         return None
 
-    def residual(self):
-        return float(np.sqrt(max(self.last_rr, 0.0)))
+    def residual(self, s):
+        return float(np.sqrt(max(s["rr"], 0.0)))
 
     def result(self, s):
-        res = self.residual()
-        up = (lambda v: v) if self.unit is None else self.unit.up
-        fields = {"x": up(s["x"]), "residual": up(res)}
-        if self.converged_nit is None:
-            if self.breakdown:
-                fields["message_detail"] = ("p^T A p <= 0: A (or the preconditioner) is "
-                                            "not symmetric positive definite.")
-            else:
-                fields["message_detail"] = (f"Residual norm {up(res):.3e} above the "
-                                            f"target {up(self.threshold):.3e}.")
-        return fields
+        return {"x": self.unit.up(s["x"]), "residual": self.unit.up(self.residual(s))}
+
+    def detail(self, s, status):
+        if s["converged"]:
+            return ""
+        return cg_detail(s["breakdown"], self.unit.up(self.residual(s)),
+                         self.unit.up(self.threshold))

@@ -8,6 +8,7 @@ import numpy as np
 
 from .._backend import is_cupy, synchronize, to_numpy
 from .._demo import DemoRow, register_demo
+from ._api import RelaxationLearner, cg, solve_sequence, sor, ssor_preconditioner
 
 
 def _poisson(xp, n):
@@ -33,8 +34,6 @@ def _row(method, n, res, x_ref, seconds):
 
 @register_demo("linalg", "SSOR-preconditioned CG (omega=1.8), 2-D Poisson")
 def _demo_pcg(xp):
-    from ._api import cg, ssor_preconditioner
-
     n = 64 if xp.__name__.endswith("numpy") or is_cupy(xp) else 16
     A, b, x_ref = _poisson(xp, n)
     M = ssor_preconditioner(A, 1.8)
@@ -48,8 +47,6 @@ def _demo_pcg(xp):
 
 @register_demo("linalg", "SOR (omega=1.9), 2-D Poisson")
 def _demo_sor(xp):
-    from ._api import sor
-
     n = 48 if xp.__name__.endswith("numpy") or is_cupy(xp) else 12
     A, b, x_ref = _poisson(xp, n)
     sor(A, b, omega=1.9, maxiter=2)  # JIT warm-up
@@ -63,7 +60,6 @@ def _demo_sor(xp):
 @register_demo("linalg", "learned omega over 200 shifted-Poisson systems (Tsallis-INF)")
 def _demo_learner(xp):
     from ..problems import shifted_poisson_sequence
-    from ._api import RelaxationLearner, solve_sequence
 
     systems = shifted_poisson_sequence(200, variance="high", seed=0)
     start = time.perf_counter()

@@ -10,12 +10,13 @@ import numpy as np
 import scipy.sparse
 
 from .._backend import get_namespace, is_numpy
-from .._loop import run_solver
+from .._loop import resolve_check_every, run_solver
 from .._result import Status
 from .._units import Pow2
 from .._validation import (as_array, check_choice, check_flag, check_options, check_scalar,
                            check_seed, check_shape)
-from ._system import _is_sparse, system_dtype
+from .._validation import _is_sparse
+from ._validation import system_dtype
 
 SKETCHES = ("kaczmarz", "block_kaczmarz", "gaussian", "countsketch")
 SKETCH_DEFAULTS = {"check_every": None}
@@ -28,13 +29,16 @@ class _SketchSolver:
     single-row case is randomized extended Kaczmarz (Zouzias & Freris, 2013).
 
     ``A`` and ``b`` arrive divided by powers of two (see :class:`Pow2`): ``unit_x`` and
-    ``unit_res`` turn ``x`` and the residual back into the caller's units."""
+    ``unit_res`` turn ``x`` and the residual back into the caller's units.
 
-    unit_x = unit_res = Pow2()
+    The column sketches update ``r = b - A x`` along with ``x``; every ``refresh_every``
+    steps (a pass) ``step`` recomputes it from ``x``, so that it does not drift."""
 
-    def __init__(self, xp, A, b, x0, sketch, block_size, least_squares, tol, atol, rng):
+    def __init__(self, xp, A, b, x0, sketch, block_size, least_squares, tol, atol, rng,
+                 refresh_every, unit_x=Pow2(), unit_res=Pow2()):
         self.xp, self.A, self.b, self.x0 = xp, A, b, x0
         self.sketch, self.k, self.ls, self.rng = sketch, block_size, least_squares, rng
+        self.refresh_every, self.unit_x, self.unit_res = refresh_every, unit_x, unit_res
         m, n = A.shape
         self.m, self.n = m, n
         row_sq = xp.sum(A * A, axis=1)
@@ -75,7 +79,7 @@ class _SketchSolver:
         xp = self.xp
         x = self.x0
         r = self.b - self.A @ x
-        state = {"x": x, "r": r, "residual": None}
+        state = {"x": x, "r": r, "residual": None, "steps": 0}
         if self.ls and self.sketch == "kaczmarz":
             state["z"] = xp.asarray(self.b, copy=True)  # REK: b minus its range part
         return state
@@ -104,6 +108,11 @@ class _SketchSolver:
             x = x + delta_map(delta)
             s["r"] = s["r"] - AS @ delta
         s["x"] = x
+        s["steps"] += 1
+        if self.ls and self.sketch != "kaczmarz" and s["steps"] % self.refresh_every == 0:
+            r = self.b - A @ x
+            s["r"] = r  # no drift
+            s["residual"] = float(xp.linalg.vector_norm(A.T @ r))
         return s
 
     def _row_sketch(self, x):
@@ -141,13 +150,13 @@ class _SketchSolver:
         return A @ S, (lambda delta: S @ delta)
 
     def residual(self, s):
-        if s["residual"] is None:
-            r = self.b - self.A @ s["x"]
-            if self.ls:
-                s["r"] = r  # refresh the running residual (no drift)
-                r = self.A.T @ r
-            s["residual"] = float(self.xp.linalg.vector_norm(r))
-        return s["residual"]
+        """The measure the stopping rule tests (computed here where ``step`` did not)."""
+        if s["residual"] is not None:
+            return s["residual"]
+        r = self.b - self.A @ s["x"]
+        if self.ls:
+            r = self.A.T @ r
+        return float(self.xp.linalg.vector_norm(r))
 
     def check(self, s):
         res = self.residual(s)
@@ -156,15 +165,16 @@ class _SketchSolver:
         return Status.SUCCESS if res <= self.threshold else None
 
     def result(self, s):
+        return {"x": self.unit_x.up(s["x"]), "residual": self.unit_res.up(self.residual(s))}
+
+    def detail(self, s, status):
         res = self.residual(s)
+        if res <= self.threshold:
+            return ""
         up = self.unit_res.up
-        fields = {"x": self.unit_x.up(s["x"]), "residual": up(res)}
-        if not res <= self.threshold:
-            what = "normal-equation residual ||A^T (b - A x)||" if self.ls else \
-                "residual ||b - A x||"
-            fields["message_detail"] = (f"The {what} {up(res):.3e} is above "
-                                        f"{up(self.threshold):.3e}.")
-        return fields
+        what = "normal-equation residual ||A^T (b - A x)||" if self.ls else \
+            "residual ||b - A x||"
+        return f"The {what} {up(res):.3e} is above {up(self.threshold):.3e}."
 
 
 def _probabilities(sq):
@@ -207,6 +217,8 @@ def sketch_solve(A, b, x0=None, *, sketch="kaczmarz", block_size=None, least_squ
     **options
         ``check_every`` : residual test every so many steps (default: one pass over the
         rows, or columns, ``ceil(m / block_size)``; every step for the dense sketches).
+        The least-squares column sketches recompute ``b - A x`` from ``x`` once a pass,
+        whatever ``check_every``.
 
     Returns
     -------
@@ -258,13 +270,13 @@ def sketch_solve(A, b, x0=None, *, sketch="kaczmarz", block_size=None, least_squ
     if not bool(xp.all(sq > 0)):
         raise ValueError("A must have no zero rows" if not least_squares
                          else "A must have no zero rows or columns")
+    # one pass over the rows (columns) of A, every step for the dense sketches: the
+    # default check cadence, and how often the column sketches recompute b - A x
+    sketch_pass = 1 if sketch in ("gaussian", "countsketch") else math.ceil(limit / block_size)
     check_every = opts["check_every"]
-    if check_every is None:
-        dense = sketch in ("gaussian", "countsketch")
-        check_every = 1 if dense else math.ceil(limit / block_size)
-    check_every = check_scalar(check_every, "check_every", low=1, integer=True)
+    check_every = sketch_pass if check_every is None else resolve_check_every(check_every, xp)
     rng = check_seed(seed)
-    solver = _SketchSolver(xp, A, b, x0, sketch, block_size, least_squares, tol, atol, rng)
-    solver.unit_x, solver.unit_res = unit_x, unit_res
+    solver = _SketchSolver(xp, A, b, x0, sketch, block_size, least_squares, tol, atol, rng,
+                           sketch_pass, unit_x, unit_res)
     return run_solver(solver, maxiter=maxiter, callback=callback, check_every=check_every,
-                      disp=opts["disp"])
+                      xp=xp, disp=opts["disp"])

@@ -7,8 +7,8 @@ import weakref
 
 from .._backend import get_kernel, get_namespace, is_cupy, is_numpy
 from .._validation import check_choice, check_scalar
-from ._sor import check_nonzero_diagonal, resolve_ordering
-from ._system import as_csr_system, as_rhs, system_dtype
+from ._sor import resolve_ordering
+from ._validation import as_csr_system, as_rhs, check_nonzero_diagonal, system_dtype
 
 _SWEEPS = ("forward", "backward", "symmetric")
 

@@ -3,14 +3,16 @@ a CSR matrix, in natural or multicolour row order."""
 
 from __future__ import annotations
 
-from collections import deque
-
 from .._backend import get_kernel, get_namespace, is_cupy, kernel
-from .._loop import run_solver
+from .._loop import resolve_check_every, run_solver
 from .._result import Status
 from .._units import Pow2
 from .._validation import check_choice, check_flag, check_options, check_scalar
-from ._system import as_csr_system, as_rhs, check_x0, system_dtype, wide_residual_norm
+from ._residual import wide_residual_norm
+from ._validation import as_csr_system, as_rhs, check_nonzero_diagonal, check_x0, system_dtype
+
+# how many of the last residuals a stall is looked for in
+RECENT_RESIDUALS = 8
 
 SOR_DEFAULTS = {"ordering": "auto", "check_every": None}
 
@@ -54,17 +56,6 @@ def sor_iteration(xp, indptr, indices, data, b, x, omega, order, color_ptr, symm
     return None if matvec is None else xp.linalg.vector_norm(b - matvec(x))
 
 
-def check_nonzero_diagonal(system, name="A"):
-    """SOR divides by every diagonal entry: it needs them nonzero, of either sign (a
-    negative definite ``A``, or an indefinite one, relaxes as PyAMG relaxes it)."""
-    xp = system.xp
-    diag = system.diagonal()
-    if not bool(xp.all(diag != 0)):
-        raise ValueError(f"{name} must have a nonzero diagonal for SOR/SSOR "
-                         "(found a zero diagonal entry)")
-    return diag
-
-
 def resolve_ordering(system, ordering):
     """``(order, color_ptr)`` for the requested row ordering; the GPU always colours."""
     check_choice(ordering, "ordering", ("auto", "natural", "multicolor"))
@@ -86,70 +77,92 @@ class _SORSolver:
     residual recomputed in a wider one (:func:`wide_residual_norm`) below the target,
     and ``residual`` reports that figure: a float32 residual near its target is off by
     its own rounding (a sweep of float32 solves reported success on 48 of 587 runs
-    whose true residual missed tol)."""
+    whose true residual missed tol).
+
+    The residual is computed every ``check_every`` sweeps (fused into the sweep by the
+    Numba kernel; on the GPU it stays on the device until a check reads it), where the
+    loop checks; ``step`` records it with the stall test, so ``check`` only reads."""
 
     def __init__(self, system, b, x0, omega, symmetric, tol, atol, order, color_ptr,
                  check_every, unit=Pow2()):
         self.system, self.b, self.x0, self.unit = system, b, x0, unit
-        self.check_every, self.steps = check_every, 0
+        self.check_every = check_every
         self.omega, self.symmetric = omega, symmetric
         self.order, self.color_ptr = order, color_ptr
         self.iteration = get_kernel("linalg.sor_iteration", system.xp)
         held = system.native if system.native is not None else system.dense
         self.true_norm, _ = wide_residual_norm(held, system.xp, system.dtype)
         self.threshold = max(tol * self.true_norm(b, system.xp.zeros_like(b)), atol)
-        self.recent_residuals = deque(maxlen=8)
-        self.stalled = False
+
+    def _measured(self, x, residual, recent, sweeps):
+        """The state after ``sweeps`` sweeps with iterate ``x`` and (device) residual
+        ``residual``: the residual joins the ``recent`` ones and the stall test runs; the
+        wide residual is computed where the working one says done."""
+        value = float(residual)
+        true = self.true_norm(self.b, x) if value <= self.threshold else None
+        # A residual equal, to the bit, to one of the last few: the sweep has reached a
+        # fixed point or a short cycle of its rounded arithmetic (float32 at a tol below
+        # its reach) and further sweeps cannot lower it.
+        return {"x": x, "sweeps": sweeps, "residual": value, "true_residual": true,
+                "stalled": value in recent,
+                "recent": (recent + (value,))[-RECENT_RESIDUALS:]}
 
     def init(self):
-        return {"x": self.x0, "residual": None}
+        x = self.x0
+        return self._measured(x, self._residual_of(x), (), 0)
+
+    def _residual_of(self, x):
+        return self.system.xp.linalg.vector_norm(self.b - self.system.matvec(x))
 
     def step(self, state):
         s, x = self.system, state["x"]
-        self.steps += 1
+        sweeps = state["sweeps"] + 1
         # the residual is needed only where the loop will test it
-        matvec = s.matvec if self.steps % self.check_every == 0 else None
+        matvec = s.matvec if sweeps % self.check_every == 0 else None
         res = self.iteration(s.xp, s.indptr, s.indices, s.data, self.b, x, self.omega,
                              self.order, self.color_ptr, self.symmetric, matvec)
-        # the residual stays on the device until a check asks for it
-        return {"x": x, "residual": res}
+        if res is None:
+            return {**state, "x": x, "sweeps": sweeps, "residual": None,
+                    "true_residual": None, "stalled": False}
+        return self._measured(x, res, state["recent"], sweeps)
 
-    def residual(self, state):
-        if state["residual"] is None:
-            r = self.b - self.system.matvec(state["x"])
-            state["residual"] = self.system.xp.linalg.vector_norm(r)
-        return float(state["residual"])
+    def _measures(self, state):
+        """``(residual, true residual or None, stalled)`` of ``state``; what ``step``
+        did not measure (a check off its cadence, at ``maxiter``) is computed here and
+        not kept."""
+        if state["residual"] is not None:
+            return state["residual"], state["true_residual"], state["stalled"]
+        measured = self._measured(state["x"], self._residual_of(state["x"]),
+                                  state["recent"], state["sweeps"])
+        return measured["residual"], measured["true_residual"], measured["stalled"]
 
     def true_residual(self, state):
-        if state.get("true_residual") is None:
-            state["true_residual"] = self.true_norm(self.b, state["x"])
-        return state["true_residual"]
+        res, true, _ = self._measures(state)
+        return self.true_norm(self.b, state["x"]) if true is None else true
 
     def check(self, state):
-        res = self.residual(state)
+        res, true, stalled = self._measures(state)
         if res != res or res == float("inf"):
             return Status.NONFINITE
-        # the wide recomputation only where the working residual says done
-        if res <= self.threshold and self.true_residual(state) <= self.threshold:
+        if res <= self.threshold and true <= self.threshold:
             return Status.SUCCESS
-        # A residual equal, to the bit, to one of the last few checks': the sweep has
-        # reached a fixed point or a short cycle of its rounded arithmetic (float32 at a
-        # tol below its reach) and further sweeps cannot lower it.
-        self.stalled = res in self.recent_residuals
-        self.recent_residuals.append(res)
-        return Status.STALLED if self.stalled else None
+        return Status.STALLED if stalled else None
 
     def result(self, state):
-        res = self.true_residual(state)
         up = self.unit.up
-        fields = {"x": up(state["x"]), "residual": up(res), "omega": self.omega}
-        if not res <= self.threshold:
-            fields["message_detail"] = (f"Residual norm {up(res):.3e} above the target "
-                                        f"{up(self.threshold):.3e}.")
-            if self.stalled:
-                fields["message_detail"] += (" The iterate stopped changing (or cycles): "
-                                             f"that residual is the floor in {self.b.dtype}.")
-        return fields
+        return {"x": up(state["x"]), "residual": up(self.true_residual(state)),
+                "omega": self.omega}
+
+    def detail(self, state, status):
+        res = self.true_residual(state)
+        if res <= self.threshold:
+            return ""
+        up = self.unit.up
+        text = f"Residual norm {up(res):.3e} above the target {up(self.threshold):.3e}."
+        if status == Status.STALLED:
+            text += (" The iterate stopped changing (or cycles): that residual is the "
+                     f"floor in {self.b.dtype}.")
+        return text
 
 
 def sor(A, b, x0=None, *, omega=1.0, symmetric=False, tol=1e-8, atol=0.0, maxiter=10000,
@@ -187,7 +200,8 @@ def sor(A, b, x0=None, *, omega=1.0, symmetric=False, tol=1e-8, atol=0.0, maxite
         time (red-black for 5-point stencils), which is what runs in parallel on a GPU.
         ``"auto"``: natural on the CPU, multicolour on the GPU.
         ``check_every`` : int, check the residual every so many iterations (default 1
-        on the CPU, 10 on the GPU where a check is a device sync).
+        on the CPU; on the GPU, where a check is a device sync, the configuration's
+        ``gpu_check_every``, see :func:`numopt.set_config`).
 
     Returns
     -------
@@ -220,13 +234,10 @@ def sor(A, b, x0=None, *, omega=1.0, symmetric=False, tol=1e-8, atol=0.0, maxite
     x0 = check_x0(x0, xp, dtype, system.n)
     check_nonzero_diagonal(system)
     order, color_ptr = resolve_ordering(system, opts["ordering"])
-    check_every = opts["check_every"]
-    if check_every is None:
-        check_every = 10 if is_cupy(xp) else 1
-    check_every = check_scalar(check_every, "check_every", low=1, integer=True)
+    check_every = resolve_check_every(opts["check_every"], xp)
     # solve for b / 2**e with max |b| / 2**e in [0.5, 1): unit-free (see Pow2)
     unit = Pow2.of(xp, b)
     solver = _SORSolver(system, unit.down(b), unit.down(x0), omega, symmetric, tol,
                         unit.down(atol), order, color_ptr, check_every, unit)
     return run_solver(solver, maxiter=maxiter, callback=callback, check_every=check_every,
-                      disp=opts["disp"])
+                      xp=xp, disp=opts["disp"])

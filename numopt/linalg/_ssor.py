@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from .._backend import get_kernel, get_namespace, is_cupy, is_numpy, kernel
 from .._validation import check_scalar
-from ._sor import check_nonzero_diagonal, resolve_ordering, sor_sweep
-from ._system import as_csr_system, system_dtype
+from ._sor import resolve_ordering, sor_sweep
+from ._validation import as_csr_system, check_nonzero_diagonal, system_dtype
 
 
 @kernel("linalg.ssor_apply",
@@ -18,6 +18,24 @@ def ssor_apply(xp, indptr, indices, data, r, omega, order, color_ptr):
     z = xp.zeros_like(r)
     z = sor_sweep(xp, indptr, indices, data, r, z, omega, order, color_ptr, False)
     return sor_sweep(xp, indptr, indices, data, r, z, omega, order, color_ptr, True)
+
+
+@kernel("linalg.ssor_operator", cupy="numopt.linalg._cg_cupy:ssor_operator")
+def ssor_operator(xp, apply, system, omega, order, color_ptr):
+    """``M^{-1}`` (``apply``) as a linear operator of ``xp``'s library: SciPy's
+    ``LinearOperator`` for NumPy, cupyx's for CuPy (on the GPU one that also holds the
+    sweeps' plan, which :func:`cg` runs inside its fused kernels), a minimal operator
+    otherwise. ``system``, ``omega``, ``order``, ``color_ptr``: the sweeps' input."""
+    n = system.n
+    if is_numpy(xp):
+        from scipy.sparse.linalg import LinearOperator
+
+        return LinearOperator((n, n), matvec=apply, rmatvec=apply, dtype=system.dtype)
+    if is_cupy(xp):
+        from cupyx.scipy.sparse.linalg import LinearOperator
+
+        return LinearOperator((n, n), matvec=apply, rmatvec=apply, dtype=system.dtype)
+    return _XPOperator(apply, n, system.dtype)
 
 
 class _XPOperator:
@@ -68,22 +86,11 @@ def ssor_preconditioner(A, omega=1.0, *, ordering="auto"):
     check_nonzero_diagonal(system)
     order, color_ptr = resolve_ordering(system, ordering)
     apply = get_kernel("linalg.ssor_apply", xp)
-    n = system.n
 
     def matvec(v):
         v = xp.reshape(xp.asarray(v, dtype=dtype), (-1,))
         return apply(xp, system.indptr, system.indices, system.data, v, omega, order,
                      color_ptr)
 
-    if is_numpy(xp):
-        from scipy.sparse.linalg import LinearOperator
-
-        return LinearOperator((n, n), matvec=matvec, rmatvec=matvec, dtype=dtype)
-    if is_cupy(xp):
-        from cupyx.scipy.sparse.linalg import LinearOperator
-
-        op = LinearOperator((n, n), matvec=matvec, rmatvec=matvec, dtype=dtype)
-        # what cg's fused GPU path needs to run the sweeps inside its own kernels
-        op._numopt_ssor = (system, omega, order, color_ptr)
-        return op
-    return _XPOperator(matvec, n, dtype)
+    return get_kernel("linalg.ssor_operator", xp)(xp, matvec, system, omega, order,
+                                                  color_ptr)

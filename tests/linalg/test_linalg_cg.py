@@ -133,7 +133,7 @@ def test_ssor_preconditioner_reference_and_multicolor(omega):
     np.testing.assert_allclose(fast, ref, rtol=1e-12)
     np.testing.assert_allclose(fast, np.linalg.solve(explicit_ssor(A, omega), r), rtol=1e-10)
     # multicolour SSOR is SSOR of the permuted matrix P A P^T
-    from numopt.linalg._system import as_csr_system
+    from numopt.linalg._validation import as_csr_system
 
     order, _ = as_csr_system(A, np, np.float64).coloring()
     multi = ssor_preconditioner(A, omega, ordering="multicolor").matvec(r)

@@ -26,7 +26,7 @@ def _to_gpu(A):
 def test_multicolor_sweep_matches_cpu_sweep_in_colour_order(cp, dtype, reverse):
     from numopt.linalg._kernels_cupy import sor_sweep as gpu_sweep
     from numopt.linalg._kernels_numba import sor_sweep as cpu_sweep
-    from numopt.linalg._system import as_csr_system
+    from numopt.linalg._validation import as_csr_system
 
     A = poisson_3d(9).astype(dtype)
     A = A + 0.1 * (A != 0).astype(dtype)  # non-constant values, same pattern

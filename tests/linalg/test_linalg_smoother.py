@@ -49,7 +49,7 @@ def test_matches_dense_reference(system, sweep, omega, iterations):
 @pytest.mark.parametrize("sweep", ["forward", "backward", "symmetric"])
 def test_multicolor_is_sor_of_the_permuted_matrix(system, sweep):
     A, b, x0 = system
-    from numopt.linalg._system import as_csr_system
+    from numopt.linalg._validation import as_csr_system
 
     order, _ = as_csr_system(sp.csr_array(A), np, np.float64).coloring()
     P = np.eye(30)[order]

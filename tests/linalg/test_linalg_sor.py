@@ -57,7 +57,7 @@ def test_sweep_matches_dense_reference(system, omega, reverse):
 @pytest.mark.parametrize("omega", [0.8, 1.6])
 def test_multicolor_sweep_is_sor_of_permuted_matrix(system, omega):
     A, b, x0 = system
-    from numopt.linalg._system import as_csr_system
+    from numopt.linalg._validation import as_csr_system
 
     order, color_ptr = as_csr_system(A, np, np.float64).coloring()
     assert color_ptr[0] == 0 and color_ptr[-1] == 30
@@ -74,7 +74,7 @@ def test_multicolor_sweep_is_sor_of_permuted_matrix(system, omega):
 
 
 def test_five_point_stencil_gets_red_black_colouring():
-    from numopt.linalg._system import as_csr_system
+    from numopt.linalg._validation import as_csr_system
 
     order, color_ptr = as_csr_system(poisson_2d(8), np, np.float64).coloring()
     assert len(color_ptr) == 3 and color_ptr[1] == 32

@@ -1,70 +1,17 @@
-"""Input handling shared by the linalg solvers: the matrix as CSR arrays in the
-caller's namespace, validation with messages that name the argument."""
+"""The input checks of numopt.linalg, built on numopt/_validation.py: the matrix (as
+CSR arrays, or as an operator), the right-hand side, the start, the working dtype; each
+message names the argument."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from .._backend import float_dtype, is_cupy, is_numpy
-from .._validation import _is_sparse, as_array, check_finite, check_shape, is_linear_operator
+from .._validation import _is_sparse, as_array, check_shape, is_linear_operator
+from ._csr import CSRSystem
 
-__all__ = ["CSRSystem", "as_csr_system", "as_rhs", "is_linear_operator", "operator_like",
-           "wide_residual_norm"]
-
-
-class CSRSystem:
-    """A square matrix held as CSR arrays (``indptr``, ``indices``, ``data``) in the
-    caller's namespace plus a fast ``matvec`` (SciPy/cupyx SpMV, or dense ``@`` for
-    other array libraries)."""
-
-    def __init__(self, xp, indptr, indices, data, n, native=None, dense=None):
-        self.xp, self.indptr, self.indices, self.data, self.n = xp, indptr, indices, data, n
-        self.native, self.dense = native, dense
-        self.dtype = data.dtype
-
-    def matvec(self, x):
-        return (self.native if self.native is not None else self.dense) @ x
-
-    def diagonal(self):
-        xp = self.xp
-        if self.native is not None:
-            return self.native.diagonal()
-        return xp.linalg.diagonal(self.dense)
-
-    def coloring(self):
-        """``(order, color_ptr)``: rows sorted by a greedy colour and the colour offsets."""
-        import numpy as np
-
-        # Greedy colouring is sequential: it runs on the host (structure only, once
-        # per matrix); on a GPU only indptr/indices travel, never values.
-        indptr, indices = _to_host(self.indptr), _to_host(self.indices)
-        colors = _greedy_coloring_host(np.asarray(indptr, dtype=np.int64),
-                                       np.asarray(indices, dtype=np.int64), self.n)
-        order = np.argsort(colors, kind="stable")
-        color_ptr = np.searchsorted(colors[order], np.arange(int(colors.max()) + 2))
-        return self.xp.asarray(order), [int(c) for c in color_ptr]
-
-
-def _to_host(a):
-    from .._backend import to_numpy
-
-    return to_numpy(a)
-
-
-def _greedy_coloring_host(indptr, indices, n):
-    try:
-        from ._kernels_numba import greedy_coloring
-    except ImportError:  # pragma: no cover - numba is a core dependency
-        greedy_coloring = None
-    if greedy_coloring is not None:
-        return greedy_coloring(indptr, indices, n)
-    import numpy as np  # pragma: no cover
-
-    colors = np.full(n, -1)  # pragma: no cover
-    for i in range(n):  # pragma: no cover
-        used = {colors[j] for j in indices[indptr[i]:indptr[i + 1]] if j != i}
-        colors[i] = next(c for c in range(n + 1) if c not in used)
-    return colors  # pragma: no cover
+__all__ = ["as_csr_system", "as_operator", "as_rhs", "check_nonzero_diagonal",
+           "check_real_dtype", "check_x0", "operator_like", "system_dtype"]
 
 
 def check_real_dtype(A, name):
@@ -74,8 +21,6 @@ def check_real_dtype(A, name):
     dtype = getattr(A, "dtype", None)
     if dtype is None:
         return
-    import numpy as np
-
     try:
         kind = np.dtype(dtype).kind
     except TypeError:  # another library's dtype object (array_api_strict)
@@ -99,7 +44,6 @@ def as_csr_system(A, xp, dtype, name="A") -> CSRSystem:
         raise TypeError(f"{name} must be an explicit (dense or sparse) matrix for this "
                         "method, got a LinearOperator")
     if is_numpy(xp):
-        import numpy as np
         import scipy.sparse as sp
 
         if _is_sparse(A):
@@ -172,9 +116,6 @@ def check_x0(x0, xp, dtype, n):
     return xp.asarray(x0, copy=True)
 
 
-__all__ += ["system_dtype", "check_x0", "check_finite", "check_real_dtype"]
-
-
 def operator_like(A):
     """A LinearOperator, or any object with ``matvec`` that is neither an array nor a
     sparse matrix (such as the operators numopt builds for other array libraries)."""
@@ -182,42 +123,50 @@ def operator_like(A):
                                      and not _is_sparse(A))
 
 
-def wide_residual_norm(held, xp, dtype):
-    """``(norm, wide)``: ``norm(b, x)`` is ``||b - A x||`` computed in the dtype
-    ``wide``, wider than the working ``dtype`` where one is at hand, so that success is
-    decided on the true residual and not on its rounding (a float32 residual of an
-    ill-conditioned system is off by 10% near tol 1e-4). float32 solves recompute in
-    float64; float64 matrices on the CPU in NumPy's ``longdouble`` (11 more bits on
-    x86-64; where the platform's longdouble is float64 nothing is gained); float64
-    LinearOperators and GPU matrices in float64, the widest they take. An operator
-    that wraps a matrix (SciPy's ``aslinearoperator`` of an array or sparse matrix)
-    counts as that matrix."""
-    wrapped = getattr(held, "A", None)
-    if (is_numpy(xp) and type(held).__name__ == "MatrixLinearOperator"
-            and (_is_sparse(wrapped) or type(wrapped) is np.ndarray)
-            and tuple(wrapped.shape) == tuple(held.shape)):
-        held = wrapped
-    wide = xp.float64
-    if dtype == xp.float64 and is_numpy(xp) and not operator_like(held):
-        wide = np.longdouble
-    if operator_like(held):
-        def matvec(v):
-            return xp.astype(xp.asarray(held.matvec(v)), wide)
-    elif _is_sparse(held):
-        held_wide = held.astype(wide)
+def as_operator(A, xp, dtype, name):
+    """Return ``(matvec, n, csr, held)`` for a dense array, sparse matrix or
+    LinearOperator; ``csr`` is ``(indptr, indices, data)`` when ``A`` is a SciPy/cupyx
+    CSR matrix (the fused SpMV + dot kernel then runs), else ``None``; ``held`` is the
+    operator, or the matrix in ``dtype``."""
+    if operator_like(A):
+        shape = tuple(A.shape)
+        if len(shape) != 2 or shape[0] != shape[1]:
+            raise ValueError(f"{name} must be a square operator, got shape {shape}")
+        check_real_dtype(A, name)
+        return A.matvec, shape[0], None, A
+    if _is_sparse(A):
+        if len(A.shape) != 2 or A.shape[0] != A.shape[1]:
+            raise ValueError(f"{name} must be a square matrix, got shape {tuple(A.shape)}")
+        check_real_dtype(A, name)
+        if A.dtype != dtype:
+            A = A.astype(dtype)
+        if is_numpy(xp):
+            import scipy.sparse as sp
 
-        def matvec(v):
-            return held_wide @ v
-    else:
-        # a wide copy of a dense matrix by blocks of rows (about 4 MB each)
-        n = held.shape[0]
-        rows = max(1, (1 << 22) // (16 * n))
+            if A.format not in ("csr", "csc", "dia"):
+                A = sp.csr_array(A)
+        data = A.data if hasattr(A, "data") else None
+        if data is not None and not bool(xp.all(xp.isfinite(xp.asarray(data)))):
+            raise ValueError(f"{name} must be finite, but it contains NaN or inf values")
+        csr = None
+        if A.format == "csr":
+            if not A.has_canonical_format:
+                A = A.copy()
+                A.sum_duplicates()
+            csr = (A.indptr, A.indices, A.data)
+        return (lambda v: A @ v), A.shape[0], csr, A
+    dense = as_array(A, name, xp, ndim=2, dtype=dtype)
+    if dense.shape[0] != dense.shape[1]:
+        raise ValueError(f"{name} must be a square matrix, got shape {tuple(dense.shape)}")
+    return (lambda v: dense @ v), dense.shape[0], None, dense
 
-        def matvec(v):
-            return xp.concat([xp.astype(held[i:min(i + rows, n), :], wide) @ v
-                              for i in range(0, n, rows)])
 
-    def norm(b, x):
-        return float(xp.linalg.vector_norm(xp.astype(b, wide) - matvec(xp.astype(x, wide))))
-
-    return norm, wide
+def check_nonzero_diagonal(system, name="A"):
+    """SOR divides by every diagonal entry: it needs them nonzero, of either sign (a
+    negative definite ``A``, or an indefinite one, relaxes as PyAMG relaxes it)."""
+    xp = system.xp
+    diag = system.diagonal()
+    if not bool(xp.all(diag != 0)):
+        raise ValueError(f"{name} must have a nonzero diagonal for SOR/SSOR "
+                         "(found a zero diagonal entry)")
+    return diag

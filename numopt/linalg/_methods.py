@@ -69,7 +69,8 @@ def _sketch_example(name, least_squares):
 _SOR_OPTIONS = {
     "ordering": Option("auto", "'natural', 'multicolor' or 'auto' (natural on CPU, "
                                "multicolor on GPU)"),
-    "check_every": Option(None, "residual test every so many sweeps (1 CPU, 10 GPU)"),
+    "check_every": Option(None, "residual test every so many sweeps (1 on the CPU, the "
+                                  "configuration's gpu_check_every on a GPU)"),
 }
 
 register_method(MethodSpec(
@@ -88,7 +89,8 @@ register_method(MethodSpec(
     solver="cg", name="cg", func=cg, problem_class="linalg",
     summary="(preconditioned) conjugate gradients with SciPy's stopping rule and iterates",
     options={"check_every": Option(None, "convergence test every so many iterations "
-                                         "(1 CPU, 10 GPU)")},
+                                         "(1 on the CPU, the configuration's "
+                                         "gpu_check_every on a GPU)")},
     example=_cg_example, has_kernels=True, reference="Hestenes & Stiefel (1952)"))
 
 for _name in SKETCHES:
