@@ -5,6 +5,7 @@ from __future__ import annotations
 from .._registry import Example, MethodSpec, Option, register_method
 from ._api import GLM_DEFAULTS, bcd, lasso, sparse_logistic_regression
 from ._minimize_bcd import minimize_bcd
+from ._problems import LeastSquares
 
 _REFERENCE = ("Nutini, Laradji & Schmidt, Let's Make Block Coordinate Descent Converge "
               "Faster, JMLR 23 (2022)")
@@ -73,7 +74,6 @@ def _bcd_example(xp, dtype):
     import numpy as np
 
     from ..testing import assert_allclose
-    from ._problems import LeastSquares
 
     rng = np.random.default_rng(1)
     A = rng.standard_normal((40, 15))
