@@ -25,7 +25,7 @@ from .._result import Status
 from .._validation import as_array, check_choice, check_options, check_scalar, check_seed
 
 DEFAULTS = {"block_size": 0, "rule": "gsl", "maxiter": 10_000, "gtol": 1e-6,
-            "lipschitz0": "auto", "seed": 0}
+            "lipschitz0": "auto", "seed": 0, "check_every": None}
 
 
 class _GenericBCD:
@@ -157,7 +157,9 @@ def minimize_bcd(fun, x0, args=(), *, jac=None, hess=None, hessp=None, bounds=No
     Options: ``block_size`` (0: ``max(1, n // 10)``), ``rule`` ("gsl", "gs", "cyclic",
     "random"), ``maxiter``, ``gtol`` (stop when ``max |grad| <= gtol``; ``tol``
     overrides it), ``lipschitz0`` (initial per-coordinate Lipschitz estimate; "auto",
-    the default, measures it over one small probe step), ``seed``, ``disp``.
+    the default, measures it over one small probe step), ``seed``, ``check_every``
+    (iterations between two checks and callbacks; None: 1 on the CPU,
+    ``gpu_check_every`` of :func:`numopt.set_config` on a GPU), ``disp``.
     ``jac`` is SciPy's (a callable, ``True``, or finite differences: ``"2-point"``,
     ``"3-point"``, ``"cs"``, ``None``).
     """
@@ -197,4 +199,5 @@ def minimize_bcd(fun, x0, args=(), *, jac=None, hess=None, hessp=None, bounds=No
 
     solver = _GenericBCD(checked, x0, xp, dtype, block_size=block_size, rule=rule,
                          gtol=gtol, L0=L0, seed=opts["seed"], counts=objective)
-    return run_solver(solver, maxiter=maxiter, callback=callback, disp=opts["disp"], xp=xp)
+    return run_solver(solver, maxiter=maxiter, callback=callback, disp=opts["disp"],
+                      check_every=opts["check_every"], xp=xp)

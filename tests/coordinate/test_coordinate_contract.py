@@ -131,3 +131,16 @@ def test_lasso_reports_in_the_callers_units_from_construction():
     assert scaled.dual_gap == pytest.approx(plain.dual_gap * scale ** 2, rel=1e-9)
     np.testing.assert_allclose(scaled.x, plain.x * scale, rtol=1e-9)
     assert f"{scaled.dual_gap:.3e}" in scaled.message
+
+
+def test_minimize_bcd_takes_the_check_cadence_as_an_option():
+    """``options={"check_every": k}``: callbacks after every k-th iteration, maxiter
+    counted in iterations (before: an unknown option, every iteration checked)."""
+    seen = []
+    res = numopt.minimize(lambda x: float(x @ x) + float(x[0] * x[1]), np.ones(6),
+                          jac=lambda x: 2 * x + np.r_[x[1], x[0], np.zeros(4)],
+                          method="bcd", callback=_nits_seen(seen),
+                          options={"check_every": 4, "block_size": 1, "maxiter": 10,
+                                   "gtol": 1e-300})
+    assert seen == [4, 8, 10]
+    assert res.nit == 10 and not res.success
