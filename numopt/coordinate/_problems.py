@@ -21,7 +21,7 @@ quadratic problems, ``hessian_graph()`` (the sparsity pattern used by forest blo
 
 from __future__ import annotations
 
-from .._backend import float_dtype, get_kernel, get_namespace, is_numpy, kernel
+from .._backend import float_dtype, get_kernel, get_namespace, is_numpy, kernel, to_numpy
 from .._validation import as_array, check_choice, check_flag, check_scalar, check_shape
 from ._validation import check_binary_labels, check_design, column_sq_norms, is_scipy_sparse
 
@@ -64,8 +64,6 @@ class _Base:
         # a block's bound is tiny (block_size^2 numbers): on a GPU a dense eigensolver
         # call costs far more than copying it to the host, and float() syncs anyway
         import numpy as np
-
-        from .._backend import to_numpy
 
         return float(np.max(np.linalg.eigvalsh(to_numpy(H))))
 
@@ -165,8 +163,6 @@ class QuadraticProblem(_Base):
     def hessian_graph(self):
         """Sparsity pattern of ``Q`` as a SciPy CSR matrix (forest-structured blocks)."""
         import scipy.sparse as sp
-
-        from .._backend import to_numpy
 
         Q = self.Q if self.sparse else sp.csr_matrix(to_numpy(self.Q))
         return sp.csr_matrix(Q)
@@ -589,8 +585,6 @@ def LabelPropagationProblem(W, labels, labeled, *, label_weight=1.0, prior_weigh
     """
     import numpy as np
     import scipy.sparse as sp
-
-    from .._backend import to_numpy
 
     if not is_scipy_sparse(W):
         W = sp.csr_matrix(to_numpy(as_array(W, "W", get_namespace(W), ndim=2)))
