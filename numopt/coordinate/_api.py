@@ -9,9 +9,14 @@ import numpy as np
 from .._backend import get_namespace, is_numpy
 from .._loop import run_solver
 from .._units import ldexp_float
-from .._validation import as_array, check_flag, check_options, check_scalar, check_shape
-from ._data import check_binary_labels, check_design, extreme_exponent, ldexp_design
-from ._glm_l1 import LOGISTIC, QUADRATIC, L1GLMProblem, WorkingSetCD
+from .._validation import (as_array, check_choice, check_flag, check_options, check_scalar,
+                           check_shape)
+from ._bcd import (FIXED_PARTITIONS, PARTITIONS, RULES, UPDATES, BCDSolver,
+                   CompiledBCDSolver, batch_path)
+from ._glm_l1 import (LOGISTIC, QUADRATIC, L1GLMProblem, WorkingSetCD, extreme_exponent,
+                      ldexp_design)
+from ._problems import QuadraticProblem
+from ._validation import check_binary_labels, check_design
 
 __all__ = ["lasso", "sparse_logistic_regression", "bcd"]
 
@@ -79,9 +84,8 @@ def _fit_l1_glm(X, y, alpha, datafit, *, coef0, fit_intercept, tol, maxiter, cal
     problem = L1GLMProblem(xp, X, y, alpha, datafit=datafit,
                            fit_intercept=fit_intercept, positive=positive)
     solver = WorkingSetCD(problem, coef0, intercept0, tol=tol, p0=p0, anderson_k=k,
-                          max_epochs=epochs)
-    solver.exponents = (exp_X, exp_y)
-    return run_solver(solver, maxiter=maxiter, callback=callback, disp=disp)
+                          max_epochs=epochs, exponents=(exp_X, exp_y))
+    return run_solver(solver, maxiter=maxiter, callback=callback, disp=disp, xp=xp)
 
 
 def lasso(X, y, alpha, *, coef0=None, fit_intercept=False, tol=1e-4, maxiter=100,
@@ -164,7 +168,11 @@ def sparse_logistic_regression(X, y, alpha, *, coef0=None, fit_intercept=False, 
                        method="sparse_logistic_regression")
 
 
-BCD_DEFAULTS = {"seed": 0, "backtrack_factor": 2.0, "check_every": 50}
+BCD_DEFAULTS = {"seed": 0, "backtrack_factor": 2.0, "check_every": None}
+# iterations per compiled call on the batch path (a cost, not a GPU sync): one call
+# and one optimality check per 50 iterations kept the Python overhead out of the
+# per-iteration cost of the sparse timing cases
+BATCH_CHECK_EVERY = 50
 
 
 def bcd(problem, x0=None, *, partition="variable", rule="gsl", update="lipschitz",
@@ -210,19 +218,21 @@ def bcd(problem, x0=None, *, partition="variable", rule="gsl", update="lipschitz
         Stop when the largest entry of the minimum-norm subgradient is at most ``tol``.
     maxiter : int
     callback : callable, optional
-        ``callback(OptimizeResult)`` after every iteration (every ``check_every``
-        iterations on the batch path); ``StopIteration`` stops.
+        ``callback(OptimizeResult)`` after every check (every ``check_every``
+        iterations); ``StopIteration`` stops.
     **options
         ``seed`` (random rules, 0), ``backtrack_factor`` (2.0) and ``check_every``
-        (50): on a sparse GLM or sparse softmax regression with
-        ``partition="variable"``, ``rule`` "gs" or "gsl" and ``update="lipschitz"``,
-        and on a sparse quadratic (label propagation) with
+        (how many iterations between two optimality checks; None: 50 on the batch
+        path below, else 1 on the CPU and ``gpu_check_every`` of
+        :func:`numopt.set_config` on a GPU). On a sparse GLM or sparse softmax
+        regression with ``partition="variable"``, ``rule`` "gs" or "gsl" and
+        ``update="lipschitz"``, and on a sparse quadratic (label propagation) with
         ``partition="forest"``, ``rule`` "gs" or "gsl" and
-        ``update="message_passing"``, the iterations run in compiled batches of
-        ``check_every`` (selection, step and incremental gradient in one Numba loop
-        that still stops at the first iterate meeting ``tol``), returning to Python
-        for the callback between batches; ``check_every=1`` gives the per-iteration
-        loop.
+        ``update="message_passing"``, the iterations between two checks run in one
+        compiled call (selection, step and incremental gradient in one Numba loop
+        that still stops at the first iterate meeting ``tol``, so the result does
+        not depend on ``check_every``), returning to Python for the check and the
+        callback.
 
     Returns
     -------
@@ -231,10 +241,6 @@ def bcd(problem, x0=None, *, partition="variable", rule="gsl", update="lipschitz
         (extra function evaluations of line searches), ``nit``, ``success``,
         ``status``, ``message``.
     """
-    from ._bcd import FIXED_PARTITIONS, PARTITIONS, RULES, UPDATES, BCDSolver, batch_path
-    from ._problems import QuadraticProblem
-    from .._validation import check_choice
-
     required = ("init", "grad", "move", "lipschitz", "block_hessian", "n")
     if not all(hasattr(problem, a) for a in required):
         raise TypeError("problem must be a numopt.coordinate problem object (for example "
@@ -271,16 +277,13 @@ def bcd(problem, x0=None, *, partition="variable", rule="gsl", update="lipschitz
         check_shape(x0, "x0", (problem.n,), against="problem.n")
     if problem.positive and bool(xp.any(x0 < 0)):
         x0 = xp.maximum(x0, 0.0)
-    solver = BCDSolver(problem, x0, partition=partition, rule=rule, update=update,
-                       block_size=block_size, tol=tol, seed=opts["seed"],
-                       backtrack_factor=factor)
-    check_every = check_scalar(opts["check_every"], "check_every", low=1, integer=True)
-    if batch_path(problem, partition, rule, update) is None or check_every == 1:
-        return run_solver(solver, maxiter=maxiter, callback=callback, disp=opts["disp"])
-    # batch path: each loop step runs up to ``check_every`` compiled iterations (the
-    # kernel itself stops at the first iterate meeting ``tol``); the loop and the
-    # callback see every ``check_every``-th iterate, and ``nit`` (from the solver's
-    # result) counts iterations
-    solver.use_batches(check_every, maxiter)
-    return run_solver(solver, maxiter=-(-maxiter // check_every), callback=callback,
-                      disp=opts["disp"])
+    compiled = batch_path(problem, partition, rule, update) is not None
+    check_every = opts["check_every"]
+    if check_every is None and compiled:
+        check_every = BATCH_CHECK_EVERY
+    solver_class = CompiledBCDSolver if compiled else BCDSolver
+    solver = solver_class(problem, x0, partition=partition, rule=rule, update=update,
+                          block_size=block_size, tol=tol, seed=opts["seed"],
+                          backtrack_factor=factor)
+    return run_solver(solver, maxiter=maxiter, callback=callback, check_every=check_every,
+                      xp=xp, disp=opts["disp"])

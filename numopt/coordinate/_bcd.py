@@ -14,6 +14,7 @@ import numpy as np
 from .._backend import device_of, get_kernel, is_numpy, kernel, to_numpy
 from .._result import Status
 from .._validation import check_seed
+from ._problems import GLMProblem, QuadraticProblem, SoftmaxProblem
 
 FIXED_PARTITIONS = ("order", "sorted", "averaged")
 PARTITIONS = FIXED_PARTITIONS + ("variable", "forest")
@@ -267,11 +268,11 @@ def batch_path(problem, partition, rule, update):
             and getattr(problem, "sparse", False)):
         return None
     if partition == "variable" and update == "lipschitz":
-        if isinstance(problem, _glm_type()):
+        if isinstance(problem, GLMProblem):
             return "coordinate.sparse_bcd_batch"
-        if isinstance(problem, _softmax_type()):
+        if isinstance(problem, SoftmaxProblem):
             return "coordinate.softmax_bcd_batch"
-    if isinstance(problem, _quadratic_type()) and partition == "forest" \
+    if isinstance(problem, QuadraticProblem) and partition == "forest" \
             and update == "message_passing" and not (problem.l1 or problem.positive):
         return "coordinate.forest_bcd_batch"
     return None
@@ -279,20 +280,25 @@ def batch_path(problem, partition, rule, update):
 
 # ------------------------------------------------------------------------------ solver
 class BCDSolver:
-    """``run_solver`` object for :func:`numopt.coordinate.bcd`."""
+    """``run_solver`` object for :func:`numopt.coordinate.bcd`: one iteration per step.
+
+    The state is the problem's (``x``, its gradient, the problem's auxiliary vector)
+    with the run's counters: ``nit`` (the cyclic rule's position), ``nfev`` (line-search
+    evaluations), ``L_scale`` (the last backtracked constant) and ``rng`` (the random
+    rules' generator, seeded afresh by ``init``)."""
 
     def __init__(self, problem, x0, *, partition, rule, update, block_size, tol, seed,
                  backtrack_factor=2.0):
         self.pb, self.xp = problem, problem.xp
         self.partition, self.rule, self.update = partition, rule, update
         self.block_size, self.tol = block_size, tol
-        self.rng = check_seed(seed)
+        check_seed(seed)   # a bad seed fails here, not at the first random choice
+        self.seed = seed
         self.x0 = x0
         self.factor = backtrack_factor
         xp = self.xp
         L = problem.lipschitz
         self.L = xp.where(L > 0, L, xp.ones_like(L))
-        self.nfev = 0
         if partition in FIXED_PARTITIONS:
             self.blocks = [xp.asarray(b, dtype=xp.int64)
                            for b in fixed_partition(partition, L, block_size)]
@@ -302,16 +308,7 @@ class BCDSolver:
         if partition == "forest":
             graph = problem.hessian_graph()
             self.graph = (graph.indptr.tolist(), graph.indices.tolist())
-        self.L_scale = None  # running estimate for backtracking
         self.scores_kernel = get_kernel("coordinate.greedy_scores", self.xp)
-        # batch path: ``step`` runs up to ``batch`` iterations in one compiled call
-        self.batch, self.maxiter, self.iterations = None, None, 0
-        batch_kernel = batch_path(problem, partition, rule, update)
-        if batch_kernel is not None:
-            self.batch_kernel = get_kernel(batch_kernel, self.xp)
-
-    def use_batches(self, batch, maxiter):
-        self.batch, self.maxiter = batch, maxiter
 
     def _prepare_fixed(self):
         xp, pb = self.xp, self.pb
@@ -343,7 +340,8 @@ class BCDSolver:
         xp, pb = self.xp, self.pb
         x = xp.asarray(self.x0, copy=True)
         st = pb.init(x)
-        st.nit = 0
+        st.nit, st.nfev, st.L_scale = 0, 0, None
+        st.rng = check_seed(self.seed)
         self._check_bounded(st)
         return st
 
@@ -373,15 +371,14 @@ class BCDSolver:
         return Status.SUCCESS if m <= self.tol else None
 
     def result(self, st):
+        return {"x": st.x, "fun": self.pb.objective(st), "optimality": self.optimality(st),
+                "stats": {"nfev": st.nfev}}
+
+    def detail(self, st, status):
         m = self.optimality(st)
-        out = {"x": st.x, "fun": self.pb.objective(st), "optimality": m,
-               "nfev": self.nfev}
-        if self.batch is not None:  # each loop step ran up to ``batch`` iterations
-            out["nit"] = self.iterations
-        if not (m <= self.tol):
-            out["message_detail"] = (f"The optimality measure {m:.3e} is above the "
-                                     f"tolerance {self.tol:.3e}.")
-        return out
+        if m <= self.tol:
+            return ""
+        return f"The optimality measure {m:.3e} is above the tolerance {self.tol:.3e}."
 
     # ---------------------------------------------------------------------- selection
     def _coordinate_scores(self, st):
@@ -410,10 +407,10 @@ class BCDSolver:
             if self.rule == "cyclic":
                 return t % nb
             if self.rule == "random":
-                return int(self.rng.integers(nb))
+                return int(st.rng.integers(nb))
             if self.rule == "lipschitz":
                 p = to_numpy(self.block_L)
-                return int(self.rng.choice(nb, p=p / p.sum()))
+                return int(st.rng.choice(nb, p=p / p.sum()))
             if self.rule == "gsq":
                 g = pb.grad(st)
                 if pb.l1 or pb.positive:
@@ -457,14 +454,6 @@ class BCDSolver:
     # ------------------------------------------------------------------------ updates
     def step(self, st):
         xp, pb = self.xp, self.pb
-        if self.batch is not None:
-            n_iter = min(self.batch, self.maxiter - st.nit)
-            done, _ = self.batch_kernel(xp, pb, st.x, st.aux, st.grad, self.L,
-                                        self.block_size, self.rule == "gsl", n_iter,
-                                        self.tol)
-            st.nit += done
-            self.iterations = st.nit
-            return st
         choice = self.select(st)
         if isinstance(choice, int):
             block = self.blocks[choice]
@@ -493,7 +482,6 @@ class BCDSolver:
                 scale = L_b if L_b is not None else pb.block_lipschitz(block)
             self._prox_step(st, block, scale)
         st.nit += 1
-        self.iterations = st.nit
         return st
 
     def _prox_step(self, st, block, scale):
@@ -509,19 +497,18 @@ class BCDSolver:
         xp, pb = self.xp, self.pb
         xb = xp.take(st.x, block)
         gb = xp.take(pb.grad(st), block)
-        L = self.L_scale if self.L_scale is not None else float(xp.min(xp.take(self.L,
-                                                                               block)))
+        L = st.L_scale if st.L_scale is not None else float(xp.min(xp.take(self.L, block)))
         L = max(L / self.factor, 1e-12)
         for _ in range(60):
             new = prox(xp, xb - gb / L, 1.0 / L, pb.l1, pb.positive)
             d = new - xb
             change = pb.value_change(st, block, d)
-            self.nfev += 1
+            st.nfev += 1
             bound = float(xp.sum(gb * d)) + 0.5 * L * float(xp.sum(d * d))
             if change <= bound + 1e-12 * abs(bound):
                 break
             L *= self.factor
-        self.L_scale = L
+        st.L_scale = L
         pb.move(st, block, d)
 
     def _newton(self, st, block, forest):
@@ -535,12 +522,12 @@ class BCDSolver:
             d = xp.asarray(solve_forest(to_numpy(H), -to_numpy(gb)), dtype=pb.dtype)
         else:
             d = solve_small(xp, H, -gb)
-        if not isinstance(pb, _quadratic_type()):
+        if not isinstance(pb, QuadraticProblem):
             # damped Newton: Armijo backtracking on the step length
             slope = float(xp.sum(gb * d))
             t = 1.0
             for _ in range(40):
-                self.nfev += 1
+                st.nfev += 1
                 if pb.value_change(st, block, t * d) <= 1e-4 * t * slope:
                     break
                 t *= 0.5
@@ -579,26 +566,30 @@ class BCDSolver:
                 step = xp.maximum(xa + step, 0.0) - xa
             change = pb.value_change(st, active, step) + pb.l1 * float(
                 xp.sum(xp.abs(xa + step) - xp.abs(xa)))
-            self.nfev += 1
+            st.nfev += 1
             if change < 0:
                 pb.move(st, active, step)
                 return
             t *= 0.5
 
 
-def _glm_type():
-    from ._problems import GLMProblem
 
-    return GLMProblem
+class CompiledBCDSolver(BCDSolver):
+    """The configurations of :func:`batch_path`: ``step_many`` runs the iterations the
+    loop asks for in one compiled call, which stops by itself at the first iterate
+    meeting ``tol`` (so the result is the per-call split's, whatever the budgets)."""
 
+    def __init__(self, problem, x0, *, partition, rule, update, block_size, tol, seed,
+                 backtrack_factor=2.0):
+        super().__init__(problem, x0, partition=partition, rule=rule, update=update,
+                         block_size=block_size, tol=tol, seed=seed,
+                         backtrack_factor=backtrack_factor)
+        self.batch_kernel = get_kernel(batch_path(problem, partition, rule, update), self.xp)
 
-def _softmax_type():
-    from ._problems import SoftmaxProblem
-
-    return SoftmaxProblem
-
-
-def _quadratic_type():
-    from ._problems import QuadraticProblem
-
-    return QuadraticProblem
+    def step_many(self, st, budget):
+        # the loop checks before every call, so the kernel's own test (the same
+        # measure against the same tol) lets at least one iteration run
+        ran, _ = self.batch_kernel(self.xp, self.pb, st.x, st.aux, st.grad, self.L,
+                                   self.block_size, self.rule == "gsl", budget, self.tol)
+        st.nit += ran
+        return st, ran

@@ -8,13 +8,14 @@ import numpy as np
 
 from .._backend import synchronize, to_numpy
 from .._demo import DemoRow, register_demo
+from ._api import bcd, lasso
+from ._problems import LabelPropagationProblem, LeastSquares
 
 
 @register_demo("coordinate", "Lasso 1000x5000, alpha_max/20, duality-gap certificate")
 def _demo_lasso(xp):
     # the working-set solver runs on the CPU (Numba); the data stay NumPy
     from ..problems import lasso_design
-    from ._api import lasso
 
     X, y, amax = lasso_design(1000, 5000, seed=0)
     lasso(X[:50, :100], y[:50], amax, maxiter=1)  # load the compiled kernels
@@ -37,8 +38,6 @@ def _demo_lasso(xp):
 @register_demo("coordinate", "BCD GSL + Newton, least squares 400x200")
 def _demo_bcd_least_squares(xp):
     from ..problems import coordinate_least_squares
-    from ._api import bcd
-    from ._problems import LeastSquares
 
     A, b, _ = coordinate_least_squares(400, 200, seed=0)
     x_ref = np.linalg.lstsq(A, b, rcond=None)[0]
@@ -62,8 +61,6 @@ def _demo_label_propagation(xp):
     import scipy.sparse.linalg as spla
 
     from ..problems import lattice_label_propagation
-    from ._api import bcd
-    from ._problems import LabelPropagationProblem
 
     W, labels, labeled = lattice_label_propagation(20, n_labeled=40, seed=0)
     problem = LabelPropagationProblem(W, labels, labeled)

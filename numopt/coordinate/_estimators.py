@@ -17,6 +17,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._estimator import progress_callback, report_fit, warn_if_unconverged
 from .._units import Pow2
+from ._api import bcd, lasso, sparse_logistic_regression
+from ._problems import LabelPropagationProblem
 
 __all__ = ["Lasso", "SparseLogisticRegression", "LabelPropagation"]
 
@@ -60,8 +62,6 @@ class Lasso(RegressorMixin, BaseEstimator):
         self.verbose = verbose
 
     def fit(self, X, y):
-        from ._api import lasso
-
         X, y = validate_data(self, X, y, accept_sparse="csc", dtype=_FLOATS, y_numeric=True)
         y = y.astype(X.dtype, copy=False)
         coef0 = None
@@ -123,8 +123,6 @@ class SparseLogisticRegression(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     def fit(self, X, y):
-        from ._api import sparse_logistic_regression
-
         X, y = validate_data(self, X, y, accept_sparse="csc", dtype=_FLOATS)
         check_classification_targets(y)
         classes = np.unique(y)
@@ -219,9 +217,6 @@ class LabelPropagation(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         import scipy.sparse as sp
 
-        from ._api import bcd
-        from ._problems import LabelPropagationProblem as LPProblem
-
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
         labeled = y != -1
@@ -256,7 +251,8 @@ class LabelPropagation(ClassifierMixin, BaseEstimator):
         self.n_iter_ = 1
         if (~labeled).any():
             for c in range(classes.shape[0]):
-                problem = LPProblem(W, Y[:, c], labeled, prior=1.0 / classes.shape[0])
+                problem = LabelPropagationProblem(W, Y[:, c], labeled,
+                                                  prior=1.0 / classes.shape[0])
                 label = f" (class {classes[c]!r})"
                 res = bcd(problem, partition="forest", rule="gsl", update="message_passing",
                           block_size=self.block_size, tol=self.tol, maxiter=self.max_iter,

@@ -23,8 +23,8 @@ import numpy as np
 
 from .._backend import get_kernel, kernel
 from .._result import Status
-from .._units import ldexp_float
-from ._data import column_sq_norms
+from .._units import binary_exponent, ldexp_float, max_abs
+from ._validation import column_sq_norms, is_scipy_sparse
 
 QUADRATIC = 0
 LOGISTIC = 1
@@ -267,6 +267,24 @@ def rescaled_dual(xp, X, ws, theta, y_dual, n_alpha, positive):
     return theta, float(xp.sum(theta * y_dual)) - 0.5 * float(xp.sum(theta * theta))
 
 
+# ------------------------------------------------------------------ data far from 1
+def extreme_exponent(v, dtype):
+    """The binary exponent ``e`` of ``max |v|`` (a dense NumPy array or a SciPy sparse
+    matrix) when it lies so far from 1 that squares and sums of squares could overflow
+    or underflow (beyond a quarter of the dtype's exponent range), else 0."""
+    exp = binary_exponent(max_abs(np, v))
+    return exp if abs(exp) > np.finfo(dtype).maxexp // 4 else 0
+
+
+def ldexp_design(X, exp):
+    """``X * 2**exp`` (exact), a new dense Fortran array or a new CSC matrix."""
+    if is_scipy_sparse(X):
+        X = X.copy()
+        X.data = np.ldexp(X.data, exp)
+        return X
+    return np.asfortranarray(np.ldexp(X, exp))
+
+
 # --------------------------------------------------------------------------- solver
 class L1GLMProblem:
     """Data of one fit: ``X`` (dense array or SciPy CSC), labels, penalty level."""
@@ -335,13 +353,15 @@ class WorkingSetCD:
     """``run_solver`` object: one outer working-set iteration per step.
 
     ``exponents = (e, c)``: the data arrived as ``X / 2**e`` and ``y / 2**c`` (see
-    ``_fit_l1_glm``); ``result`` reports every figure in the caller's units."""
-
-    exponents = (0, 0)
+    ``_fit_l1_glm``); ``result`` reports every figure in the caller's units. The state
+    is a dict: ``w`` (coefficients, then the intercept), ``state`` (the residual or
+    linear predictor), ``n_epochs`` (inner sweeps so far) and the measures of
+    ``_measure``."""
 
     def __init__(self, problem, w0, intercept0, *, tol, p0=10, anderson_k=5,
-                 max_epochs=50_000, check_inner=None, dual_k=5):
+                 max_epochs=50_000, check_inner=None, dual_k=5, exponents=(0, 0)):
         self.pb = problem
+        self.exponents = exponents
         self.tol, self.p0, self.K = tol, p0, anderson_k
         # a Lasso gap check costs one or two passes over the working set: celer's
         # cadence (every 10 epochs; checking after 5 as well stopped the inner solver
@@ -354,13 +374,11 @@ class WorkingSetCD:
         self.dot_kernel = get_kernel("coordinate.columns_dot", xp)
         self.newton_kernel = get_kernel("coordinate.newton_direction", xp)
         self.inner_kernel = get_kernel("coordinate.inner_cd", xp)
-        self.n_epochs = 0
         if problem.datafit == QUADRATIC:
             self.threshold = tol * problem.y_scale
         else:
             self.threshold = tol
 
-    # the state is a dict: w (coef + intercept), state vector, gradient, measures
     def init(self):
         pb, xp = self.pb, self.pb.xp
         p = pb.n_features
@@ -368,7 +386,7 @@ class WorkingSetCD:
         w[:p] = self.w0
         if pb.fit_intercept:
             w[p] = self.intercept0
-        return self._measure({"w": w, "state": self._state_of(w)})
+        return self._measure({"w": w, "state": self._state_of(w), "n_epochs": 0})
 
     def _state_of(self, w):
         """The state vector of ``w`` computed afresh: ``X w (+ intercept) - y`` for the
@@ -464,15 +482,14 @@ class WorkingSetCD:
             xp, pb.X_kernel, pb.y, st["w"], st["state"], ws, pb.lipschitz, pb.n_alpha,
             pb.datafit, pb.fit_intercept, pb.positive, self.K, self.max_epochs,
             self.check_inner, inner_tol, pb.y_centered, self.dual_k)
-        self.n_epochs += n_ep
-        return self._measure({"w": w, "state": state})
+        return self._measure({"w": w, "state": state, "n_epochs": st["n_epochs"] + n_ep})
 
     def _prox_newton(self, st, ws, inner_tol, max_newton=50, max_cd=20, armijo=1e-4):
         """Prox-Newton iterations on the working set (logistic loss), with a
         backtracking line search on the objective."""
         pb, xp = self.pb, self.pb.xp
         p, n = pb.n_features, pb.n_samples
-        w, z = st["w"], st["state"]
+        w, z, n_epochs = st["w"], st["state"], st["n_epochs"]
         n_ws = int(ws.shape[0])
         for _ in range(max_newton):
             deriv = _sample_derivative(xp, LOGISTIC, pb.y, z)
@@ -491,7 +508,7 @@ class WorkingSetCD:
             delta, x_delta = self.newton_kernel(xp, pb.X_kernel, ws, w, grad_ws, weights,
                                                 pb.n_alpha, pb.fit_intercept, max_cd,
                                                 1e-3 * viol * n)
-            self.n_epochs += 1
+            n_epochs += 1
             old_obj = pb.loss(z) + pb.alpha * float(xp.sum(xp.abs(coef_ws)))
             new_coef = coef_ws + delta[:n_ws]
             decrease = (float(xp.sum(grad_ws * delta)) / n
@@ -512,7 +529,7 @@ class WorkingSetCD:
             if pb.fit_intercept:
                 w[p] = w[p] + t * delta[n_ws]
             z = z_new
-        return {"w": w, "state": z}
+        return {"w": w, "state": z, "n_epochs": n_epochs}
 
     def result(self, st):
         pb, xp = self.pb, self.pb.xp
@@ -520,22 +537,26 @@ class WorkingSetCD:
         w = st["w"]
         coef = w[:p]
         intercept = float(w[p]) if pb.fit_intercept else 0.0
-        measure = st["measure"]
         e, c = self.exponents
         # coef = 2**(c - e) coef', intercept and residuals 2**c, the objective and the
         # gap 2**(2c), gradients (the KKT violation) 2**(e + c)
-        out = {
+        return {
             "x": np.ldexp(coef, c - e) if (e or c) else coef,
             "intercept": ldexp_float(intercept, c),
             "fun": ldexp_float(pb.objective(coef, st["state"]), 2 * c),
             "dual_gap": ldexp_float(st["gap"], 2 * c),
             "kkt_violation": ldexp_float(st["kkt"], e + c),
-            "n_epochs": self.n_epochs,
             "n_active": int(xp.sum(xp.astype(coef != 0, xp.int32))),
+            "stats": {"n_epochs": st["n_epochs"]},
         }
-        name = "duality gap" if pb.datafit == QUADRATIC else "KKT violation"
-        unit = 2 * c if pb.datafit == QUADRATIC else e + c
-        if not (measure <= self.threshold):
-            out["message_detail"] = (f"The {name} {ldexp_float(measure, unit):.3e} is above "
-                                     f"the tolerance {ldexp_float(self.threshold, unit):.3e}.")
-        return out
+
+    def detail(self, st, status):
+        """The measure and the tolerance, in the caller's units, when it is unmet."""
+        measure = st["measure"]
+        if measure <= self.threshold:
+            return ""
+        e, c = self.exponents
+        name = "duality gap" if self.pb.datafit == QUADRATIC else "KKT violation"
+        unit = 2 * c if self.pb.datafit == QUADRATIC else e + c
+        return (f"The {name} {ldexp_float(measure, unit):.3e} is above "
+                f"the tolerance {ldexp_float(self.threshold, unit):.3e}.")

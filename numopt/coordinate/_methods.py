@@ -5,6 +5,7 @@ from __future__ import annotations
 from .._registry import Example, MethodSpec, Option, register_method
 from ._api import GLM_DEFAULTS, bcd, lasso, sparse_logistic_regression
 from ._minimize_bcd import minimize_bcd
+from ._problems import LeastSquares
 
 _REFERENCE = ("Nutini, Laradji & Schmidt, Let's Make Block Coordinate Descent Converge "
               "Faster, JMLR 23 (2022)")
@@ -73,7 +74,6 @@ def _bcd_example(xp, dtype):
     import numpy as np
 
     from ..testing import assert_allclose
-    from ._problems import LeastSquares
 
     rng = np.random.default_rng(1)
     A = rng.standard_normal((40, 15))
@@ -153,7 +153,10 @@ register_method(MethodSpec(
     summary="block coordinate descent: fixed/variable/forest blocks, cyclic/random/"
             "Lipschitz/GS/GSL/GSD/GSQ rules, gradient/Newton/message-passing updates",
     options={"seed": Option(0, "seed of the random rules"),
-             "backtrack_factor": Option(2.0, "growth of the backtracked Lipschitz constant")},
+             "backtrack_factor": Option(2.0, "growth of the backtracked Lipschitz constant"),
+             "check_every": Option(None, "iterations between two checks (None: 50 on the "
+                                         "compiled batch paths, else 1 on the CPU and "
+                                         "gpu_check_every on a GPU)")},
     example=_bcd_example, reference=_REFERENCE, namespaces=("numpy", "cupy"),
 ))
 
@@ -167,7 +170,9 @@ register_method(MethodSpec(
              "gtol": Option(1e-6, "stop when max |grad| <= gtol (tol overrides)"),
              "lipschitz0": Option("auto", "initial coordinate Lipschitz estimate ('auto': "
                                   "from one probe step)"),
-             "seed": Option(0, "seed of the random rule")},
+             "seed": Option(0, "seed of the random rule"),
+             "check_every": Option(None, "iterations between two checks (None: 1 on the "
+                                         "CPU, gpu_check_every on a GPU)")},
     example=_minimize_example, reference=_REFERENCE, namespaces=("numpy", "cupy"),
     uses=("jac",),
 ))

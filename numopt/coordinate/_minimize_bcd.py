@@ -25,16 +25,22 @@ from .._result import Status
 from .._validation import as_array, check_choice, check_options, check_scalar, check_seed
 
 DEFAULTS = {"block_size": 0, "rule": "gsl", "maxiter": 10_000, "gtol": 1e-6,
-            "lipschitz0": "auto", "seed": 0}
+            "lipschitz0": "auto", "seed": 0, "check_every": None}
 
 
 class _GenericBCD:
+    """``run_solver`` object. The state is a dict: ``x``, ``f``, ``g``, the coordinate
+    estimates ``L``, ``nit`` (the cyclic rule's position), ``rng`` (the random rule's
+    generator, seeded afresh by ``init``) and ``stalled`` (a block step found no
+    decrease: later steps leave the state as it is, for ``check`` to report)."""
+
     def __init__(self, fun_and_grad, x0, xp, dtype, *, block_size, rule, gtol, L0, seed,
                  counts):
         self.fg, self.x0, self.xp, self.dtype = fun_and_grad, x0, xp, dtype
         self.block_size, self.rule, self.gtol = block_size, rule, gtol
         self.L0 = L0
-        self.rng = check_seed(seed)
+        check_seed(seed)   # a bad seed fails here, not at the first random choice
+        self.seed = seed
         self.counts = counts  # the objective's evaluation counters (nfev, ngev)
         info = np.finfo(np.float32 if dtype == xp.float32 else np.float64)
         self.eps, self.tiny = float(info.eps), float(info.tiny)
@@ -55,7 +61,8 @@ class _GenericBCD:
                              f"x0 {tuple(x.shape)}")
         L0 = self._probe_lipschitz(x, g) if self.L0 == "auto" else self.L0
         L = xp.full(x.shape, L0, dtype=self.dtype)
-        return {"x": x, "f": f, "g": g, "L": L, "nit": 0, "stalled": False}
+        return {"x": x, "f": f, "g": g, "L": L, "nit": 0, "stalled": False,
+                "rng": check_seed(self.seed)}
 
     def _probe_lipschitz(self, x, g):
         """``||g(x - t g) - g(x)|| / ||t g||`` for a step ``t g`` of relative size
@@ -78,7 +85,7 @@ class _GenericBCD:
             start = (st["nit"] * k) % n
             return xp.asarray(np.arange(start, start + k) % n)
         if self.rule == "random":
-            return xp.asarray(self.rng.choice(n, k, replace=False))
+            return xp.asarray(st["rng"].choice(n, k, replace=False))
         g, L = st["g"], st["L"]
         # |g| and |g| / sqrt(L) order the coordinates as g^2 and g^2 / L do, without
         # squaring gradients that may be near 1e200
@@ -86,6 +93,8 @@ class _GenericBCD:
         return xp.argsort(-score, stable=False)[:k]
 
     def step(self, st):
+        if st["stalled"]:   # the same failed search again: wait for the check
+            return st
         xp = self.xp
         block = self._block(st)
         x, g = st["x"], st["g"]
@@ -131,12 +140,14 @@ class _GenericBCD:
 
     def result(self, st):
         gmax = float(self.xp.max(self.xp.abs(st["g"])))
-        out = {"x": st["x"], "fun": st["f"], "jac": st["g"], "nfev": self.counts.nfev,
-               "njev": self.counts.ngev, "optimality": gmax}
-        if not gmax <= self.gtol:
-            out["message_detail"] = (f"The largest gradient entry {gmax:.3e} is above "
-                                     f"gtol {self.gtol:.3e}.")
-        return out
+        return {"x": st["x"], "fun": st["f"], "jac": st["g"], "optimality": gmax,
+                "stats": {"nfev": self.counts.nfev, "njev": self.counts.ngev}}
+
+    def detail(self, st, status):
+        gmax = float(self.xp.max(self.xp.abs(st["g"])))
+        if gmax <= self.gtol:
+            return ""
+        return f"The largest gradient entry {gmax:.3e} is above gtol {self.gtol:.3e}."
 
 
 def minimize_bcd(fun, x0, args=(), *, jac=None, hess=None, hessp=None, bounds=None,
@@ -146,7 +157,9 @@ def minimize_bcd(fun, x0, args=(), *, jac=None, hess=None, hessp=None, bounds=No
     Options: ``block_size`` (0: ``max(1, n // 10)``), ``rule`` ("gsl", "gs", "cyclic",
     "random"), ``maxiter``, ``gtol`` (stop when ``max |grad| <= gtol``; ``tol``
     overrides it), ``lipschitz0`` (initial per-coordinate Lipschitz estimate; "auto",
-    the default, measures it over one small probe step), ``seed``, ``disp``.
+    the default, measures it over one small probe step), ``seed``, ``check_every``
+    (iterations between two checks and callbacks; None: 1 on the CPU,
+    ``gpu_check_every`` of :func:`numopt.set_config` on a GPU), ``disp``.
     ``jac`` is SciPy's (a callable, ``True``, or finite differences: ``"2-point"``,
     ``"3-point"``, ``"cs"``, ``None``).
     """
@@ -186,4 +199,5 @@ def minimize_bcd(fun, x0, args=(), *, jac=None, hess=None, hessp=None, bounds=No
 
     solver = _GenericBCD(checked, x0, xp, dtype, block_size=block_size, rule=rule,
                          gtol=gtol, L0=L0, seed=opts["seed"], counts=objective)
-    return run_solver(solver, maxiter=maxiter, callback=callback, disp=opts["disp"])
+    return run_solver(solver, maxiter=maxiter, callback=callback, disp=opts["disp"],
+                      check_every=opts["check_every"], xp=xp)

@@ -21,9 +21,9 @@ quadratic problems, ``hessian_graph()`` (the sparsity pattern used by forest blo
 
 from __future__ import annotations
 
-from .._backend import float_dtype, get_kernel, get_namespace, is_numpy, kernel
+from .._backend import float_dtype, get_kernel, get_namespace, is_numpy, kernel, to_numpy
 from .._validation import as_array, check_choice, check_flag, check_scalar, check_shape
-from ._data import is_scipy_sparse
+from ._validation import check_binary_labels, check_design, column_sq_norms, is_scipy_sparse
 
 __all__ = ["QuadraticProblem", "GLMProblem", "SoftmaxProblem", "LeastSquares",
            "BinaryLogistic", "SoftmaxLogistic", "LabelPropagationProblem", "L1LeastSquares",
@@ -64,8 +64,6 @@ class _Base:
         # a block's bound is tiny (block_size^2 numbers): on a GPU a dense eigensolver
         # call costs far more than copying it to the host, and float() syncs anyway
         import numpy as np
-
-        from .._backend import to_numpy
 
         return float(np.max(np.linalg.eigvalsh(to_numpy(H))))
 
@@ -166,8 +164,6 @@ class QuadraticProblem(_Base):
         """Sparsity pattern of ``Q`` as a SciPy CSR matrix (forest-structured blocks)."""
         import scipy.sparse as sp
 
-        from .._backend import to_numpy
-
         Q = self.Q if self.sparse else sp.csr_matrix(to_numpy(self.Q))
         return sp.csr_matrix(Q)
 
@@ -236,9 +232,6 @@ class GLMProblem(_Base):
     (``1/2 (z - y)^2``) or "logistic" (``log(1 + exp(-y z))``, labels in {-1, 1})."""
 
     def __init__(self, A, y, loss="squared", *, l2=0.0, l1=0.0, positive=False):
-        from ._data import check_binary_labels, check_design
-        from .._validation import check_choice
-
         check_choice(loss, "loss", tuple(_LOSS_CODES))
         xp = get_namespace(A, y)
         A, y, dtype = check_design(A, y, xp, name_X="A", name_y="y")
@@ -246,8 +239,6 @@ class GLMProblem(_Base):
         self.l1, self.positive = _penalty_args(l1, positive)
         if loss == "logistic":
             check_binary_labels(y, xp)
-        from ._data import column_sq_norms
-
         self.xp, self.A, self.y, self.dtype = xp, A, y, dtype
         self.code = _LOSS_CODES[loss]
         self.n = A.shape[1]
@@ -383,8 +374,6 @@ class SoftmaxProblem(_Base):
     def __init__(self, A, labels, n_classes=None, *, l2=1.0):
         self.sparse = is_scipy_sparse(A)
         if self.sparse:
-            from ._data import check_design
-
             xp = get_namespace(labels)
             A, _, _ = check_design(A, xp.zeros(A.shape[0]), xp, name_X="A")
         else:
@@ -406,8 +395,6 @@ class SoftmaxProblem(_Base):
         self.n = self.p * k
         if self.sparse:
             import numpy as np
-
-            from ._data import column_sq_norms
 
             self.dtype = A.dtype
             self.A = A
@@ -598,8 +585,6 @@ def LabelPropagationProblem(W, labels, labeled, *, label_weight=1.0, prior_weigh
     """
     import numpy as np
     import scipy.sparse as sp
-
-    from .._backend import to_numpy
 
     if not is_scipy_sparse(W):
         W = sp.csr_matrix(to_numpy(as_array(W, "W", get_namespace(W), ndim=2)))

@@ -1,15 +1,18 @@
-"""Input checks shared by the coordinate-descent entry points and estimators."""
+"""Input checks of numopt.coordinate (built on :mod:`numopt._validation`): the design
+matrix and its labels, for the entry points, the problem objects and the estimators."""
 
 from __future__ import annotations
 
+import sys
+
+import numpy as np
+
 from .._backend import float_dtype, get_kernel, is_numpy, kernel
-from .._units import binary_exponent, max_abs
-from .._validation import as_array, check_shape
+from .._validation import as_array, check_finite, check_shape
 
 
 def is_scipy_sparse(X) -> bool:
-    import sys
-
+    """A SciPy sparse matrix or array (SciPy is not imported to find out)."""
     sparse = sys.modules.get("scipy.sparse")
     return sparse is not None and sparse.issparse(X)
 
@@ -21,10 +24,8 @@ def check_design(X, y, xp, *, name_X="X", name_y="y"):
     in Fortran order (columns contiguous, what coordinate descent reads) and a sparse
     ``X`` in CSC format with sorted indices.
     """
-    import numpy as np
-
     if is_scipy_sparse(X):
-        import scipy.sparse as sp
+        import scipy.sparse as sp   # loaded already: X is one of its matrices
 
         if X.ndim != 2:
             raise ValueError(f"{name_X} must be 2-dimensional, got shape {X.shape}")
@@ -58,16 +59,15 @@ def check_design(X, y, xp, *, name_X="X", name_y="y"):
 
 
 def column_sq_norms(X, xp, name_X="X"):
-    """Squared column norms of ``X``; raises if ``X`` holds NaN or inf.
+    """The finiteness check of a design ``X`` that :func:`check_design` leaves out,
+    folded into the pass that computes its squared column norms (returned: the solvers
+    need them as coordinate Lipschitz constants); raises if ``X`` holds NaN or inf or
+    if a squared norm overflows.
 
     Non-finite entries make their column's norm non-finite, so the full finiteness scan
     runs only in that (rare) case, to tell an overflow from a bad entry.
     """
-    from .._validation import check_finite
-
     if is_scipy_sparse(X):
-        import numpy as np
-
         return np.asarray(X.multiply(X).sum(axis=0)).ravel().astype(X.dtype, copy=False)
     norms = get_kernel("coordinate.column_sq_norms", xp)(xp, X)
     if not bool(xp.all(xp.isfinite(norms))):
@@ -89,24 +89,3 @@ def check_binary_labels(y, xp, name="y"):
     if values.shape[0] > 2 or not bool(xp.all((values == -1) | (values == 1))):
         raise ValueError(f"{name} must hold binary labels -1 and 1 for the logistic loss, "
                          f"got values {list(map(float, values[:5]))}")
-
-
-def extreme_exponent(v, dtype):
-    """The binary exponent ``e`` of ``max |v|`` (a dense NumPy array or a SciPy sparse
-    matrix) when it lies so far from 1 that squares and sums of squares could overflow
-    or underflow (beyond a quarter of the dtype's exponent range), else 0."""
-    import numpy as np
-
-    exp = binary_exponent(max_abs(np, v))
-    return exp if abs(exp) > np.finfo(dtype).maxexp // 4 else 0
-
-
-def ldexp_design(X, exp):
-    """``X * 2**exp`` (exact), a new dense Fortran array or a new CSC matrix."""
-    import numpy as np
-
-    if is_scipy_sparse(X):
-        X = X.copy()
-        X.data = np.ldexp(X.data, exp)
-        return X
-    return np.asfortranarray(np.ldexp(X, exp))
