@@ -110,7 +110,7 @@ class SinkhornSolver:
     """
 
     def __init__(self, xp, a, b, M, regs, mode, tol, stage_tol=1e-3, stage_maxiter=1000,
-                 with_plan=True):
+                 with_plan=True, dtype=None):
         self.xp, self.A, self.Bw, self.M = xp, a, b, M
         self.regs, self.mode, self.tol = list(regs), mode, tol
         self.stage_tol, self.stage_maxiter = stage_tol, stage_maxiter
@@ -121,6 +121,9 @@ class SinkhornSolver:
                                   device=self.mass.device)
         self.on_gpu = is_cupy(xp)
         self.with_plan = with_plan  # False: potentials only (a warm start for SNS)
+        # of the scalings or potentials: M's, or float64 over a float32 M for SNS, which
+        # reads M in its own dtype (a float64 copy of it would be twice its size)
+        self.dtype = M.dtype if dtype is None else dtype
         if mode == "kernel":
             self.K = xp.exp(-M / self.regs[-1])
             _check_kernel_representable(xp, self.K, M, self.regs[-1])
@@ -134,7 +137,7 @@ class SinkhornSolver:
     def init(self):
         xp, (B, n), m = self.xp, self.A.shape, self.Bw.shape[1]
         fill = 1.0 if self.mode == "kernel" else 0.0
-        dtype = self.M.dtype
+        dtype = self.dtype
         return {
             "X": xp.full((B, n), fill, dtype=dtype, device=self.M.device),
             "Y": xp.full((B, m), fill, dtype=dtype, device=self.M.device),
@@ -226,7 +229,9 @@ class SinkhornSolver:
     def plan(self, s):
         xp = self.xp
         if self.mode == "kernel":
-            return s["X"][:, :, None] * self.K[None, :, :] * s["Y"][:, None, :]
+            P = s["X"][:, :, None] * self.K[None, :, :]
+            P *= s["Y"][:, None, :]   # in place: one plan-sized temporary less
+            return P
         return get_kernel("ot.log_plan", xp)(xp, self.M, s["X"], s["Y"],
                                             self.regs[s["held_stage"]])
 
@@ -248,7 +253,8 @@ class SinkhornSolver:
         f, g = self.potentials(s)
         rows, cols = xp.sum(P, axis=2), xp.sum(P, axis=1)
         err = plan_marginal_error(xp, P, self.A, self.Bw)
-        cost = xp.sum(xp.sum(P * self.M[None, :, :], axis=2), axis=1)
+        # (row dot products: P * M was a plan-sized temporary)
+        cost = xp.sum(xp.vecdot(P, self.M[None, :, :], axis=-1), axis=1)
         # <P, M> + reg * sum P (log P - 1), with log P = (f + g - M) / reg on the support
         fun = xp.sum(_finite_product(xp, f, rows), axis=1) + xp.sum(
             _finite_product(xp, g, cols), axis=1) - reg * xp.sum(rows, axis=1)

@@ -155,7 +155,8 @@ class _NewtonSolver:
 
     def result(self, s):
         f, g = s["f"], s["g"]
-        plan = get_kernel("ot.log_plan", np)(np, self.M, f[None, :], g[None, :], self.reg)[0]
+        plan = get_kernel("ot.log_plan", np)(np, self.M, f[None, :], g[None, :],
+                                             self.reg)[0].astype(self.M.dtype, copy=False)
         fields = {"x": plan, "plan": plan, "f": f, "g": g, "marginal_error": s["err"]}
         if not s["err"] <= self.tol * self.mass:
             fields["message_detail"] = relative_error_message(s["err"] / self.mass, self.tol)
@@ -188,12 +189,16 @@ def _solve_sns(a, b, M, reg, *, tol, maxiter, callback, warmup_tol, warmup_maxit
     m = M.shape[1]
     cap = max(20, math.ceil(0.1 * m)) if max_nnz_per_row is None else int(max_nnz_per_row)
     cap = min(max(cap, 1), m)
-    a64, b64, M64 = (np.asarray(x, dtype=np.float64) for x in (a, b, M))
+    a64, b64 = (np.asarray(x, dtype=np.float64) for x in (a, b))
     b64 = b64 * (a64.sum() / b64.sum())   # float32 weights differ in mass by ~1e-8
-    spread = float(M64.max() - M64.min())
+    # M stays in its dtype: the kernels compute in float64 from it (a float32 M is
+    # exact in float64), and a float64 copy of a float32 M was twice its size
+    M64 = M
+    spread = float(M64.max()) - float(M64.min())
     regs = epsilon_schedule(reg, spread, eps_factor) if spread / reg > 50 else [reg]
     warm = SinkhornSolver(np, a64[None, :], b64[None, :], M64, regs, "log",
-                          tol=max(tol, warmup_tol), stage_tol=max(tol, 1e-2), with_plan=False)
+                          tol=max(tol, warmup_tol), stage_tol=max(tol, 1e-2), with_plan=False,
+                          dtype=np.float64)
     # (one iteration kept back for the map to the target reg below, so nit <= maxiter)
     warm_res = run_solver(warm, maxiter=min(max(maxiter - 1, 0), warmup_maxiter))
     f0, g0 = warm_res.f[0], warm_res.g[0]
@@ -211,19 +216,28 @@ def _solve_sns(a, b, M, reg, *, tol, maxiter, callback, warmup_tol, warmup_maxit
                            cap, cg_rtol, cg_maxiter, min_kept)
     newton.budget = max(0, maxiter - warmup_nit)
     res = run_solver(newton, maxiter=newton.budget, callback=callback)
-    plan = res.plan
+    plan = res.plan   # in M's dtype, formed directly from the float64 potentials
     fields = dict(res)
+    # the figure of the plan returned: a float32 plan rounds each entry, which moves
+    # its marginals by about 1e-8 of the mass, above what the float64 plan met
+    rows, cols = plan.sum(axis=1, dtype=np.float64), plan.sum(axis=0, dtype=np.float64)
+    fields["marginal_error"] = err = float(np.abs(rows - a64).sum()
+                                           + np.abs(cols - b64).sum())
+    if res.success and not err <= tol * newton.mass:
+        fields.update(success=False, status=int(Status.STALLED), message=(
+            f"{Status.STALLED.message} The float64 plan met tol; rounded to {dtype}: "
+            f"{relative_error_message(err / newton.mass, tol)} That is the rounding floor "
+            f"of {dtype}: loosen tol."))
     # iterations: Sinkhorn warm-up + Newton steps + Sinkhorn steps taken instead of Newton
     fields["nit"] = warmup_nit + newton.newton_steps + newton.sinkhorn_steps
     fields["nit_warmup"] = warmup_nit
     fields["nit_newton"] = newton.newton_steps
     fields["cg_iterations"] = newton.cg_iterations
     fields["nit_sinkhorn_fallback"] = newton.sinkhorn_steps
-    fields["cost"] = float(np.sum(plan * M64))
-    rows, cols = plan.sum(axis=1), plan.sum(axis=0)
+    fields["cost"] = float(np.einsum("ij,ij->", plan, M, dtype=np.float64))
     fields["fun"] = float(res.f @ rows + res.g @ cols - reg * plan.sum())
     fields["method"] = "sns"
     fields["reg"] = reg
-    for name in ("x", "plan", "f", "g"):
+    for name in ("f", "g"):
         fields[name] = fields[name].astype(dtype, copy=False)
     return OptimizeResult(fields)
