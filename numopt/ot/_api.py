@@ -20,7 +20,7 @@ SINKHORN_METHODS = ("auto", "kernel", "log", "sns")
 SINKHORN_OPTIONS = {
     "kernel": {"check_every": None},
     "log": {"check_every": None, "eps_scaling": "auto", "eps_factor": 4.0,
-            "stage_tol": 1e-2},
+            "stage_tol": 1e-4},
     "sns": {"warmup_tol": 1e-1, "warmup_maxiter": 2000, "max_nnz_per_row": None,
             "drop_tol": 1e-6, "cg_rtol": 1e-2, "cg_maxiter": 200, "eps_factor": 8.0,
             "min_kept": 0.99},
@@ -137,7 +137,7 @@ def _run_sinkhorn(xp, a, b, M, reg, mode, tol, maxiter, callback, opts):
     check_every = opts["check_every"]
     if check_every is None:
         check_every = 10 if is_cupy(xp) else 1
-    solver = SinkhornSolver(xp, a, b, M, regs, mode, tol, stage_tol=max(tol, opts.get("stage_tol", 1e-2)))
+    solver = SinkhornSolver(xp, a, b, M, regs, mode, tol, stage_tol=max(tol, opts.get("stage_tol", 1e-4)))
     res = run_solver(solver, maxiter=maxiter, callback=callback, check_every=check_every,
                      finite_fields=("x",))
     res["method"] = mode

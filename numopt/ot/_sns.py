@@ -31,6 +31,18 @@ from ._sinkhorn import SinkhornSolver, epsilon_schedule, relative_error_message
 
 __all__ = ["solve_sns"]
 
+# Newton gives up (log-domain Sinkhorn takes over) when its first NEWTON_PATIENCE steps
+# never get below the error it started from, or when NEWTON_STALL steps in a row do not
+# halve its lowest error. On 1-D histograms with squared distances up to 9801 at
+# reg <= 1e-3, CG hits cg_maxiter on every step and the steps raise the error from
+# 5e-2 to 0.2 (4949 line searches of 4949 failed, 32-44 s to maxiter). Where Newton
+# works the error halves every step or two; the slowest seen (a warm-up cut to 3
+# iterations) went 89 steps between halvings and then converged.
+NEWTON_PATIENCE = 20
+NEWTON_STALL = 100
+# the epsilon factor of method="log" (its default), for the run that takes over
+LOG_EPS_FACTOR = 4.0
+
 
 @kernel("ot.sns_evaluate", numba="numopt.ot._kernels_numba:sns_evaluate")
 def sns_evaluate(xp, M, f, g, reg, drop_tol, cap):
@@ -72,6 +84,11 @@ class _NewtonSolver:
         self.newton_steps = 0
         self.budget = math.inf   # iterations left to this stage (maxiter minus the warm-up)
         self.min_kept = min_kept
+        # Newton steps since the lowest error was set: past NEWTON_PATIENCE, Newton
+        # gives up and log-domain Sinkhorn takes over (see solve_sns)
+        self.lowest = self.started = math.inf
+        self.since_halved = self.newton_nit = 0
+        self.gave_up = False
 
     def _state(self, f, g):
         total, rows, cols, sparse = self.evaluate(np, self.M, f, g, self.reg, self.drop_tol,
@@ -83,7 +100,9 @@ class _NewtonSolver:
                 "err": err, "value": value, "kept": kept}
 
     def init(self):
-        return self._state(*self.start)
+        s = self._state(*self.start)
+        self.start_err = s["err"]
+        return s
 
     def step(self, s):
         if s["kept"] < self.min_kept:
@@ -126,10 +145,23 @@ class _NewtonSolver:
             if math.isfinite(trial["err"]) and (
                     trial["value"] >= s["value"] + 1e-4 * step * slope
                     or trial["err"] < s["err"]):
-                return trial
+                return self._progress(trial)
             step *= 0.5
         self.line_search_failures += 1
-        return self._sinkhorn_fallback(s) if self.spent < self.budget else s
+        return self._progress(self._sinkhorn_fallback(s) if self.spent < self.budget else s)
+
+    def _progress(self, s):
+        if self.lowest == math.inf:   # the error Newton started from
+            self.lowest = self.started = self.start_err
+        self.newton_nit += 1
+        if s["err"] <= 0.5 * self.lowest or (self.lowest == self.started
+                                             and s["err"] < self.lowest):
+            self.lowest, self.since_halved = s["err"], 0
+        else:
+            self.since_halved += 1
+        self.gave_up = (self.lowest == self.started and self.newton_nit >= NEWTON_PATIENCE
+                        or self.since_halved >= NEWTON_STALL)
+        return s
 
     @property
     def spent(self):
@@ -151,6 +183,8 @@ class _NewtonSolver:
             return Status.NONFINITE
         if s["err"] <= self.tol * self.mass:
             return Status.SUCCESS
+        if self.gave_up:
+            return Status.STALLED
         return Status.MAXITER if self.spent >= self.budget else None
 
     def result(self, s):
@@ -215,27 +249,52 @@ def _solve_sns(a, b, M, reg, *, tol, maxiter, callback, warmup_tol, warmup_maxit
     newton = _NewtonSolver(a64, b64, M64, reg, f0, g0, tol, drop_tol,
                            cap, cg_rtol, cg_maxiter, min_kept)
     newton.budget = max(0, maxiter - warmup_nit)
-    res = run_solver(newton, maxiter=newton.budget, callback=callback)
-    plan = res.plan   # in M's dtype, formed directly from the float64 potentials
+    # below the rounding floor of the plan (see SinkhornSolver) no step can meet tol;
+    # Newton's line searches then fail one after another, so log-domain Sinkhorn runs
+    # to its floor and stops there
+    floor = np.finfo(np.float64).eps * float(np.max(np.abs(M64))) / reg
+    newton.gave_up = tol < 0.1 * floor   # (the estimate is pessimistic by up to ~6x)
+    res = (run_solver(newton, maxiter=newton.budget, callback=callback)
+           if not newton.gave_up else OptimizeResult(status=Status.STALLED))
     fields = dict(res)
+    sinkhorn_nit = 0
+    if newton.gave_up and res.status == Status.STALLED:
+        # from the start, as method="log" runs: the potentials Newton leaves behind
+        # (error up to 0.2) or those of the loose warm-up were worse starts than the
+        # epsilon schedule itself
+        schedule = (epsilon_schedule(reg, spread, LOG_EPS_FACTOR) if spread / reg > 50
+                    else [reg])
+        log = SinkhornSolver(np, a64[None, :], b64[None, :], M64, schedule, "log", tol,
+                             stage_tol=max(tol, 1e-4), dtype=np.float64)
+        rest = run_solver(log, maxiter=max(0, newton.budget - newton.spent))
+        sinkhorn_nit = rest.nit
+        fields.update({name: rest[name][0] for name in ("x", "plan", "f", "g")})
+        fields.update(success=rest.success, status=rest.status, message=(
+            f"{rest.message} (" + (f"Newton steps stopped lowering the marginal error "
+                                   f"after {newton.newton_steps} steps"
+                                   if newton.newton_steps else
+                                   f"tol is below the rounding floor, about {floor:.1g} of "
+                                   f"the mass: no Newton step") +
+            "; log-domain Sinkhorn took over)"))
+    plan = fields["plan"]   # in M's dtype, formed directly from the float64 potentials
     # the figure of the plan returned: a float32 plan rounds each entry, which moves
     # its marginals by about 1e-8 of the mass, above what the float64 plan met
     rows, cols = plan.sum(axis=1, dtype=np.float64), plan.sum(axis=0, dtype=np.float64)
     fields["marginal_error"] = err = float(np.abs(rows - a64).sum()
                                            + np.abs(cols - b64).sum())
-    if res.success and not err <= tol * newton.mass:
+    if fields["success"] and not err <= tol * newton.mass:
         fields.update(success=False, status=int(Status.STALLED), message=(
             f"{Status.STALLED.message} The float64 plan met tol; rounded to {dtype}: "
             f"{relative_error_message(err / newton.mass, tol)} That is the rounding floor "
             f"of {dtype}: loosen tol."))
     # iterations: Sinkhorn warm-up + Newton steps + Sinkhorn steps taken instead of Newton
-    fields["nit"] = warmup_nit + newton.newton_steps + newton.sinkhorn_steps
+    fields["nit"] = warmup_nit + newton.newton_steps + newton.sinkhorn_steps + sinkhorn_nit
     fields["nit_warmup"] = warmup_nit
     fields["nit_newton"] = newton.newton_steps
     fields["cg_iterations"] = newton.cg_iterations
-    fields["nit_sinkhorn_fallback"] = newton.sinkhorn_steps
+    fields["nit_sinkhorn_fallback"] = newton.sinkhorn_steps + sinkhorn_nit
     fields["cost"] = float(np.einsum("ij,ij->", plan, M, dtype=np.float64))
-    fields["fun"] = float(res.f @ rows + res.g @ cols - reg * plan.sum())
+    fields["fun"] = float(fields["f"] @ rows + fields["g"] @ cols - reg * plan.sum(dtype=np.float64))
     fields["method"] = "sns"
     fields["reg"] = reg
     for name in ("f", "g"):
