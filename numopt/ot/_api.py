@@ -243,6 +243,9 @@ def sparse_ot(a, b, M, k, *, gamma=1.0, formulation="semi_dual", tol=1e-6, maxit
         ``plan`` (also ``x``): a ``scipy.sparse.csr_array`` with at most ``k`` nonzeros
         per column and both marginals exact up to rounding (``marginal_error``);
         ``cost`` = <T, M>, ``fun`` = cost + gamma/2 ||T||^2, potentials ``f``, ``g``,
+        ``duality_gap`` (``fun`` minus the dual objective at ``f, g``: how far the plan
+        can be above the optimum; for k < n the problem is not convex and this bound
+        need not be tight, so it is reported, not required),
         ``marginal_error_before_rounding``, ``max_nnz_per_column``, ``nit``, ``nfev``.
 
     Examples
@@ -287,7 +290,9 @@ def quadratic_ot(a, b, M, gamma=1.0, *, formulation="dual", tol=1e-9, maxiter=10
     plans (POT's ``smooth_ot_dual(reg_type="l2")`` with ``reg = gamma``): the
     :func:`sparse_ot` machinery with no sparsity constraint. The plan is naturally
     sparse and returned as a ``scipy.sparse.csr_array``. Parameters and result as in
-    :func:`sparse_ot`.
+    :func:`sparse_ot`; the problem is convex, and ``success`` also requires
+    ``duality_gap <= tol * max(|fun|, sum(a) * max|M|)``: the plan is certified within
+    ``tol`` of the optimum.
     """
     xp, _, _, M_checked = validate_problem(a, b, M)
     n = M_checked.shape[0]
