@@ -11,8 +11,12 @@ rescaling of its nonzeros (Sinkhorn on the support), or, where that does not con
 a correcting flow on the support (SciPy's max-flow, a few milliseconds), or, where the
 flow cannot carry the correction, the smallest L1 change that fixes both marginals (a
 small LP over the support); where
-no feasible plan lives on the support, the cheapest plan on the top-(k+2) candidates of
-each column is accepted if it still has at most k nonzeros per column.
+no feasible plan lives on the support, the same LP on the support widened by the entries
+nearest to entering it, and last the cheapest plan on the top-(k+2) candidates of
+each column, accepted if it still has at most k nonzeros per column. The returned
+plan's ``duality_gap`` (fun minus the dual objective at the returned potentials) bounds
+its distance to the optimum; for k >= n (quadratic OT, convex) success requires it to
+meet tol.
 """
 
 from __future__ import annotations
