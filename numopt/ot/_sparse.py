@@ -442,7 +442,15 @@ def _cheapest_on_candidates(M, a, b, candidates_idx):
                      b_eq=np.concatenate([a, b]), bounds=(0, None), method="highs-ds")
     if res.status != 0:
         return None
-    out = sp.csr_array((res.x, (rows, cols)), shape=(n, m))
+    # HiGHS's vertex can hold entries of -1e-9 (within its feasibility tolerance): a plan
+    # with negative entries was reported as a success. Clipped, then the flow restores
+    # the marginals on the vertex's support (the clipped entries stay in it as explicit
+    # zeros, which the flow may raise again).
+    keep = res.x != 0
+    out = sp.csr_array((np.maximum(res.x[keep], 0.0), (rows[keep], cols[keep])), shape=(n, m))
+    repaired = _repair_by_flow(out, a, b)
+    if repaired is not None:
+        return repaired
     out.eliminate_zeros()
     return out
 
