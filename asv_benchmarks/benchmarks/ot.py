@@ -11,7 +11,7 @@ import numpy as np
 from numopt.ot import sinkhorn, sparse_ot
 from numopt.problems._ot import random_ot_problem
 
-from .common import PeerBenchmark, has_module, smoke_params
+from .common import PeerBenchmark, has_module, smoke_params, smoke_size
 
 if has_module("ot"):
     import ot
@@ -136,4 +136,92 @@ class SparseOT(PeerBenchmark):
         return self.results["numopt"].marginal_error
 
     def track_error_pot(self, n, k):
+        return _error(self.results["pot"], self.inputs["a"], self.inputs["b"])
+
+
+def _grid_problem(n, dtype=np.float32):
+    """Squared distances between sorted uniform points on [0, 1], scaled to max 1;
+    uniform weights (the float32 problem of the peak-memory figures)."""
+    rng = np.random.default_rng(0)
+    x, y = np.sort(rng.random(n)), np.sort(rng.random(n))
+    M = (x[:, None] - y[None, :]) ** 2
+    a = np.full(n, 1.0 / n)
+    return a.astype(dtype), a.astype(dtype), (M / M.max()).astype(dtype)
+
+
+class SinkhornPeakMemory:
+    """Peak memory of each Sinkhorn method, float32, n = 4000, reg = 1e-2, tol = 1e-5.
+
+    ``peakmem_*`` is asv's process peak (M, the inputs and the interpreter included);
+    ``track_peak_beyond_M_*`` the peak of the allocations made by the call itself
+    (tracemalloc: NumPy arrays are traced), as a multiple of M's size: the figure of
+    docs/ot.rst (issue: SNS <= 3x)."""
+
+    params = smoke_params(["log", "kernel", "sns"],)
+    param_names = ["method"]
+    timeout = 600
+
+    def setup(self, method):
+        n = smoke_size(4000, 300)
+        self.a, self.b, self.M = _grid_problem(n)
+        small = slice(0, 20)
+        sinkhorn(self.a[small], self.b[small], self.M[small, small], 1e-2, method=method)
+
+    def _solve(self, method):
+        return sinkhorn(self.a, self.b, self.M, 1e-2, method=method, tol=1e-5)
+
+    def peakmem_numopt(self, method):
+        self._solve(method)
+
+    def track_peak_beyond_M(self, method):
+        import tracemalloc
+
+        tracemalloc.start()
+        try:
+            self._solve(method)
+            return tracemalloc.get_traced_memory()[1] / self.M.nbytes
+        finally:
+            tracemalloc.stop()
+
+    track_peak_beyond_M.unit = "multiple of M"
+
+
+class SinkhornGauss1D(PeerBenchmark):
+    """POT's 1-D example (make_1D_gauss n = 100 at 20/5 and 60/10, dist0 costs up to
+    9801) at small reg: log and SNS converge or stop at the rounding floor (issue: within
+    2x the time of a converging log run); POT's sinkhorn_log with the same 10000
+    iterations at most."""
+
+    params = smoke_params([1e-2, 1e-3, 1e-5],)
+    param_names = ["reg"]
+
+    def make_input(self, reg):
+        n = 100
+        return {"a": ot.datasets.make_1D_gauss(n, m=20, s=5),
+                "b": ot.datasets.make_1D_gauss(n, m=60, s=10),
+                "M": ot.utils.dist0(n), "reg": reg}
+
+    solvers = {
+        "numopt_log": lambda d: sinkhorn(d["a"], d["b"], d["M"], d["reg"], method="log"),
+        "numopt_sns": lambda d: sinkhorn(d["a"], d["b"], d["M"], d["reg"], method="sns"),
+        "pot": _quiet(lambda d: ot.bregman.sinkhorn_log(d["a"], d["b"], d["M"], d["reg"],
+                                                        stopThr=1e-9, numItermax=10000)),
+    }
+
+    def time_numopt_log(self, reg):
+        self.run("numopt_log")
+
+    def time_numopt_sns(self, reg):
+        self.run("numopt_sns")
+
+    def time_pot(self, reg):
+        self.run("pot")
+
+    def track_error_numopt_log(self, reg):
+        return self.results["numopt_log"].marginal_error
+
+    def track_error_numopt_sns(self, reg):
+        return self.results["numopt_sns"].marginal_error
+
+    def track_error_pot(self, reg):
         return _error(self.results["pot"], self.inputs["a"], self.inputs["b"])

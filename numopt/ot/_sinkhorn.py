@@ -110,7 +110,7 @@ class SinkhornSolver:
     """
 
     def __init__(self, xp, a, b, M, regs, mode, tol, stage_tol=1e-3, stage_maxiter=1000,
-                 with_plan=True):
+                 with_plan=True, dtype=None, start=None):
         self.xp, self.A, self.Bw, self.M = xp, a, b, M
         self.regs, self.mode, self.tol = list(regs), mode, tol
         self.stage_tol, self.stage_maxiter = stage_tol, stage_maxiter
@@ -121,6 +121,19 @@ class SinkhornSolver:
                                   device=self.mass.device)
         self.on_gpu = is_cupy(xp)
         self.with_plan = with_plan  # False: potentials only (a warm start for SNS)
+        # of the scalings or potentials: M's, or float64 over a float32 M for SNS, which
+        # reads M in its own dtype (a float64 copy of it would be twice its size)
+        self.dtype = M.dtype if dtype is None else dtype
+        self.start = start   # log mode: potentials (F, G) to start from (default zeros)
+        # The exponent (f_i + g_j - M_ij) / reg is formed from numbers of size max|M|:
+        # their rounding, divided by reg, is a relative error of every plan entry, and
+        # the marginal error cannot fall much below it (2e-7 of the mass for squared
+        # distances up to 9801 at reg = 1e-5 in float64). Only near that floor does a run
+        # without a new low stop; above it, Sinkhorn can sit on a plateau for a thousand
+        # iterations and then fall again (1-D histograms at small reg).
+        self.rounding_floor = float(xp.finfo(self.dtype).eps) * float(
+            xp.max(xp.abs(M))) / self.regs[-1]
+        self.stall_below = min(1e-3, 1000.0 * self.rounding_floor)
         if mode == "kernel":
             self.K = xp.exp(-M / self.regs[-1])
             _check_kernel_representable(xp, self.K, M, self.regs[-1])
@@ -134,10 +147,12 @@ class SinkhornSolver:
     def init(self):
         xp, (B, n), m = self.xp, self.A.shape, self.Bw.shape[1]
         fill = 1.0 if self.mode == "kernel" else 0.0
-        dtype = self.M.dtype
+        dtype = self.dtype
+        X, Y = self.start if self.start is not None else (
+            xp.full((B, n), fill, dtype=dtype, device=self.M.device),
+            xp.full((B, m), fill, dtype=dtype, device=self.M.device))
         return {
-            "X": xp.full((B, n), fill, dtype=dtype, device=self.M.device),
-            "Y": xp.full((B, m), fill, dtype=dtype, device=self.M.device),
+            "X": X, "Y": Y,
             "err": xp.full((B,), math.inf, dtype=dtype, device=self.M.device),
             "done": xp.zeros((B,), dtype=xp.bool, device=self.M.device),
             "stage": 0, "stage_nit": 0, "held_stage": 0, "nit": xp.zeros((B,), dtype=xp.int64, device=self.M.device),
@@ -217,16 +232,19 @@ class SinkhornSolver:
         return None
 
     def _at_floor(self, s):
-        """Problems whose error, already below 1e-3 of the mass, set no new low in the
+        """Problems whose error, already below ``stall_below`` of the mass (1e-3, or 1000
+        times the rounding floor where that is less), set no new low in the
         last STALL_WINDOW iterations: Sinkhorn's error falls every iteration until the
         rounding floor (about 1e-7 of the mass in float32, where a tol of 1e-9 would
         otherwise run to maxiter), and then wanders there."""
-        return (s["since_best"] >= STALL_WINDOW) & (s["best"] <= 1e-3 * self.mass)
+        return (s["since_best"] >= STALL_WINDOW) & (s["best"] <= self.stall_below * self.mass)
 
     def plan(self, s):
         xp = self.xp
         if self.mode == "kernel":
-            return s["X"][:, :, None] * self.K[None, :, :] * s["Y"][:, None, :]
+            P = s["X"][:, :, None] * self.K[None, :, :]
+            P *= s["Y"][:, None, :]   # in place: one plan-sized temporary less
+            return P
         return get_kernel("ot.log_plan", xp)(xp, self.M, s["X"], s["Y"],
                                             self.regs[s["held_stage"]])
 
@@ -248,7 +266,8 @@ class SinkhornSolver:
         f, g = self.potentials(s)
         rows, cols = xp.sum(P, axis=2), xp.sum(P, axis=1)
         err = plan_marginal_error(xp, P, self.A, self.Bw)
-        cost = xp.sum(xp.sum(P * self.M[None, :, :], axis=2), axis=1)
+        # (row dot products: P * M was a plan-sized temporary)
+        cost = xp.sum(xp.vecdot(P, self.M[None, :, :], axis=-1), axis=1)
         # <P, M> + reg * sum P (log P - 1), with log P = (f + g - M) / reg on the support
         fun = xp.sum(_finite_product(xp, f, rows), axis=1) + xp.sum(
             _finite_product(xp, g, cols), axis=1) - reg * xp.sum(rows, axis=1)
@@ -263,9 +282,12 @@ class SinkhornSolver:
             fields["message_detail"] = relative_error_message(
                 float(xp.max(err / self.mass)), self.tol)
             if bool(xp.all(s["done"] | self._at_floor(s))):
+                floor = self.rounding_floor
                 fields["message_detail"] += (
-                    f" It set no new low in {STALL_WINDOW} iterations: that is the rounding "
-                    f"floor in {self.M.dtype}; loosen tol.")
+                    f" It set no new low in {STALL_WINDOW} iterations: near the rounding "
+                    f"floor in {self.dtype} (about {floor:.1g} of the mass here: eps * "
+                    f"max|M| / reg{', above tol' if floor > self.tol else ''}), or on a "
+                    "plateau of slow convergence; loosen tol or raise reg.")
         return fields
 
 

@@ -31,6 +31,23 @@ from ._sinkhorn import SinkhornSolver, epsilon_schedule, relative_error_message
 
 __all__ = ["solve_sns"]
 
+# Newton gives up (log-domain Sinkhorn takes over) when its first NEWTON_PATIENCE steps
+# never get below the error it started from, or when NEWTON_STALL steps in a row do not
+# halve its lowest error. On 1-D histograms with squared distances up to 9801 at
+# reg <= 1e-3, CG hits cg_maxiter on every step and the steps raise the error from
+# 5e-2 to 0.2 (4949 line searches of 4949 failed, 32-44 s to maxiter). Where Newton
+# works the error halves every step or two; the slowest seen (a warm-up cut to 3
+# iterations) went 89 steps between halvings and then converged.
+# Where range(M)/reg > STEEP (1-D grids with costs up to 9801 at reg <= 1e-2) the
+# window is NEWTON_STALL_STEEP: there Newton went 219 steps halving its error now and
+# then, 5x the time of log Sinkhorn, which then did the work anyway.
+NEWTON_PATIENCE = 20
+NEWTON_STALL = 100
+NEWTON_STALL_STEEP = 10
+STEEP = 1e5
+# the epsilon factor of method="log" (its default), for the run that takes over
+LOG_EPS_FACTOR = 4.0
+
 
 @kernel("ot.sns_evaluate", numba="numopt.ot._kernels_numba:sns_evaluate")
 def sns_evaluate(xp, M, f, g, reg, drop_tol, cap):
@@ -72,6 +89,13 @@ class _NewtonSolver:
         self.newton_steps = 0
         self.budget = math.inf   # iterations left to this stage (maxiter minus the warm-up)
         self.min_kept = min_kept
+        # Newton steps since the lowest error was set: past NEWTON_PATIENCE, Newton
+        # gives up and log-domain Sinkhorn takes over (see solve_sns)
+        self.lowest = self.started = math.inf
+        self.since_halved = self.newton_nit = 0
+        steep = (float(np.max(M)) - float(np.min(M))) / reg > STEEP
+        self.stall_window = NEWTON_STALL_STEEP if steep else NEWTON_STALL
+        self.gave_up = False
 
     def _state(self, f, g):
         total, rows, cols, sparse = self.evaluate(np, self.M, f, g, self.reg, self.drop_tol,
@@ -83,7 +107,9 @@ class _NewtonSolver:
                 "err": err, "value": value, "kept": kept}
 
     def init(self):
-        return self._state(*self.start)
+        s = self._state(*self.start)
+        self.start_err = s["err"]
+        return s
 
     def step(self, s):
         if s["kept"] < self.min_kept:
@@ -126,10 +152,23 @@ class _NewtonSolver:
             if math.isfinite(trial["err"]) and (
                     trial["value"] >= s["value"] + 1e-4 * step * slope
                     or trial["err"] < s["err"]):
-                return trial
+                return self._progress(trial)
             step *= 0.5
         self.line_search_failures += 1
-        return self._sinkhorn_fallback(s) if self.spent < self.budget else s
+        return self._progress(self._sinkhorn_fallback(s) if self.spent < self.budget else s)
+
+    def _progress(self, s):
+        if self.lowest == math.inf:   # the error Newton started from
+            self.lowest = self.started = self.start_err
+        self.newton_nit += 1
+        if s["err"] <= 0.5 * self.lowest or (self.lowest == self.started
+                                             and s["err"] < self.lowest):
+            self.lowest, self.since_halved = s["err"], 0
+        else:
+            self.since_halved += 1
+        self.gave_up = (self.lowest == self.started and self.newton_nit >= NEWTON_PATIENCE
+                        or self.since_halved >= self.stall_window)
+        return s
 
     @property
     def spent(self):
@@ -151,11 +190,14 @@ class _NewtonSolver:
             return Status.NONFINITE
         if s["err"] <= self.tol * self.mass:
             return Status.SUCCESS
+        if self.gave_up:
+            return Status.STALLED
         return Status.MAXITER if self.spent >= self.budget else None
 
     def result(self, s):
         f, g = s["f"], s["g"]
-        plan = get_kernel("ot.log_plan", np)(np, self.M, f[None, :], g[None, :], self.reg)[0]
+        plan = get_kernel("ot.log_plan", np)(np, self.M, f[None, :], g[None, :],
+                                             self.reg)[0].astype(self.M.dtype, copy=False)
         fields = {"x": plan, "plan": plan, "f": f, "g": g, "marginal_error": s["err"]}
         if not s["err"] <= self.tol * self.mass:
             fields["message_detail"] = relative_error_message(s["err"] / self.mass, self.tol)
@@ -188,12 +230,16 @@ def _solve_sns(a, b, M, reg, *, tol, maxiter, callback, disp, warmup_tol, warmup
     m = M.shape[1]
     cap = max(20, math.ceil(0.1 * m)) if max_nnz_per_row is None else int(max_nnz_per_row)
     cap = min(max(cap, 1), m)
-    a64, b64, M64 = (np.asarray(x, dtype=np.float64) for x in (a, b, M))
+    a64, b64 = (np.asarray(x, dtype=np.float64) for x in (a, b))
     b64 = b64 * (a64.sum() / b64.sum())   # float32 weights differ in mass by ~1e-8
-    spread = float(M64.max() - M64.min())
+    # M stays in its dtype: the kernels compute in float64 from it (a float32 M is
+    # exact in float64), and a float64 copy of a float32 M was twice its size
+    M64 = M
+    spread = float(M64.max()) - float(M64.min())
     regs = epsilon_schedule(reg, spread, eps_factor) if spread / reg > 50 else [reg]
     warm = SinkhornSolver(np, a64[None, :], b64[None, :], M64, regs, "log",
-                          tol=max(tol, warmup_tol), stage_tol=max(tol, 1e-2), with_plan=False)
+                          tol=max(tol, warmup_tol), stage_tol=max(tol, 1e-2), with_plan=False,
+                          dtype=np.float64)
     # (one iteration kept back for the map to the target reg below, so nit <= maxiter)
     warm_res = run_solver(warm, maxiter=min(max(maxiter - 1, 0), warmup_maxiter))
     f0, g0 = warm_res.f[0], warm_res.g[0]
@@ -210,20 +256,54 @@ def _solve_sns(a, b, M, reg, *, tol, maxiter, callback, disp, warmup_tol, warmup
     newton = _NewtonSolver(a64, b64, M64, reg, f0, g0, tol, drop_tol,
                            cap, cg_rtol, cg_maxiter, min_kept)
     newton.budget = max(0, maxiter - warmup_nit)
-    res = run_solver(newton, maxiter=newton.budget, callback=callback, disp=disp)
-    plan = res.plan
+    # below the rounding floor of the plan (see SinkhornSolver) no step can meet tol;
+    # Newton's line searches then fail one after another, so log-domain Sinkhorn runs
+    # to its floor and stops there
+    floor = np.finfo(np.float64).eps * float(np.max(np.abs(M64))) / reg
+    newton.gave_up = tol < 0.1 * floor   # (the estimate is pessimistic by up to ~6x)
+    res = (run_solver(newton, maxiter=newton.budget, callback=callback, disp=disp)
+           if not newton.gave_up else OptimizeResult(status=Status.STALLED))
     fields = dict(res)
+    sinkhorn_nit = 0
+    if newton.gave_up and res.status == Status.STALLED:
+        # from the start, as method="log" runs: the potentials Newton leaves behind
+        # (error up to 0.2) or those of the loose warm-up were worse starts than the
+        # epsilon schedule itself
+        schedule = (epsilon_schedule(reg, spread, LOG_EPS_FACTOR) if spread / reg > 50
+                    else [reg])
+        log = SinkhornSolver(np, a64[None, :], b64[None, :], M64, schedule, "log", tol,
+                             stage_tol=max(tol, 1e-4), dtype=np.float64)
+        rest = run_solver(log, maxiter=max(0, newton.budget - newton.spent))
+        sinkhorn_nit = rest.nit
+        fields.update({name: rest[name][0] for name in ("x", "plan", "f", "g")})
+        fields.update(success=rest.success, status=rest.status, message=(
+            f"{rest.message} (" + (f"Newton steps stopped lowering the marginal error "
+                                   f"after {newton.newton_steps} steps"
+                                   if newton.newton_steps else
+                                   f"tol is below the rounding floor, about {floor:.1g} of "
+                                   f"the mass: no Newton step") +
+            "; log-domain Sinkhorn took over)"))
+    plan = fields["plan"]   # in M's dtype, formed directly from the float64 potentials
+    # the figure of the plan returned: a float32 plan rounds each entry, which moves
+    # its marginals by about 1e-8 of the mass, above what the float64 plan met
+    rows, cols = plan.sum(axis=1, dtype=np.float64), plan.sum(axis=0, dtype=np.float64)
+    fields["marginal_error"] = err = float(np.abs(rows - a64).sum()
+                                           + np.abs(cols - b64).sum())
+    if fields["success"] and not err <= tol * newton.mass:
+        fields.update(success=False, status=int(Status.STALLED), message=(
+            f"{Status.STALLED.message} The float64 plan met tol; rounded to {dtype}: "
+            f"{relative_error_message(err / newton.mass, tol)} That is the rounding floor "
+            f"of {dtype}: loosen tol."))
     # iterations: Sinkhorn warm-up + Newton steps + Sinkhorn steps taken instead of Newton
-    fields["nit"] = warmup_nit + newton.newton_steps + newton.sinkhorn_steps
+    fields["nit"] = warmup_nit + newton.newton_steps + newton.sinkhorn_steps + sinkhorn_nit
     fields["nit_warmup"] = warmup_nit
     fields["nit_newton"] = newton.newton_steps
     fields["cg_iterations"] = newton.cg_iterations
-    fields["nit_sinkhorn_fallback"] = newton.sinkhorn_steps
-    fields["cost"] = float(np.sum(plan * M64))
-    rows, cols = plan.sum(axis=1), plan.sum(axis=0)
-    fields["fun"] = float(res.f @ rows + res.g @ cols - reg * plan.sum())
+    fields["nit_sinkhorn_fallback"] = newton.sinkhorn_steps + sinkhorn_nit
+    fields["cost"] = float(np.einsum("ij,ij->", plan, M, dtype=np.float64))
+    fields["fun"] = float(fields["f"] @ rows + fields["g"] @ cols - reg * plan.sum(dtype=np.float64))
     fields["method"] = "sns"
     fields["reg"] = reg
-    for name in ("x", "plan", "f", "g"):
+    for name in ("f", "g"):
         fields[name] = fields[name].astype(dtype, copy=False)
     return OptimizeResult(fields)

@@ -11,8 +11,12 @@ rescaling of its nonzeros (Sinkhorn on the support), or, where that does not con
 a correcting flow on the support (SciPy's max-flow, a few milliseconds), or, where the
 flow cannot carry the correction, the smallest L1 change that fixes both marginals (a
 small LP over the support); where
-no feasible plan lives on the support, the cheapest plan on the top-(k+2) candidates of
-each column is accepted if it still has at most k nonzeros per column.
+no feasible plan lives on the support, the same LP on the support widened by the entries
+nearest to entering it, and last the cheapest plan on the top-(k+2) candidates of
+each column, accepted if it still has at most k nonzeros per column. The returned
+plan's ``duality_gap`` (fun minus the dual objective at the returned potentials) bounds
+its distance to the optimum; for k >= n (quadratic OT, convex) success requires it to
+meet tol.
 """
 
 from __future__ import annotations
@@ -262,6 +266,173 @@ def _round_on_support(T, a, b):
     return out
 
 
+def _round_on_candidates(T, a, b, M, f, g, k, gamma, error_before, extra):
+    """The L1-closest rounding of T on its support widened by the entries nearest to
+    entering it: in each column the next ``extra`` of its top-k candidates (by
+    ``f_i + g_j - M_ij``), and for a row left without any entry (a weight below the
+    L-BFGS tolerance, say) its best candidate. An entry outside the support costs its
+    reduced cost ``M_ij - f_i - g_j`` more per unit: the plan's distance to the dual
+    bound is ``gamma/2 ||T' - T||^2`` plus exactly that sum, so the LP trades the two.
+    Marginals are then made exact by the flow. Returns None where no feasible plan
+    lives on the widened support.
+    """
+    n, m = M.shape
+    scores = f[:, None] + g[None, :] - M
+    order, _ = _top_k(np.ascontiguousarray(scores.T), k)  # (m, k): rows by column, best first
+    nnz = np.diff(T.tocsc().indptr)
+    take = np.minimum(nnz + extra, k)
+    keep = np.arange(k)[None, :] < take[:, None]
+    allowed = np.zeros((n, m), dtype=bool)
+    allowed[order.ravel(), np.repeat(np.arange(m), k)] = True   # within a column's top k
+    chosen = np.zeros((n, m), dtype=bool)
+    chosen[order[keep], np.broadcast_to(np.arange(m)[:, None], order.shape)[keep]] = True
+    T = T.tocoo()
+    chosen[T.row, T.col] = True
+    lonely = np.flatnonzero(~chosen.any(axis=1) & allowed.any(axis=1))
+    best = np.argmax(np.where(allowed[lonely], scores[lonely], -np.inf), axis=1)
+    chosen[lonely, best] = True
+    rows, cols = np.nonzero(chosen)
+    current = np.zeros((n, m))
+    current[T.row, T.col] = T.data
+    start = current[rows, cols]
+    # Scale so that plan entries are O(1): HiGHS's feasibility tolerances are absolute.
+    scale = 1.0 / float(T.data.mean()) if T.nnz else 1.0 / float(a.mean())
+    s = rows.size
+    reduced = np.where(start > 0, 0.0, np.maximum(-scores[rows, cols], 0.0))
+    weight = gamma * max(error_before, 1e-16)
+    A = transport_constraints(n, m, rows, cols)
+    residual = scale * np.concatenate([a - np.bincount(rows, start, n),
+                                       b - np.bincount(cols, start, m)])
+    # in units of weight: HiGHS treats costs below its dual tolerance (1e-7) as zero,
+    # and then any feasible vertex, however far from T, was "optimal"
+    res = so.linprog(np.concatenate([1.0 + np.minimum(reduced / weight, 1e9), np.ones(s)]),
+                     A_eq=sp.hstack([A, -A], format="csr"), b_eq=residual,
+                     bounds=np.concatenate([np.column_stack([np.zeros(s), np.full(s, np.inf)]),
+                                            np.column_stack([np.zeros(s), scale * start])]),
+                     method="highs", options={"primal_feasibility_tolerance": 1e-10})
+    if res.status != 0:
+        return None
+    data = np.maximum(start + (res.x[:s] - res.x[s:]) / scale, 0.0)
+    # explicit zeros stay: the flow may raise them to fix what HiGHS's tolerance left
+    return _repair_by_flow(sp.csr_array((data, (rows, cols)), shape=(n, m)), a, b)
+
+
+def _round(T, a, b, M, f, g, k, gamma, error_before):
+    """A feasible plan near T and how it was found, or ``(None, "failed")``.
+
+    T's own support first (its distance to the dual bound is then only
+    ``gamma/2 ||T' - T||^2``); then that support widened by the entries nearest to
+    entering it; last, where no feasible plan lives there, the cheapest plan on the
+    top-(k+2) candidates of each column, kept only if it has at most k nonzeros per
+    column. The caller certifies whichever comes back with the duality gap.
+    """
+    n = M.shape[0]
+    rounded = _scale_on_support(T, a, b, tol=1e-10 * float(a.sum()))
+    if rounded is not None:
+        return rounded, "rescaled on its support"
+    rounded = _repair_by_flow(T, a, b)
+    if rounded is not None:
+        return rounded, "repaired by a flow on its support"
+    rounded = _round_on_support(T, a, b)
+    if rounded is not None:
+        return rounded, "rounded on its support (L1-closest)"
+    for extra in (1, n):
+        rounded = _round_on_candidates(T, a, b, M, f, g, k, gamma, error_before, extra)
+        if rounded is not None:
+            return rounded, "rounded on its support widened by the nearest candidates"
+    scores = f[None, :] + g[:, None] - M.T
+    for kk in sorted({min(n, k + 2), min(n, 2 * k + 5)}):
+        rounded = _cheapest_on_candidates(M, a, b, _top_k(scores, kk)[0])
+        if rounded is not None:
+            break
+    if rounded is not None and np.diff(rounded.tocsc().indptr).max() <= k:
+        return rounded, "replaced by the cheapest plan on the top-(k+2) candidates"
+    return None, "failed"
+
+
+def _certify(plan, how, a, b, M, f, g, gamma, tol):
+    """Better potentials, and where they read off a better plan that plan, for a rounded
+    plan of the quadratic problem (no sparsity constraint) that the L-BFGS potentials
+    leave more than ``tol`` above the dual bound. Returns ``(plan, how, f, g, bound)``.
+
+    L-BFGS stops on a relative decrease of the dual, which a point of weight 1e-9
+    barely moves: its potential can stay far from optimal and the bound with it (a plan
+    2e-8 above it at tol = 1e-9). Block ascent on the dual (f given g, then g given f)
+    fixes such potentials; so do the optimality conditions on the plan's support,
+    ``f_i + g_j = M_ij + gamma T_ij``, where the plan is optimal.
+    """
+    n = M.shape[0]
+    fun = float((plan.multiply(M)).sum()) + 0.5 * gamma * float((plan.multiply(plan)).sum())
+    target = fun - tol
+    f, g, bound = max([_best_dual(a, b, M, f, g, n, gamma, target=target),
+                       _best_dual(a, b, M, *_potentials_of(plan, M, gamma), n, gamma,
+                                  target=target)], key=lambda t: t[2])
+    if bound >= target:
+        return plan, how, f, g, bound
+    f, g, bound = _best_dual(a, b, M, f, g, n, gamma, rounds=20, target=target)
+    T = sp.csr_array(np.maximum(f[:, None] + g[None, :] - M, 0.0) / gamma)
+    again, how_again = _round(T, a, b, M, f, g, n, gamma, _marginal_error(T, a, b))
+    if again is not None and (float((again.multiply(M)).sum())
+                              + 0.5 * gamma * float((again.multiply(again)).sum()) < fun):
+        plan, how = again, how_again + " (from the improved potentials)"
+    return plan, how, f, g, bound
+
+
+def _best_dual(a, b, M, f, g, k, gamma, rounds=3, target=np.inf):
+    """``(f, g)`` or better potentials, and their dual value: rounds of block ascent
+    until the value reaches ``target``. Without the sparsity constraint (k >= n) the
+    dual is separable in f given g and in g given f, each block's maximizer a simplex
+    projection. The value never falls: the best pair seen is kept."""
+    best = (f, g, dual_value(a, b, M, f, g, k, gamma))
+    if k < M.shape[0]:
+        return best
+    project = get_kernel("ot.sparse_top_k", np)
+    MT = np.ascontiguousarray(M.T)
+    for _ in range(rounds):
+        _, _, theta = project(np, M, g, np.zeros(M.shape[0]), 1.0 / (gamma * a), M.shape[1],
+                              True)
+        f = -gamma * a * theta
+        _, _, theta = project(np, MT, f, np.zeros(M.shape[1]), 1.0 / (gamma * b), k, True)
+        g = -gamma * b * theta
+        value = dual_value(a, b, M, f, g, k, gamma)
+        if not value > best[2]:
+            break
+        best = (f, g, value)
+        if value >= target:
+            break
+    return best
+
+
+def _potentials_of(plan, M, gamma):
+    """Potentials that meet the optimality conditions on the plan's support,
+    ``f_i + g_j = M_ij + gamma T_ij`` (least squares where they conflict)."""
+    import scipy.sparse.linalg as spla
+
+    T = plan.tocoo()
+    n, m = M.shape
+    s = T.nnz
+    A = sp.csr_array((np.ones(2 * s), (np.tile(np.arange(s), 2),
+                                       np.concatenate([T.row, n + T.col]))), shape=(s, n + m))
+    x = spla.lsqr(A, M[T.row, T.col] + gamma * T.data, atol=1e-15, btol=1e-15,
+                  iter_lim=10 * (n + m))[0]
+    return x[:n], x[n:]
+
+
+def dual_value(a, b, M, f, g, k, gamma):
+    """The dual objective at (f, g), a lower bound on the optimum (weak duality, k < n
+    included): ``<f, a> + <g, b> - 1/(2 gamma) sum_j (top k of [f + g_j - M_:j]_+)^2``."""
+    Z = np.maximum(f[:, None] + g[None, :] - M, 0.0)
+    if k < M.shape[0]:
+        Z = np.partition(Z, M.shape[0] - k, axis=0)[M.shape[0] - k:]
+    return float(f @ a + g @ b - 0.5 / gamma * np.einsum("ij,ij->", Z, Z))
+
+
+def gap_tolerance(tol, fun, a, M):
+    """tol in units of the objective: of |fun|, or of the mass times the largest cost
+    where the two terms of fun cancel."""
+    return tol * max(abs(fun), float(a.sum()) * float(np.max(np.abs(M))))
+
+
 def _cheapest_on_candidates(M, a, b, candidates_idx):
     """Unregularized OT restricted to a candidate support (an LP vertex: few nonzeros)."""
     n, m = M.shape
@@ -271,7 +442,15 @@ def _cheapest_on_candidates(M, a, b, candidates_idx):
                      b_eq=np.concatenate([a, b]), bounds=(0, None), method="highs-ds")
     if res.status != 0:
         return None
-    out = sp.csr_array((res.x, (rows, cols)), shape=(n, m))
+    # HiGHS's vertex can hold entries of -1e-9 (within its feasibility tolerance): a plan
+    # with negative entries was reported as a success. Clipped, then the flow restores
+    # the marginals on the vertex's support (the clipped entries stay in it as explicit
+    # zeros, which the flow may raise again).
+    keep = res.x != 0
+    out = sp.csr_array((np.maximum(res.x[keep], 0.0), (rows[keep], cols[keep])), shape=(n, m))
+    repaired = _repair_by_flow(out, a, b)
+    if repaired is not None:
+        return repaired
     out.eliminate_zeros()
     return out
 
@@ -306,6 +485,7 @@ def solve_sparse_ot(a, b, M, k, gamma, formulation, tol, ftol, maxiter, callback
     res.fun = res.cost + 0.5 * gamma * float(res.plan.multiply(res.plan).sum())
     res.marginal_error *= s
     res.marginal_error_before_rounding *= s
+    res.duality_gap *= s * c
     return res
 
 
@@ -365,29 +545,14 @@ def _solve_on_support(a, b, M, k, gamma, formulation, tol, ftol, maxiter, callba
     T = sp.csr_array((values.ravel(), (idx.ravel(), cols.ravel())), shape=(n, m))
     T.eliminate_zeros()
     error_before = _marginal_error(T, a, b)
-    rounded = _scale_on_support(T, a, b, tol=1e-10 * float(a.sum()))
-    how = "rescaled on its support"
+    f, g = problem.potentials(res.x)
+    rounded, how = _round(T, a, b, M, f, g, k, gamma, error_before)
+    constrained = k < n
     if rounded is None:
-        rounded = _repair_by_flow(T, a, b)
-        how = "repaired by a flow on its support"
-    if rounded is None:
-        rounded = _round_on_support(T, a, b)
-        how = "rounded on its support (L1-closest)"
-    if rounded is None:
-        # No feasible plan on this support: the cheapest plan on the k + 2 best
-        # candidates of each column, accepted only if it keeps k nonzeros per column.
-        scores = (res.x[None, :n] - M.T if formulation == "semi_dual" else
-                  res.x[None, :n] + res.x[n:, None] - M.T)
-        rounded = None
-        for kk in sorted({min(n, k + 2), min(n, 2 * k + 5)}):
-            rounded = _cheapest_on_candidates(M, a, b, _top_k(scores, kk)[0])
-            if rounded is not None:
-                break
-        how = "replaced by the cheapest plan on the top-(k+2) candidates"
-        if rounded is not None and np.diff(rounded.tocsc().indptr).max() > k:
-            rounded = None
-    infeasible = ("No feasible plan with at most k nonzeros per column was found near the "
-                  f"L-BFGS solution (its marginal error is {error_before:.3g}).")
+        infeasible = ("No feasible plan " + ("with at most k nonzeros per column "
+                                             if constrained else "")
+                      + f"was found near the L-BFGS solution (its marginal error is "
+                      f"{error_before:.3g}).")
     if stopped:
         status, detail = Status.CALLBACK_STOP, ""
     elif res.status == 1:   # the budget ran out, whatever the rounding then managed
@@ -402,12 +567,28 @@ def _solve_on_support(a, b, M, k, gamma, formulation, tol, ftol, maxiter, callba
         status, detail = Status.SUCCESS, ""
     plan = rounded if rounded is not None else T
     err = _marginal_error(plan, a, b)
-    if status is Status.SUCCESS and not err <= 1e-6 * max(1.0, float(a.sum())):
-        status, detail = Status.STALLED, f"The rounded plan's marginal error is {err:.3g}."
-    f, g = problem.potentials(res.x)
     cost = float((plan.multiply(M)).sum())
-    fields = {"x": plan, "plan": plan, "cost": cost,
-              "fun": cost + 0.5 * gamma * float((plan.multiply(plan)).sum()),
+    fun = cost + 0.5 * gamma * float((plan.multiply(plan)).sum())
+    bound = dual_value(a, b, M, f, g, k, gamma)
+    if not constrained and rounded is not None and not fun - bound <= gap_tolerance(
+            tol, fun, a, M):
+        plan, how, f, g, bound = _certify(plan, how, a, b, M, f, g, gamma,
+                                          gap_tolerance(tol, fun, a, M))
+        cost = float((plan.multiply(M)).sum())
+        fun = cost + 0.5 * gamma * float((plan.multiply(plan)).sum())
+        err = _marginal_error(plan, a, b)
+    gap = fun - bound
+    if status is Status.SUCCESS:
+        if not err <= 1e-6 * max(1.0, float(a.sum())):
+            status, detail = Status.STALLED, f"The rounded plan's marginal error is {err:.3g}."
+        elif not constrained and not gap <= gap_tolerance(tol, fun, a, M):
+            # (for k < n the problem is not convex: its dual bound need not be tight,
+            # so the gap is reported, not required)
+            status = Status.STALLED
+            detail = (f"The rounded plan ({how}) is {gap:.3g} above the dual bound > "
+                      f"tol = {tol:.3g} times {gap_tolerance(1.0, fun, a, M):.3g}: "
+                      "its optimality is not certified.")
+    fields = {"x": plan, "plan": plan, "cost": cost, "fun": fun, "duality_gap": gap,
               "f": f, "g": g, "nit": int(res.nit), "nfev": int(res.nfev),
               "marginal_error": err, "marginal_error_before_rounding": error_before,
               "rounding": how if rounded is not None else "failed",
@@ -427,8 +608,12 @@ def _assignment_result(a, b, M, gamma):
     plan, f, g, nit, _, _ = solve_emd(a, b, M)
     plan = sp.csr_array(plan)
     cost = float(plan.multiply(M).sum())
+    fun = cost + 0.5 * gamma * float(plan.multiply(plan).sum())
+    # Raising f by c adds c * mass - m c^2 / (2 gamma) to the dual (the assigned
+    # entries become positive): at c = gamma * mass / m it meets fun, a certificate
+    f = f + gamma * float(a.sum()) / M.shape[1]
     return OptimizeResult.from_status(
-        Status.SUCCESS, "", x=plan, plan=plan, cost=cost,
-        fun=cost + 0.5 * gamma * float(plan.multiply(plan).sum()), f=f, g=g, nit=nit, nfev=0,
+        Status.SUCCESS, "", x=plan, plan=plan, cost=cost, fun=fun,
+        duality_gap=fun - dual_value(a, b, M, f, g, 1, gamma), f=f, g=g, nit=nit, nfev=0,
         marginal_error=_marginal_error(plan, a, b), marginal_error_before_rounding=0.0,
         rounding="exact assignment", max_nnz_per_column=1)
