@@ -90,6 +90,11 @@ def _dcdm_example(network):
     return example
 
 
+_DCDM_OPTIONS = {
+    "stall_window": Option(100, "stop as stalled when this many iterations lower the best "
+                                "residual by less than 1% (0: never)"),
+}
+
 _SOR_OPTIONS = {
     "ordering": Option("auto", "'natural', 'multicolor' or 'auto' (natural on CPU, "
                                "multicolor on GPU)"),
@@ -131,5 +136,12 @@ register_method(MethodSpec(
     solver="dcdm", name="dcdm", func=dcdm, problem_class="linalg",
     summary="deep conjugate direction method: a shipped convolutional network (or any "
             "callable) gives the directions, A-orthogonalized, exact steps",
-    example=_dcdm_example(False),
+    options=_DCDM_OPTIONS, example=_dcdm_example(False),
+    reference="Kaneda, West, Daviet, Teran, Kemp, Hanocka (ICML 2023)"))
+
+register_method(MethodSpec(
+    solver="dcdm", name="dcdm_network", func=dcdm, problem_class="linalg",
+    summary="dcdm with its default model, the shipped network (2-D Poisson with "
+            "obstacles); Numba convolutions, array-API reference elsewhere",
+    options=_DCDM_OPTIONS, example=_dcdm_example(True), has_kernels=True,
     reference="Kaneda, West, Daviet, Teran, Kemp, Hanocka (ICML 2023)"))

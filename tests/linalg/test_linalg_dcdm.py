@@ -265,3 +265,23 @@ def test_poisson_obstacles_bad_input():
         poisson_obstacles((4,))
     with pytest.raises(ValueError, match="kind"):
         poisson_obstacles((8, 8), kind="stars")
+
+
+def test_cycling_model_stalls():
+    # two fixed directions, no orthogonalization: exact steps converge inside their
+    # span, after which the residual no longer falls; the stall window ends the run
+    A = poisson_2d(8)
+    b = _rhs(64, 9)
+    basis = np.random.default_rng(10).standard_normal((2, 64))
+    calls = []
+
+    def cycling(r):
+        calls.append(1)
+        return basis[len(calls) % 2]
+
+    res = dcdm(A, b, model=cycling, n_orth=0, maxiter=500, stall_window=10)
+    assert res.status == 4 and not res.success
+    assert "over the last 10 iterations" in res.message or "orthogonal" in res.message
+    assert res.nit <= 30
+    res = dcdm(A, b, model=cycling, n_orth=0, maxiter=50, stall_window=0)
+    assert "over the last" not in res.message and not res.success
