@@ -101,4 +101,6 @@ def _demo_dcdm(xp):
     start = time.perf_counter()
     res = dcdm(A, xp.asarray(b), tol=1e-6)
     synchronize(xp)
-    return _row("dcdm (model='poisson')", n, res, x_ref, time.perf_counter() - start)
+    row = _row("dcdm (model='poisson')", n, res, x_ref, time.perf_counter() - start)
+    row.size += ", disks"
+    return row
