@@ -285,3 +285,27 @@ def test_cycling_model_stalls():
     assert res.nit <= 30
     res = dcdm(A, b, model=cycling, n_orth=0, maxiter=50, stall_window=0)
     assert "over the last" not in res.message and not res.success
+
+
+def test_ritz_vectors_match_the_spectrum():
+    from numopt.linalg._dcdm_train import ritz_vectors
+
+    A = poisson_2d(6)
+    values, vectors = ritz_vectors(A, 36, np.random.default_rng(0))
+    # a Krylov space sees each distinct eigenvalue once: Lanczos stops when it is exhausted
+    distinct = np.unique(np.round(np.linalg.eigvalsh(A.toarray()), 8))
+    np.testing.assert_allclose(values, distinct, atol=1e-8)
+    np.testing.assert_allclose(A @ vectors, vectors * values, atol=1e-8)
+
+
+def test_training_smoke_run_writes_a_loadable_model(tmp_path):
+    pytest.importorskip("torch")
+    from numopt.linalg._dcdm_train import main
+
+    out = tmp_path / "tiny.npz"
+    main(["--grid", "8", "--steps", "3", "--lanczos", "8", "--geometries", "2",
+          "--batch", "2", "--out", str(out)])
+    net = load_model(str(out))
+    assert net.ndim == 2 and net.n_parameters == 32929
+    with np.load(out) as data:
+        assert int(data["meta.steps"]) == 3 and np.isfinite(data["meta.final_loss"])
