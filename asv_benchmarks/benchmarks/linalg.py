@@ -8,7 +8,7 @@ examples/linalg_ssor_pcg_sequence.py; here run shortened versions.
 import numpy as np
 import scipy.sparse.linalg as spla
 
-from numopt.linalg import (RelaxationLearner, cg, default_omegas, solve_sequence, sor,
+from numopt.linalg import (RelaxationLearner, cg, dcdm, default_omegas, solve_sequence, sor,
                            sor_sweep, ssor_preconditioner)
 from numopt.problems import poisson_2d, shifted_poisson_sequence
 
@@ -200,3 +200,81 @@ class LearnedOmegaShiftedPoisson:
     def time_learned_sequence_100(self, cache, variance):
         systems = shifted_poisson_sequence(100, variance=variance, seed=2)
         solve_sequence(systems, RelaxationLearner("sor", seed=1))
+
+
+def _obstacle_system(n):
+    from numopt.problems import poisson_obstacles
+
+    problem = poisson_obstacles((n, n), n_obstacles=6, kind="disks", seed=1001)
+    b = np.random.default_rng(n).standard_normal(problem.A.shape[0]) * problem.fluid.ravel()
+    return {"A": problem.A, "b": b}
+
+
+class DCDMObstacles(PeerBenchmark):
+    """DCDM with the shipped network (trained at 64^2 on boxes) against CG and SciPy's CG,
+    rtol 1e-6, 2-D Poisson with unseen disk obstacles (iterations flat in n is the
+    paper's claim; read track_nit_*)."""
+
+    params = smoke_params([64, 128],)
+    param_names = ["n"]
+
+    def make_input(self, n):
+        return _obstacle_system(n)
+
+    solvers = {"dcdm": lambda d: dcdm(d["A"], d["b"], tol=1e-6),
+               "cg": lambda d: cg(d["A"], d["b"], tol=1e-6),
+               "scipy_cg": lambda d: spla.cg(d["A"], d["b"], rtol=1e-6)}
+
+    def time_dcdm(self, n):
+        self.run("dcdm")
+
+    def time_cg(self, n):
+        self.run("cg")
+
+    def time_scipy_cg(self, n):
+        self.run("scipy_cg")
+
+    def track_nit_dcdm(self, n):
+        return self.results["dcdm"].nit
+
+    def track_nit_cg(self, n):
+        return self.results["cg"].nit
+
+
+class DCDMNetworkApplication:
+    """One application of the 2-D network: the Numba kernel against torch CPU (one
+    thread, as every benchmark here) on the same weights and input."""
+
+    params = smoke_params([64, 128],)
+    param_names = ["n"]
+    timeout = 300
+
+    def setup(self, n):
+        from numopt.linalg._dcdm_model import load_model
+
+        self.net = load_model(2)
+        rng = np.random.default_rng(n)
+        self.image = rng.standard_normal((n, n)).astype(np.float32)
+        self.fluid = np.ones((n, n), dtype=np.float32)
+        self.net(self.image, self.fluid)
+        self.torch_net = None
+        if has_module("torch"):
+            import torch
+
+            from numopt.linalg._dcdm_train import build_torch_model
+
+            torch.set_num_threads(1)
+            self.torch_net = build_torch_model(2).load_numpy(self.net.params)
+            self.torch_in = (torch.from_numpy(self.image)[None],
+                             torch.from_numpy(self.fluid)[None])
+
+    def time_numba(self, n):
+        self.net(self.image, self.fluid)
+
+    def time_torch_cpu(self, n):
+        if self.torch_net is None:
+            raise NotImplementedError
+        import torch
+
+        with torch.no_grad():
+            self.torch_net(*self.torch_in)

@@ -71,3 +71,32 @@ def _demo_learner(xp):
     return DemoRow(method="RelaxationLearner(sor)", size="200 x 10x10", nit=out.nit,
                    error=err, reference="numpy solve (last system)", success=out.success,
                    seconds=seconds)
+
+
+@register_demo("linalg", "deep conjugate direction method, shipped network, 2-D Poisson "
+                         "with unseen disk obstacles")
+def _demo_dcdm(xp):
+    from ..problems import poisson_obstacles
+    from ._api import dcdm
+
+    n = 64 if xp.__name__.endswith("numpy") or is_cupy(xp) else 16
+    problem = poisson_obstacles((n, n), n_obstacles=6, kind="disks", seed=1001)
+    b = np.random.default_rng(0).standard_normal(n * n) * problem.fluid.ravel()
+    x_ref = __import__("scipy.sparse.linalg", fromlist=["spsolve"]).spsolve(
+        problem.A.tocsc(), b)
+    if is_cupy(xp):
+        import cupyx.scipy.sparse as csp
+
+        A = csp.csr_matrix(problem.A)
+    elif xp.__name__.endswith("numpy"):
+        A = problem.A
+    else:
+        A = xp.asarray(problem.A.toarray())
+    dcdm(A, xp.asarray(b), tol=1e-6, maxiter=1)  # JIT warm-up
+    synchronize(xp)
+    start = time.perf_counter()
+    res = dcdm(A, xp.asarray(b), tol=1e-6)
+    synchronize(xp)
+    row = _row("dcdm (model='poisson')", n, res, x_ref, time.perf_counter() - start)
+    row.size += ", disks"
+    return row

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._registry import Example, MethodSpec, Option, register_method
-from ._api import cg, sketch_solve, sor
+from ._api import cg, dcdm, sketch_solve, sor
 from ._sketch import SKETCHES
 
 
@@ -66,6 +66,35 @@ def _sketch_example(name, least_squares):
     return example
 
 
+def _dcdm_example(network):
+    """Jacobi directions (any namespace) on a random SPD matrix, or the shipped network
+    on an unseen obstacle geometry (disks; it was trained on boxes)."""
+    def example(xp, dtype):
+        from ..problems import poisson_obstacles, random_spd_matrix
+
+        if network:
+            problem = poisson_obstacles((12, 12), n_obstacles=2, kind="disks", seed=7)
+            A = problem.A.toarray()
+            b = np.random.default_rng(8).standard_normal(A.shape[0]) * problem.fluid.ravel()
+            kwargs = {}
+        else:
+            A = random_spd_matrix(10, cond=20.0, seed=3)
+            b = np.random.default_rng(4).standard_normal(10)
+            inverse_diagonal = xp.asarray(1.0 / np.diag(A), dtype=dtype)
+            kwargs = {"model": lambda r: inverse_diagonal * r}
+        x_ref = np.linalg.solve(A, b)
+        kwargs["tol"] = _tolerance(xp, dtype, 1e-10, 1e-5)
+        return Example(args=(xp.asarray(A, dtype=dtype), xp.asarray(b, dtype=dtype)),
+                       kwargs=kwargs, arg_names=("A", "b"), array_args=(0, 1),
+                       check=_checker(x_ref, xp, dtype, 1e-8, 1e-3), rtol=1e-3)
+    return example
+
+
+_DCDM_OPTIONS = {
+    "stall_window": Option(100, "stop as stalled when this many iterations lower the best "
+                                "residual by less than 1% (0: never)"),
+}
+
 _SOR_OPTIONS = {
     "ordering": Option("auto", "'natural', 'multicolor' or 'auto' (natural on CPU, "
                                "multicolor on GPU)"),
@@ -104,3 +133,17 @@ for _name in SKETCHES:
             example=_sketch_example(_name, _ls),
             reference="Strohmer & Vershynin (2009); Zouzias & Freris (2013); "
                       "Gower & Richtarik (2015)"))
+
+register_method(MethodSpec(
+    solver="dcdm", name="dcdm", func=dcdm, problem_class="linalg",
+    summary="deep conjugate direction method: a shipped convolutional network (or any "
+            "callable) gives the directions, A-orthogonalized, exact steps",
+    options=_DCDM_OPTIONS, example=_dcdm_example(False),
+    reference="Kaneda, West, Daviet, Teran, Kemp, Hanocka (ICML 2023)"))
+
+register_method(MethodSpec(
+    solver="dcdm", name="dcdm_network", func=dcdm, problem_class="linalg",
+    summary="dcdm with its default model, the shipped network (2-D Poisson with "
+            "obstacles); Numba convolutions, array-API reference elsewhere",
+    options=_DCDM_OPTIONS, example=_dcdm_example(True), has_kernels=True,
+    reference="Kaneda, West, Daviet, Teran, Kemp, Hanocka (ICML 2023)"))

@@ -16,11 +16,13 @@ from ._coordinate import (
 )
 from ._linalg import (
     LinearSystem,
+    ObstacleProblem,
     heat_equation_sequence,
     least_squares_problem,
     poisson_1d,
     poisson_2d,
     poisson_3d,
+    poisson_obstacles,
     random_spd_matrix,
     shifted_poisson_sequence,
 )
@@ -30,7 +32,8 @@ from ._smooth import rosenbrock
 __all__ = [
     "rosenbrock",
     # linear systems
-    "LinearSystem", "poisson_1d", "poisson_2d", "poisson_3d", "shifted_poisson_sequence",
+    "LinearSystem", "poisson_1d", "poisson_2d", "poisson_3d", "poisson_obstacles", "ObstacleProblem",
+    "shifted_poisson_sequence",
     "heat_equation_sequence", "random_spd_matrix", "least_squares_problem",
     # optimal transport
     "random_ot_problem", "random_point_clouds",

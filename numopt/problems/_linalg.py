@@ -20,6 +20,8 @@ __all__ = [
     "poisson_1d",
     "poisson_2d",
     "poisson_3d",
+    "ObstacleProblem",
+    "poisson_obstacles",
     "shifted_poisson_sequence",
     "heat_equation_sequence",
     "random_spd_matrix",
@@ -191,3 +193,109 @@ def least_squares_problem(m, n, *, consistent=True, noise=0.1, cond=10.0, seed=N
         b = b + noise * rng.standard_normal(m)
     x_ls = x_true if consistent else np.linalg.lstsq(A, b, rcond=None)[0]
     return A, b, x_ls
+
+
+class ObstacleProblem(NamedTuple):
+    """A Poisson system on a grid with solid obstacles (see :func:`poisson_obstacles`).
+
+    ``A`` is the ``N x N`` matrix (``N = prod(shape)``, cells in C order), ``fluid``
+    the boolean mask of shape ``shape`` (``False`` in solid cells)."""
+
+    A: object
+    fluid: np.ndarray
+    shape: tuple
+
+
+def _obstacle_mask(shape, n_obstacles, kind, rng):
+    grids = np.meshgrid(*[np.arange(s) + 0.5 for s in shape], indexing="ij")
+    solid = np.zeros(shape, dtype=bool)
+    low = min(shape)
+    for _ in range(n_obstacles):
+        centre = [rng.uniform(0.15 * s, 0.85 * s) for s in shape]
+        if kind == "boxes":
+            half = [rng.uniform(0.04, 0.14) * low for _ in shape]
+            inside = np.ones(shape, dtype=bool)
+            for g, c, h in zip(grids, centre, half):
+                inside &= np.abs(g - c) <= h
+        else:
+            radius = rng.uniform(0.05, 0.15) * low
+            inside = sum((g - c) ** 2 for g, c in zip(grids, centre)) <= radius**2
+        solid |= inside
+    return solid
+
+
+def poisson_obstacles(shape, *, n_obstacles=4, kind="boxes", seed=None):
+    """The 5-point (2-D) or 7-point (3-D) Laplacian on a grid with solid obstacles.
+
+    Fluid cells carry the unscaled Laplacian: ``-1`` for each fluid neighbour, and on
+    the diagonal the number of fluid neighbours plus the number of sides on the outer
+    boundary (Dirichlet, ``u = 0`` outside the box). A side facing a solid cell adds
+    nothing: a homogeneous Neumann wall, as for the pressure of an incompressible flow
+    around an obstacle (the setting of Kaneda et al., ICML 2023). Solid cells keep an
+    identity row, so the matrix stays on the full grid (a convolutional model sees an
+    image) and ``x = 0`` there when ``b = 0`` there. Fluid pockets enclosed by solid
+    cells would make the matrix singular (pure Neumann); they are filled as solid.
+    Without obstacles the matrix is :func:`poisson_2d` / :func:`poisson_3d`.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The grid, 2 or 3 dimensions.
+    n_obstacles : int
+        How many boxes or balls are dropped at random (they may overlap).
+    kind : {"boxes", "disks"}
+        Axis-aligned boxes or disks / balls.
+    seed : int or Generator, optional
+
+    Returns
+    -------
+    ObstacleProblem
+        ``(A, fluid, shape)``: ``A`` a float64 ``csr_array``, ``fluid`` a boolean mask.
+    """
+    from scipy import ndimage
+
+    if isinstance(shape, (int, np.integer)):
+        shape = (int(shape), int(shape))
+    shape = tuple(check_scalar(s, "shape", low=1, integer=True) for s in shape)
+    if len(shape) not in (2, 3):
+        raise ValueError(f"shape must have 2 or 3 entries, got {shape}")
+    n_obstacles = check_scalar(n_obstacles, "n_obstacles", low=0, integer=True)
+    if kind not in ("boxes", "disks"):
+        raise ValueError(f"kind must be 'boxes' or 'disks', got {kind!r}")
+    rng = np.random.default_rng(seed)
+    solid = _obstacle_mask(shape, n_obstacles, kind, rng)
+    labels, count = ndimage.label(~solid)
+    edge = np.zeros(shape, dtype=bool)
+    for axis in range(len(shape)):
+        index = [slice(None)] * len(shape)
+        for end in (0, -1):
+            index[axis] = end
+            edge[tuple(index)] = True
+    open_labels = np.unique(labels[edge & ~solid])
+    fluid = np.isin(labels, open_labels[open_labels > 0])
+    N = int(np.prod(shape))
+    index = np.arange(N).reshape(shape)
+    diag = np.zeros(shape)
+    rows, cols = [], []
+    for axis in range(len(shape)):
+        lo = [slice(None)] * len(shape)
+        hi = [slice(None)] * len(shape)
+        lo[axis], hi[axis] = slice(0, -1), slice(1, None)
+        both = fluid[tuple(lo)] & fluid[tuple(hi)]
+        a, b = index[tuple(lo)][both], index[tuple(hi)][both]
+        rows += [a, b]
+        cols += [b, a]
+        np.add.at(diag, tuple(lo), both)
+        np.add.at(diag, tuple(hi), both)
+        for end in (0, -1):   # the outer boundary: Dirichlet
+            face = [slice(None)] * len(shape)
+            face[axis] = end
+            diag[tuple(face)] += 1.0
+    diag = np.where(fluid, diag, 1.0).ravel()
+    rows = np.concatenate(rows + [np.arange(N)])
+    cols = np.concatenate(cols + [np.arange(N)])
+    vals = np.concatenate([-np.ones(rows.size - N), diag])
+    A = sp.csr_array((vals, (rows, cols)), shape=(N, N))
+    A.sum_duplicates()
+    A.sort_indices()
+    return ObstacleProblem(A, fluid, shape)
