@@ -17,8 +17,7 @@ from .._backend import get_namespace, is_numpy, to_numpy
 from .._loop import run_solver
 from .._result import OptimizeResult, Status
 from .._validation import _is_sparse, check_options, check_scalar
-from ._cg import _as_operator, _operator_like
-from ._system import as_rhs, check_x0, system_dtype
+from ._validation import as_operator, as_rhs, check_x0, operator_like, system_dtype
 
 DCDM_DEFAULTS = {"stall_window": 100}
 
@@ -116,19 +115,20 @@ class _DCDMSolver:
         return None
 
     def result(self, s):
-        fields = {"x": s["x"], "residual": s["rnorm"],
-                  "stats": {"n_matvec": s["n_matvec"], "n_model": s["n_model"]}}
-        if s["failure"] is not None and not s["rnorm"] <= self.threshold:
-            # a failed state ends the run, so no callback ever sees this field
-            fields["message_detail"] = (f"Residual norm {s['rnorm']:.3e} above the target "
-                                        f"{self.threshold:.3e}: {s['failure']}.")
-        return fields
+        return {"x": s["x"], "residual": s["rnorm"],
+                "stats": {"n_matvec": s["n_matvec"], "n_model": s["n_model"]}}
+
+    def detail(self, s, status):
+        if s["rnorm"] <= self.threshold:
+            return ""
+        why = f": {s['failure']}." if s["failure"] is not None else "."
+        return f"Residual norm {s['rnorm']:.3e} above the target {self.threshold:.3e}{why}"
 
 
 def _host_offdiagonal_free_rows(A, n):
     """Rows of ``A`` without off-diagonal entries (decoupled cells: solids), as a NumPy
     bool vector; all ``False`` for an operator."""
-    if _operator_like(A):
+    if operator_like(A):
         return np.zeros(n, dtype=bool)
     if _is_sparse(A):
         M = A.tocoo() if hasattr(A, "tocoo") else A
@@ -267,8 +267,8 @@ def dcdm(A, b, x0=None, *, model="poisson", grid_shape=None, n_orth=None, tol=1e
     -------
     OptimizeResult
         ``x``, ``success``, ``status``, ``message``, ``nit``, ``residual`` (``||b - A
-        x||`` of the returned ``x``) and ``stats`` (``n_matvec``, ``n_model``: products
-        with ``A`` and model applications). A model whose direction cannot make progress
+        x||`` of the returned ``x``), ``n_matvec`` and ``n_model`` (products with ``A``
+        and model applications). A model whose direction cannot make progress
         (orthogonal to the residual, ``d.A d <= 0``, non-finite) ends the run with
         status 4 (stalled) and the reason.
 
@@ -281,7 +281,7 @@ def dcdm(A, b, x0=None, *, model="poisson", grid_shape=None, n_orth=None, tol=1e
     >>> bool(res.success), bool(np.linalg.norm(b - A @ res.x) <= 1e-8 * np.linalg.norm(b))
     (True, True)
     """
-    arrays = [A] if not _operator_like(A) else []
+    arrays = [A] if not operator_like(A) else []
     xp = get_namespace(b, *(v for v in (x0, *arrays) if v is not None))
     opts = check_options(options, DCDM_DEFAULTS, "dcdm")
     stall_window = check_scalar(opts["stall_window"], "stall_window", low=0, integer=True)
@@ -290,7 +290,7 @@ def dcdm(A, b, x0=None, *, model="poisson", grid_shape=None, n_orth=None, tol=1e
         n_orth = NETWORK_N_ORTH if isinstance(model, str) else 2
     n_orth = check_scalar(n_orth, "n_orth", low=0, integer=True)
     dtype = system_dtype(xp, A, b)
-    matvec, n, _ = _as_operator(A, xp, dtype, "A")
+    matvec, n, _, _ = as_operator(A, xp, dtype, "A")
     b = as_rhs(b, xp, dtype, n)
     x0 = check_x0(x0, xp, dtype, n)
     maxiter = (10 * n if maxiter is None
@@ -299,7 +299,7 @@ def dcdm(A, b, x0=None, *, model="poisson", grid_shape=None, n_orth=None, tol=1e
     b_norm = float(xp.linalg.vector_norm(b))
     threshold = tol * b_norm
     solver = _DCDMSolver(xp, matvec, model, b, x0, threshold, n_orth, stall_window)
-    res = run_solver(solver, maxiter=maxiter, callback=callback)
+    res = run_solver(solver, maxiter=maxiter, callback=callback, xp=xp, disp=opts["disp"])
     # success is judged on the returned x: its true residual, recomputed here
     residual = float(xp.linalg.vector_norm(b - matvec(res.x)))
     if res.success and not residual <= threshold:
