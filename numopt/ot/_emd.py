@@ -3,16 +3,19 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 
 from .._result import Status
+from .._units import binary_exponent
 
 __all__ = ["solve_emd", "emd_measures", "transport_constraints", "default_tol"]
 
-# Pivot only on reduced costs below -PIVOT_RTOL * (max M - min M): the potentials reach
-# about min(n, m) times that range (the artificial arcs' cost), so smaller reduced costs
-# are rounding noise; at the optimum the cost is within PIVOT_RTOL * range * mass.
+# Pivot only on reduced costs below -PIVOT_RTOL * (max M - min M), or below the rounding
+# of potentials, which reach about min(n, m) times that range (the artificial arcs'
+# cost); at the optimum the cost is then within that threshold times the mass.
 PIVOT_RTOL = 1e-12
 
 
@@ -54,16 +57,26 @@ def solve_emd(a, b, M, *, maxiter):
     Ms = M if rows_kept.size == n and cols_kept.size == m else M[np.ix_(rows_kept, cols_kept)]
     low = float(Ms.min())
     # shifted to M >= 0: the optimal plan is the same, and the artificial cost needs a
-    # bound on alternating paths, at most min(n, m) forward arcs of cost <= max M
-    shifted = np.ascontiguousarray(Ms - low)
+    # bound on alternating paths, at most min(n, m) forward arcs of cost <= max M.
+    # Costs and masses are then taken in units (powers of two, so exact) where both lie
+    # in [0.5, 1): the artificial cost and the potentials cannot overflow for costs near
+    # 1e308, and masses near 1e-300 keep their digits.
+    shifted = np.subtract(Ms, low, order="C")
     spread = float(shifted.max())
-    unit = spread if spread > 0 else 1.0
+    cost_unit = math.ldexp(1.0, binary_exponent(spread)) if spread > 0 else 1.0
+    mass_unit = math.ldexp(1.0, binary_exponent(a.sum()))
+    shifted /= cost_unit
+    unit = spread / cost_unit if spread > 0 else 1.0
     ns, ms = shifted.shape
     art_cost = (min(ns, ms) + 1) * unit
+    threshold = max(PIVOT_RTOL, 16 * np.finfo(np.float64).eps * (min(ns, ms) + 1)) * unit
     block = max(10, int(np.ceil(np.sqrt(ns * ms))))
     rows, cols, values, pi, artificial, nit, code = network_simplex(
-        shifted, np.ascontiguousarray(a[rows_kept]), np.ascontiguousarray(b[cols_kept]),
-        art_cost, PIVOT_RTOL * unit, block, maxiter)
+        shifted, np.ascontiguousarray(a[rows_kept] / mass_unit),
+        np.ascontiguousarray(b[cols_kept] / mass_unit), art_cost, threshold, block, maxiter)
+    values *= mass_unit
+    pi *= cost_unit
+    artificial *= mass_unit
     keep = values > 0
     plan = sp.csr_array((values[keep], (rows_kept[rows[keep]], cols_kept[cols[keep]])),
                         shape=(n, m))
@@ -126,3 +139,38 @@ def emd_measures(plan, f, g, a, b, M):
     gap = abs(float(a @ f64 + b @ g64) - cost)
     return {"marginal_error": error, "dual_violation": violation, "duality_gap": gap,
             "cost": cost}
+
+
+def monotone_plan(x_a, x_b, a, b):
+    """The monotone (north-west corner on sorted points) plan between 1-D measures, by
+    sorting and merging the cumulative weights: O((n + m) log(n + m)).
+
+    Returns ``(rows, cols, values)``: at most n + m - 1 entries, one per interval between
+    consecutive distinct cumulative weights; points of zero weight get none. ``b`` must
+    already have the mass of ``a``.
+    """
+    order_a = np.argsort(x_a, kind="stable")
+    order_b = np.argsort(x_b, kind="stable")
+    cum_a = np.cumsum(a[order_a])
+    cum_b = np.cumsum(b[order_b])
+    total = cum_a[-1]
+    # both quantile functions end at a's mass (b's cumulative sum may round differently)
+    inner = np.concatenate([cum_a[:-1], cum_b[:-1]])
+    breaks = np.unique(inner[(inner > 0) & (inner < total)])
+    breaks = np.append(breaks, total)
+    values = np.diff(breaks, prepend=0.0)
+    # interval (breaks[k-1], breaks[k]] lies in the quantile range of the first point
+    # whose cumulative weight reaches breaks[k]
+    i = np.minimum(np.searchsorted(cum_a, breaks, side="left"), cum_a.size - 1)
+    j = np.minimum(np.searchsorted(cum_b, breaks, side="left"), cum_b.size - 1)
+    return order_a[i], order_b[j], values
+
+
+def ground_cost_1d(x, y, metric, p):
+    """The 1-D ground cost d(x, y) of ``emd_1d``'s metrics (each convex in x - y)."""
+    d = np.abs(x - y)
+    if metric == "sqeuclidean":
+        return d * d
+    if metric == "minkowski":
+        return d ** p
+    return d

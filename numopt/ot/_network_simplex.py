@@ -87,14 +87,25 @@ def _tree_potentials(pi, M, n, m, art_cost, parent, pred, pred_dir, thread, root
 
 
 @njit(cache=True, nogil=True)
-def _tree_flows(flow, supply, parent, pred_dir, thread, rev_thread, root):
+def _tree_flows(flow, supply, parent, pred_dir, rev_thread, root):
     """The flows of the tree arcs, recomputed from the supplies: the flow into or out of
-    a subtree is its net supply (reverse preorder visits every subtree before its root)."""
-    net = supply.copy()
+    a subtree is its net supply (reverse preorder visits every subtree before its root).
+
+    The sums are kept in double-double (a rounded sum and its exact error), so a subtree
+    whose supplies cancel (a degenerate arc: uniform weights, ties) gets a flow of
+    exactly zero rather than a rounding residue that would show up as a nonzero.
+    """
+    hi = supply.copy()
+    lo = np.zeros_like(supply)
     u = rev_thread[root]
     while u != root:
-        flow[u] = net[u] * pred_dir[u]
-        net[parent[u]] += net[u]
+        flow[u] = (hi[u] + lo[u]) * pred_dir[u]
+        p = parent[u]
+        s = hi[p] + hi[u]
+        t = s - hi[p]
+        err = (hi[p] - (s - t)) + (hi[u] - t) + lo[p] + lo[u]
+        hi[p] = s + err
+        lo[p] = err - (hi[p] - s)
         u = rev_thread[u]
 
 
@@ -334,7 +345,7 @@ def network_simplex(M, a, b, art_cost, threshold, block, maxiter):
 
     if not refreshed:
         _tree_potentials(pi, M, n, m, art_cost, parent, pred, pred_dir, thread, root)
-    _tree_flows(flow, supply, parent, pred_dir, thread, rev_thread, root)
+    _tree_flows(flow, supply, parent, pred_dir, rev_thread, root)
     count = 0
     artificial = 0.0
     for u in range(N):
