@@ -188,8 +188,8 @@ def emd(a, b, M, *, tol=None, maxiter=None, dense=False, **options):
         Most simplex pivots (default: no limit; the pivot rule terminates). A run cut
         there returns the current feasible plan with ``status=1`` (MAXITER).
     dense : bool
-        Return the plan as a dense ndarray (the layout before numopt 0.x, and POT's)
-        instead of a ``scipy.sparse.csr_array``.
+        Return the plan as a dense ndarray (the layout ``emd`` returned before it moved
+        to the network simplex, and POT's) instead of a ``scipy.sparse.csr_array``.
 
     Returns
     -------
