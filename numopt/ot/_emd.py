@@ -13,10 +13,11 @@ from .._units import binary_exponent
 
 __all__ = ["solve_emd", "emd_measures", "transport_constraints", "default_tol"]
 
-# Pivot only on reduced costs below -PIVOT_RTOL * (max M - min M), or below the rounding
-# of potentials, which reach about min(n, m) times that range (the artificial arcs'
-# cost); at the optimum the cost is then within that threshold times the mass.
-PIVOT_RTOL = 1e-12
+# Pivot only on reduced costs below -PIVOT_RTOL times the artificial cost (the size of
+# the potentials, so of their rounding); at the optimum the cost is then within that
+# threshold times the mass. The artificial cost starts at ART_START times the cost range.
+PIVOT_RTOL = 16 * np.finfo(np.float64).eps
+ART_START = 2.0
 
 
 def default_tol(dtype) -> float:
@@ -68,12 +69,12 @@ def solve_emd(a, b, M, *, maxiter):
     shifted /= cost_unit
     unit = spread / cost_unit if spread > 0 else 1.0
     ns, ms = shifted.shape
-    art_cost = (min(ns, ms) + 1) * unit
-    threshold = max(PIVOT_RTOL, 16 * np.finfo(np.float64).eps * (min(ns, ms) + 1)) * unit
+    art_max = (min(ns, ms) + 1) * unit
     block = max(10, int(np.ceil(np.sqrt(ns * ms))))
     rows, cols, values, pi, artificial, nit, code = network_simplex(
         shifted, np.ascontiguousarray(a[rows_kept] / mass_unit),
-        np.ascontiguousarray(b[cols_kept] / mass_unit), art_cost, threshold, block, maxiter)
+        np.ascontiguousarray(b[cols_kept] / mass_unit), min(ART_START, min(ns, ms) + 1) * unit,
+        art_max, PIVOT_RTOL, 1e-14, block, maxiter)
     values *= mass_unit
     pi *= cost_unit
     artificial *= mass_unit

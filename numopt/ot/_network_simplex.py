@@ -114,11 +114,15 @@ def _tree_flows(flow, supply, parent, pred_dir, rev_thread, root):
 
 
 @njit(cache=True, nogil=True)
-def network_simplex(M, a, b, art_cost, threshold, block, maxiter):
+def network_simplex(M, a, b, art_cost, art_max, threshold_rel, flow_tol, block, maxiter):
     """Solve min <P, M> over P >= 0 with P 1 = a, P^T 1 = b (all weights positive, M >= 0).
 
-    ``art_cost`` must exceed the cost of every alternating path (min(n, m) max M);
-    arcs enter when their reduced cost is below ``-threshold``. Returns ``(rows, cols,
+    The artificial arcs start at cost ``art_cost``; where the optimal basis still sends
+    more than ``flow_tol`` through them, their cost is raised fourfold (up to
+    ``art_max``, above the cost of every alternating path: min(n, m) max M) and the
+    pivots go on from that basis. A small artificial cost keeps the potentials, and so
+    their rounding, small. Arcs enter when their reduced cost is below ``-threshold``,
+    ``threshold_rel`` times the current artificial cost. Returns ``(rows, cols,
     values, pi, artificial_flow, nit, status)``: the real tree arcs and their flows
     (recomputed from the supplies), potentials (sources 0..n-1, sinks n..n+m-1, the
     reduced cost of arc (i, j) is M_ij + pi_i - pi_{n+j} >= -threshold), the largest
@@ -172,11 +176,25 @@ def network_simplex(M, a, b, art_cost, threshold, block, maxiter):
     nit = 0
     start = 0
     refreshed = False
+    threshold = threshold_rel * art_cost
     while True:
         in_arc, start = _find_entering(M, pi, state, n, m, block, start, threshold)
         if in_arc < 0:
             if refreshed:
-                break
+                if art_cost >= art_max:
+                    break
+                stuck = False
+                for u in range(N):
+                    if pred[u] >= nm and flow[u] > flow_tol:
+                        stuck = True
+                        break
+                if not stuck:
+                    break
+                # mass still goes through the root: the artificial cost is too small
+                art_cost = min(4.0 * art_cost, art_max)
+                threshold = threshold_rel * art_cost
+                _tree_potentials(pi, M, n, m, art_cost, parent, pred, pred_dir, thread, root)
+                continue
             # confirm optimality on potentials free of accumulated rounding
             _tree_potentials(pi, M, n, m, art_cost, parent, pred, pred_dir, thread, root)
             refreshed = True

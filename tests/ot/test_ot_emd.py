@@ -84,6 +84,23 @@ def test_random_costs_spanning_1e8_match_pot(seed):
     assert_certified(res, a, b, M)
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_wide_cost_range_keeps_reduced_costs_tight(seed):
+    # the potentials carry the artificial cost; at (min(n, m) + 1) * range it made the
+    # pivot threshold about 1e-12 of max|M| (reduced costs to -1e-4 left for costs up to
+    # 1e8, cost 1e-4 relative above the optimum); the artificial cost now starts at
+    # twice the range and rises only while mass goes through the root
+    rng = np.random.default_rng(seed)
+    n, m = 250, 200
+    a, b = rng.random(n), rng.random(m)
+    a, b = a / a.sum(), b / b.sum()
+    M = rng.random((n, m))
+    M[M > 0.9] = 1e8
+    res = emd(a, b, M)
+    assert_certified(res, a, b, M, rtol=1e-13)
+    assert res.cost <= np.sum(ot.emd(a, b, M) * M) * (1 + 1e-12)
+
+
 @pytest.mark.parametrize("others", [1, 3])
 def test_row_of_tiny_weight_keeps_its_mass(others):
     # one target column: the only feasible plan is a itself; HiGHS dropped the 1.3e-7
