@@ -1,7 +1,7 @@
-"""Public optimal-transport solvers: sinkhorn, emd, sparse_ot, quadratic_ot."""
+"""Public optimal-transport solvers: sinkhorn, emd, emd_1d, wasserstein_1d, sparse_ot,
+quadratic_ot."""
 
 from __future__ import annotations
-
 
 import numpy as np
 import scipy.sparse as sp
