@@ -1,11 +1,12 @@
 """Optimal transport: Sinkhorn (kernel and log domain, epsilon scaling, batched),
-Sinkhorn-Newton-Sparse, sparsity-constrained and quadratically regularized OT, and an
-exact LP reference (``emd``)."""
+Sinkhorn-Newton-Sparse, sparsity-constrained and quadratically regularized OT, exact OT
+by the network simplex (``emd``) and on the line (``emd_1d``, ``wasserstein_1d``)."""
 
-from ._api import emd, quadratic_ot, sinkhorn, sparse_ot
+from ._api import emd, emd_1d, quadratic_ot, sinkhorn, sparse_ot, wasserstein_1d
 from . import _demo, _methods  # noqa: F401  (register the demos and methods)
 
-__all__ = ["sinkhorn", "emd", "sparse_ot", "quadratic_ot", "EntropicOT", "SparseOT"]
+__all__ = ["sinkhorn", "emd", "emd_1d", "wasserstein_1d", "sparse_ot", "quadratic_ot",
+           "EntropicOT", "SparseOT"]
 
 _ESTIMATORS = ("EntropicOT", "SparseOT")
 

@@ -1,20 +1,21 @@
-"""Public optimal-transport solvers: sinkhorn, emd, sparse_ot, quadratic_ot."""
+"""Public optimal-transport solvers: sinkhorn, emd, emd_1d, wasserstein_1d, sparse_ot,
+quadratic_ot."""
 
 from __future__ import annotations
 
 import itertools
-import math
 
 import numpy as np
+import scipy.sparse as sp
 
-from .._backend import is_cupy
+from .._backend import float_dtype, get_namespace, is_cupy
 from .._loop import DispTable, run_solver, wrap_callback
 from .._result import OptimizeResult, Status
 from .._validation import check_choice, check_options, check_scalar
 from ._common import validate_problem
 from ._sinkhorn import SinkhornSolver, epsilon_schedule, kernel_underflow_risk
 
-__all__ = ["sinkhorn", "emd", "sparse_ot", "quadratic_ot"]
+__all__ = ["sinkhorn", "emd", "emd_1d", "wasserstein_1d", "sparse_ot", "quadratic_ot"]
 
 SINKHORN_METHODS = ("auto", "kernel", "log", "sns")
 
@@ -157,53 +158,260 @@ def _unbatch(xp, res):
     return res
 
 
-def emd(a, b, M, **options):
-    """Exact (unregularized) optimal transport by linear programming.
+def emd(a, b, M, *, tol=None, maxiter=None, dense=False, **options):
+    r"""Exact (unregularized) optimal transport by the network simplex.
 
-    Solves :math:`\\min_{P \\ge 0,\\ P1 = a,\\ P^T 1 = b} \\langle P, M\\rangle` with SciPy's
-    HiGHS solver, or with :func:`scipy.optimize.linear_sum_assignment` when the problem
-    is square with uniform weights (an assignment).
+    Solves :math:`\min_{P \ge 0,\ P1 = a,\ P^T 1 = b} \langle P, M\rangle` with a primal
+    network simplex on the complete bipartite graph (the algorithm of POT's ``ot.emd``
+    and LEMON: block-search pivoting, a strongly feasible spanning-tree basis), in
+    float64 with the costs as given (never rescaled: costs spanning 1e8 are solved as
+    accurately as costs in [0, 1]).
 
     Parameters
     ----------
-    a, b : array of shape (n,) and (m,), or None
-        Non-negative weights of equal total mass (``None``: uniform).
+    a : array of shape (n,) or (B, n), or None
+        Source weights (non-negative; ``None`` means uniform). Points of zero weight are
+        left out of the solve and get zero rows; any positive weight, however small,
+        keeps its mass.
+    b : array of shape (m,) or (B, m), or None
+        Target weights, same total mass as ``a`` (relative tolerance 1e-6; ``b`` is then
+        scaled to the mass of ``a``). A 2-D ``a`` or ``b`` solves ``B`` problems with the
+        same cost matrix, one after the other.
     M : array of shape (n, m)
-        Cost matrix.
+        Cost matrix (finite; any sign).
+    tol : float, optional
+        Relative tolerance of the certificate that decides ``success``: the L1 marginal
+        error at most ``tol * sum(a)``, the dual violation ``max(f_i + g_j - M_ij)`` at
+        most ``tol * max|M|`` and the duality gap at most ``tol * max|M| * sum(a)``, all
+        recomputed from the returned plan and potentials. Default 1e-9 (float32 input:
+        7.6e-6, the rounding of the returned float32 arrays).
+    maxiter : int, optional
+        Most simplex pivots (default: no limit; the pivot rule terminates). A run cut
+        there returns the current feasible plan with ``status=1`` (MAXITER).
+    dense : bool
+        Return the plan as a dense ndarray (the layout ``emd`` returned before it moved
+        to the network simplex, and POT's) instead of a ``scipy.sparse.csr_array``.
 
     Returns
     -------
     OptimizeResult
-        ``plan`` (also ``x``), ``cost`` (= ``fun``), dual potentials ``f``, ``g`` with
-        ``f_i + g_j <= M_ij`` (equality on the support of the plan), ``marginal_error``,
-        ``nit`` (simplex/IPM iterations, or n for an assignment), ``success``...
+        ``plan`` (also ``x``): a ``scipy.sparse.csr_array`` (``dense=True``: an ndarray)
+        with non-negative entries, at most n + m - 1 of them nonzero (a vertex of the
+        transport polytope); ``cost`` (= ``fun``) = <P, M>; dual potentials ``f``, ``g``
+        with ``f_i + g_j <= M_ij`` and equality on the plan's support (a point of zero
+        weight gets the largest potential that keeps dual feasibility);
+        ``marginal_error`` (L1, of the returned plan), ``dual_violation``,
+        ``duality_gap`` = ``|<a,f> + <b,g> - cost|``, ``nit`` (pivots), ``method``,
+        ``success``, ``status``, ``message`` (naming the measure that missed ``tol``).
+        For batched input ``plan`` is a list of B plans (``dense=True``: an array
+        (B, n, m)), ``f`` and ``g`` are (B, n) and (B, m), ``cost``, ``marginal_error``,
+        ``dual_violation``, ``duality_gap`` and ``nit_per_problem`` are arrays of shape
+        (B,), ``nit`` their total, and ``converged`` says which problems succeeded.
 
     Examples
     --------
     >>> from numopt.ot import emd
     >>> res = emd([0.5, 0.5], [0.5, 0.5], [[0.0, 1.0], [1.0, 0.0]])
-    >>> res.cost
-    0.0
+    >>> res.cost, res.plan.toarray().tolist()
+    (0.0, [[0.5, 0.0], [0.0, 0.5]])
     """
     from .._backend import is_numpy, to_numpy
-    from ._emd import solve_emd
+    from ._emd import default_tol, emd_measures, solve_emd
 
     opts = check_options(options, {}, "emd")
-    xp, a, b, M = validate_problem(a, b, M)
+    xp, a, b, M, batched = validate_problem(a, b, M, batch=True)
     if not is_numpy(xp):
-        raise TypeError("emd needs NumPy input (it calls SciPy's HiGHS)")
+        raise TypeError("emd needs NumPy input (it returns a scipy.sparse plan)")
     dtype = M.dtype
+    tol = default_tol(dtype) if tol is None else check_scalar(tol, "tol", low=0, low_open=True)
+    limit = (np.iinfo(np.int64).max if maxiter is None
+             else check_scalar(maxiter, "maxiter", low=0, integer=True))
+    if not isinstance(dense, (bool, np.bool_)):
+        raise TypeError(f"dense must be a bool, got {type(dense).__name__}")
     a64, b64, M64 = (np.asarray(to_numpy(x), dtype=np.float64) for x in (a, b, M))
-    plan, f, g, nit, ok, detail = solve_emd(a64, b64, M64)
-    status = Status.SUCCESS if ok else Status.STALLED
-    err = float(np.abs(plan.sum(axis=1) - a64).sum() + np.abs(plan.sum(axis=0) - b64).sum())
-    cost = float(np.sum(plan * M64))
-    res = OptimizeResult.from_status(
-        status, detail, x=plan.astype(dtype), plan=plan.astype(dtype), cost=cost, fun=cost,
-        f=f.astype(dtype), g=g.astype(dtype), marginal_error=err, nit=nit, method="emd")
-    if opts["disp"]:  # one LP solve: no progress rows, SciPy's closing summary
+    M64 = np.ascontiguousarray(M64)
+    # masses equal in float64 too (b was scaled to a's mass in the input dtype)
+    b64 = b64 * (a64.sum(axis=1) / b64.sum(axis=1))[:, None]
+    scale = float(np.max(np.abs(M64))) or 1.0
+    results = []
+    for k in range(a64.shape[0]):
+        plan, f, g, nit, status, detail = solve_emd(a64[k], b64[k], M64, maxiter=limit)
+        plan = plan.astype(dtype)
+        f, g = f.astype(dtype), g.astype(dtype)
+        measures = emd_measures(plan, f, g, a64[k], b64[k], M64)
+        if status == Status.SUCCESS:
+            status, detail = _emd_certificate(measures, float(a64[k].sum()), scale, tol)
+        results.append(OptimizeResult.from_status(
+            status, detail, x=plan.toarray() if dense else plan, cost=measures["cost"],
+            f=f, g=g, marginal_error=measures["marginal_error"],
+            dual_violation=measures["dual_violation"], duality_gap=measures["duality_gap"],
+            nit=nit))
+    if not batched:
+        res = results[0]
+        res["plan"] = res.x
+        res["fun"] = res.cost
+        res["method"] = "network_simplex"
+    else:
+        res = _stack_emd(results, dense)
+    if opts["disp"]:  # one network-simplex solve: no progress rows, SciPy's summary
         DispTable().summary(res)
     return res
+
+
+def _emd_certificate(measures, mass, scale, tol):
+    """SUCCESS if the recomputed measures of an optimal basis meet ``tol``, else STALLED
+    with the measures that missed it (rounding of a badly scaled problem)."""
+    missed = []
+    if measures["marginal_error"] > tol * mass:
+        missed.append(f"the L1 marginal error {measures['marginal_error']:.3g} exceeds "
+                      f"tol * sum(a) = {tol * mass:.3g}")
+    if measures["dual_violation"] > tol * scale:
+        missed.append(f"the dual violation max(f_i + g_j - M_ij) = "
+                      f"{measures['dual_violation']:.3g} exceeds tol * max|M| = {tol * scale:.3g}")
+    if measures["duality_gap"] > tol * scale * mass:
+        missed.append(f"the duality gap {measures['duality_gap']:.3g} exceeds "
+                      f"tol * max|M| * sum(a) = {tol * scale * mass:.3g}")
+    if missed:
+        return Status.STALLED, ("The optimal basis fails its certificate: "
+                                + "; ".join(missed) + ".")
+    return Status.SUCCESS, ""
+
+
+def _stack_emd(results, dense):
+    """One result for B problems: arrays stacked along a first axis of size B."""
+    plans = [r.x for r in results]
+    worst = max(results, key=lambda r: (r.status != 0, r.status))
+    failed = [k for k, r in enumerate(results) if not r.success]
+    detail = ("" if not failed else
+              f"Problems {failed[:10]}{'...' if len(failed) > 10 else ''} failed; the first: "
+              f"{results[failed[0]].message}")
+    plan = np.stack(plans) if dense else plans
+    nits = np.array([r.nit for r in results])
+    return OptimizeResult.from_status(
+        Status(worst.status), detail, x=plan, plan=plan,
+        cost=np.array([r.cost for r in results]), fun=np.array([r.cost for r in results]),
+        f=np.stack([r.f for r in results]), g=np.stack([r.g for r in results]),
+        marginal_error=np.array([r.marginal_error for r in results]),
+        dual_violation=np.array([r.dual_violation for r in results]),
+        duality_gap=np.array([r.duality_gap for r in results]),
+        converged=np.array([r.success for r in results]), nit_per_problem=nits,
+        nit=int(nits.sum()), method="network_simplex")
+
+
+EMD_1D_METRICS = ("sqeuclidean", "euclidean", "cityblock", "minkowski")
+
+
+def emd_1d(x_a, x_b, a=None, b=None, metric="sqeuclidean", p=1, *, dense=False):
+    """Exact optimal transport between measures on the real line.
+
+    For a cost convex in ``x - y`` the monotone plan (the north-west corner rule on the
+    sorted points) is optimal; it is built by sorting both point sets and merging their
+    cumulative weights in O((n + m) log(n + m)), no LP. Same arguments and plan as POT's
+    ``ot.emd_1d``.
+
+    Parameters
+    ----------
+    x_a, x_b : array of shape (n,) and (m,) (or (n, 1) and (m, 1))
+        Positions of the source and target points (finite).
+    a, b : array of shape (n,) and (m,), or None
+        Non-negative weights of equal total mass (``None``: uniform; masses within 1e-6
+        relative, ``b`` then scaled to the mass of ``a``).
+    metric : {"sqeuclidean", "euclidean", "cityblock", "minkowski"}
+        Ground cost: ``|x - y|**2``, ``|x - y|`` (twice), or ``|x - y|**p``.
+    p : float
+        Exponent of ``"minkowski"``, ``>= 1`` (the cost must be convex).
+    dense : bool
+        Return the plan as a dense ndarray instead of a ``scipy.sparse.csr_array``.
+
+    Returns
+    -------
+    OptimizeResult
+        ``plan`` (also ``x``) with at most n + m - 1 nonzeros, ``cost`` (= ``fun``),
+        ``marginal_error``, ``nit`` (0), ``success``, ``status``, ``message``, ``method``.
+
+    Examples
+    --------
+    >>> from numopt.ot import emd_1d
+    >>> res = emd_1d([0.0, 1.0], [0.5, 2.0])
+    >>> res.cost
+    0.625
+    """
+    from ._emd import ground_cost_1d, monotone_plan
+
+    x_a, x_b, a, b, dtype = _validate_1d(x_a, x_b, a, b)
+    check_choice(metric, "metric", EMD_1D_METRICS)
+    p = check_scalar(p, "p", low=1)
+    rows, cols, values = monotone_plan(x_a, x_b, a, b)
+    cost = float(values @ ground_cost_1d(x_a[rows], x_b[cols], metric, p))
+    n, m = x_a.size, x_b.size
+    error = float(np.abs(np.bincount(rows, values, minlength=n) - a).sum()
+                  + np.abs(np.bincount(cols, values, minlength=m) - b).sum())
+    plan = sp.csr_array((values.astype(dtype), (rows, cols)), shape=(n, m))
+    plan = plan.toarray() if dense else plan
+    return OptimizeResult.from_status(Status.SUCCESS, "", x=plan, plan=plan, cost=cost,
+                                      fun=cost, marginal_error=error, nit=0, method="emd_1d")
+
+
+def wasserstein_1d(x_a, x_b, a=None, b=None, p=1):
+    r"""The p-Wasserstein distance between measures on the real line.
+
+    :math:`W_p = \left(\int_0^1 |F_a^{-1}(q) - F_b^{-1}(q)|^p\,dq\right)^{1/p}`, from the
+    monotone plan of :func:`emd_1d` (O((n + m) log(n + m))). Unlike POT's
+    ``ot.wasserstein_1d``, which returns :math:`W_p^p`, this is the distance itself (as
+    ``scipy.stats.wasserstein_distance`` for p = 1).
+
+    Parameters
+    ----------
+    x_a, x_b : array of shape (n,) and (m,)
+        Positions of the points.
+    a, b : array of shape (n,) and (m,), or None
+        Non-negative weights of equal total mass (``None``: uniform).
+    p : float
+        Order, ``>= 1``.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> from numopt.ot import wasserstein_1d
+    >>> wasserstein_1d([0.0, 1.0], [0.5, 2.0], p=2)
+    0.790569415042...
+    """
+    from ._emd import ground_cost_1d, monotone_plan
+
+    x_a, x_b, a, b, _ = _validate_1d(x_a, x_b, a, b)
+    p = check_scalar(p, "p", low=1)
+    rows, cols, values = monotone_plan(x_a, x_b, a, b)
+    return float(values @ ground_cost_1d(x_a[rows], x_b[cols], "minkowski", p)) ** (1.0 / p)
+
+
+def _validate_1d(x_a, x_b, a, b):
+    """Points as float64 vectors (an (n, 1) column is accepted, as POT does) and weights
+    checked as for every OT problem; also the dtype of the input."""
+    from .._backend import is_numpy, to_numpy
+    from .._validation import as_array
+    from ._common import validate_weights
+
+    xp = get_namespace(*(x for x in (x_a, x_b, a, b) if x is not None))
+    if not is_numpy(xp):
+        raise TypeError("emd_1d needs NumPy input (it returns a scipy.sparse plan)")
+    points = []
+    for x, name in ((x_a, "x_a"), (x_b, "x_b")):
+        arr = as_array(x, name, xp, ndim=(1, 2))
+        if arr.ndim == 2:
+            if arr.shape[1] != 1:
+                raise ValueError(f"{name} must have shape (n,) or (n, 1), got {arr.shape}")
+            arr = arr[:, 0]
+        if arr.shape[0] == 0:
+            raise ValueError(f"{name} must hold at least one point")
+        points.append(arr)
+    dtype = float_dtype(xp, *(x for x in (*points, a, b) if x is not None and hasattr(x, "dtype")))
+    n, m = points[0].shape[0], points[1].shape[0]
+    a, b, _ = validate_weights(xp, a, b, n, m, dtype, against=("x_a.shape[0]", "x_b.shape[0]"))
+    x_a, x_b, a, b = (np.asarray(to_numpy(v), dtype=np.float64) for v in (*points, a, b))
+    return x_a, x_b, a, b, dtype
 
 
 def sparse_ot(a, b, M, k, *, gamma=1.0, formulation="semi_dual", tol=1e-6, maxiter=500,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .._backend import float_dtype, get_namespace
 from .._validation import as_array, check_nonnegative, check_shape
 
-__all__ = ["validate_problem", "mass_tolerance", "plan_marginal_error", "uniform"]
+__all__ = ["validate_problem", "validate_weights", "mass_tolerance", "plan_marginal_error", "uniform"]
 
 
 def mass_tolerance(xp, dtype) -> float:
@@ -31,6 +31,18 @@ def validate_problem(a, b, M, *, batch=False):
     M = xp.astype(M, dtype) if M.dtype != dtype else M
     n, m = M.shape
     device = M.device if hasattr(M, "device") else None
+    a, b, batched = validate_weights(xp, a, b, n, m, dtype, device, batch=batch,
+                                     against=("M.shape[0]", "M.shape[1]"))
+    if batch:
+        return xp, a, b, M, batched
+    return xp, a, b, M
+
+
+def validate_weights(xp, a, b, n, m, dtype, device=None, *, batch=False,
+                     against=("n", "m")):
+    """Check the weights of a problem of n sources and m targets (``None``: uniform) and
+    return ``a, b, batched``, ``b`` scaled to the mass of ``a``; see
+    :func:`validate_problem`. ``against`` names what fixed n and m, for the messages."""
     ndims = (1, 2) if batch else 1
     a = uniform(xp, n, dtype, device) if a is None else as_array(a, "a", xp, ndim=ndims, dtype=dtype)
     b = uniform(xp, m, dtype, device) if b is None else as_array(b, "b", xp, ndim=ndims, dtype=dtype)
@@ -38,8 +50,8 @@ def validate_problem(a, b, M, *, batch=False):
     if a.ndim == 2 and b.ndim == 2 and a.shape[0] != b.shape[0]:
         raise ValueError(f"a and b must hold the same number of problems, got "
                          f"{a.shape[0]} and {b.shape[0]}")
-    check_shape(a, "a", (None,) * (a.ndim - 1) + (n,), against="M.shape[0]")
-    check_shape(b, "b", (None,) * (b.ndim - 1) + (m,), against="M.shape[1]")
+    check_shape(a, "a", (None,) * (a.ndim - 1) + (n,), against=against[0])
+    check_shape(b, "b", (None,) * (b.ndim - 1) + (m,), against=against[1])
     check_nonnegative(a, "a", xp)
     check_nonnegative(b, "b", xp)
     mass_a = xp.sum(a, axis=-1)
@@ -61,8 +73,7 @@ def validate_problem(a, b, M, *, batch=False):
         B = a.shape[0] if a.ndim == 2 else b.shape[0] if b.ndim == 2 else 1
         a = xp.broadcast_to(a, (B, n)) if a.ndim == 1 else a
         b = xp.broadcast_to(b, (B, m)) if b.ndim == 1 else b
-        return xp, a, b, M, batched
-    return xp, a, b, M
+    return a, b, batched
 
 
 def _show(xp, mass):

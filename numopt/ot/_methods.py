@@ -50,6 +50,7 @@ def _emd_example(xp, dtype):
 
         P = ot.emd(_to_numpy(a), _to_numpy(b), _to_numpy(M))
         assert abs(res.cost - float(np.sum(P * _to_numpy(M)))) <= 1e-6
+        assert res.plan.nnz <= sum(M.shape) - 1 and (res.plan.data >= 0).all()
 
     return Example(args=(a, b, M), arg_names=("a", "b", "M"), array_args=(0, 1, 2),
                    check=check, dtype_fields=("x", "f", "g"))
@@ -126,10 +127,11 @@ for _method, _reg, _summary, _ns in (
                    "scaling algorithms for entropy regularized transport problems, 2019")))
 
 register_method(MethodSpec(
-    solver="emd", name="highs", func=_api.emd, problem_class="ot",
-    summary="exact OT by SciPy's HiGHS LP (assignment for uniform square problems)",
+    solver="emd", name="network_simplex", func=_api.emd, problem_class="ot",
+    summary="exact OT by the network simplex (block search, strongly feasible trees)",
     example=_emd_example, supports_callback=False, namespaces=("numpy",),
-    reference="Dantzig's transportation LP; HiGHS"))
+    reference="Kovacs, Minimum-cost flow algorithms: an experimental evaluation, 2015 "
+              "(LEMON); Cunningham, A network simplex method, 1976"))
 
 for _form in ("semi_dual", "dual"):
     register_method(MethodSpec(

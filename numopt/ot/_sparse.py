@@ -605,8 +605,7 @@ def _assignment_result(a, b, M, gamma):
     assignment; the regularizer is then constant, so exact OT solves the problem."""
     from ._emd import solve_emd
 
-    plan, f, g, nit, _, _ = solve_emd(a, b, M)
-    plan = sp.csr_array(plan)
+    plan, f, g, nit, _, _ = solve_emd(a, b, M, maxiter=np.iinfo(np.int64).max)
     cost = float(plan.multiply(M).sum())
     fun = cost + 0.5 * gamma * float(plan.multiply(plan).sum())
     # Raising f by c adds c * mass - m c^2 / (2 gamma) to the dual (the assigned
