@@ -13,6 +13,10 @@ fixed-point residual ``||T(Z) - Z||_F / ||P_Omega(M)||_F`` of the returned ``Z``
 ``T`` computed exactly (a dense or ARPACK SVD of the filled matrix, in float64). The
 change between consecutive iterates, which is that residual with the iteration's
 one-step SVD, decides when to compute it.
+
+The method is CPU-only (``complete`` rejects GPU input for it): its exact fixed-point
+map uses SciPy's ARPACK, and its dense algebra is written against NumPy; the per-entry
+residuals go through the kernel registry with the input's namespace ``xp``.
 """
 
 from __future__ import annotations
@@ -21,14 +25,14 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
 from .._backend import get_kernel
-from . import _rows  # noqa: F401  (declares the kernels)
 from .._result import Status
 from .._validation import check_seed
-from ._data import ROUNDING_FLOOR_ULPS, observed_misfit, stall_detail, unmet_detail
+from . import _rows  # noqa: F401  (declares the kernels)
+from ._observations import observed_csr, observed_misfit, sparse_module
 from ._spectral import randomized_svd
+from ._stopping import ROUNDING_FLOOR_ULPS, StopsInStep, stall_detail, unmet_detail
 
 # fancyimpute's default shrinkage (and Mazumder, Hastie, Tibshirani's rule of thumb): the
 # largest singular value of the zero-filled observations over 50.
@@ -58,6 +62,7 @@ class _State:
     # the exact fixed-point residual of this iterate (NaN until needed): the measure
     # that success is decided on
     checked: float = math.nan
+    stop: Status | None = None   # decided by step (see _stopping)
 
 
 def _difference_norm(A1, B1, A2, B2):
@@ -82,7 +87,9 @@ def _change_norm(U1, s1, V1, U0, s0, V0):
     return math.sqrt(float(np.sum(E * E)) + float(np.sum(outside * outside)))
 
 
-class SoftImputeSolver:
+class SoftImputeSolver(StopsInStep):
+    """init/step(_many)/check/result/detail for :func:`numopt._loop.run_solver`."""
+
     def __init__(self, xp, obs, rank, *, tol, seed, options):
         self.xp, self.obs, self.rank, self.tol = xp, obs, rank, tol
         self.rng = check_seed(seed)
@@ -91,15 +98,19 @@ class SoftImputeSolver:
         self.residual_kernel = get_kernel("completion.observed_residual", xp)
         rows = obs.by_row
         self._pattern = (rows.indices, rows.indptr)
-        X = obs.sparse()
+        X = observed_csr(obs, xp)
         self._start = randomized_svd(lambda Y: X @ Y, lambda Y: X.T @ Y, obs.shape, rank,
-                                     self.rng, obs.dtype, n_iter=2)
+                                     self.rng, obs.dtype, xp=xp, n_iter=2)
         self.sigma_max = float(self._start[1][0])    # of P_Omega(M), normalized units
         self.target = (self.sigma_max * DEFAULT_SHRINKAGE_FRACTION if self.shrinkage is None
                        else float(self.shrinkage) / obs.scale)
+        # result and detail both read the final iterate's fixed-point residual, an SVD:
+        # (state, residual) of the last iterate it was computed for outside step
+        self._last_checked = (None, math.nan)
 
     def _sparse(self, values):
-        return sp.csr_matrix((values, *self._pattern), shape=self.obs.shape)
+        return sparse_module(self.xp).csr_matrix((values, *self._pattern),
+                                                 shape=self.obs.shape)
 
     def _residual(self, U, s, V):
         rows = self.obs.by_row
@@ -127,7 +138,8 @@ class SoftImputeSolver:
         U, s, Vt = randomized_svd(
             lambda Y: R @ Y + Us @ (state.V.T @ Y),
             lambda Y: R.T @ Y + state.V @ (Us.T @ Y),
-            self.obs.shape, self.rank, self.rng, self.obs.dtype, n_iter=0, start=state.V)
+            self.obs.shape, self.rank, self.rng, self.obs.dtype, xp=self.xp, n_iter=0,
+            start=state.V)
         s = np.maximum(s - lam, 0.0).astype(self.obs.dtype)
         V = Vt.T
         resid = self._residual(U, s, V)
@@ -140,23 +152,21 @@ class SoftImputeSolver:
             since += 1
         new = _State(U=U, s=s, V=V, resid=resid, lam=lam, change=change, best_change=best,
                      since_best=since, t=state.t + 1)
-        if final and (change <= self.tol or self._stalled(new)):
+        stalled = self._stalled(best, since)
+        if final and (change <= self.tol or stalled):
             new.checked = self.fixed_point_residual(new)
+        if math.isnan(change):
+            new.stop = Status.NONFINITE
+        elif new.checked <= self.tol:
+            new.stop = Status.SUCCESS
+        elif stalled:
+            new.stop = Status.STALLED
         return new
 
-    def _stalled(self, state):
+    def _stalled(self, best_change, since_best):
         floor = ROUNDING_FLOOR_ULPS * float(np.finfo(self.obs.dtype).eps)
-        patience = STALL_PATIENCE if state.best_change <= floor else 10 * STALL_PATIENCE
-        return state.since_best >= patience
-
-    def check(self, state):
-        if math.isnan(state.change):
-            return Status.NONFINITE
-        if state.checked <= self.tol:
-            return Status.SUCCESS
-        if self._stalled(state):
-            return Status.STALLED
-        return None
+        patience = STALL_PATIENCE if best_change <= floor else 10 * STALL_PATIENCE
+        return since_best >= patience
 
     def fixed_point_residual(self, state):
         """``||T(Z) - Z||_F / ||P_Omega(M)||_F`` for the returned ``Z = U (V diag(s))^T``
@@ -191,10 +201,17 @@ class SoftImputeSolver:
         norm = obs.norm if obs.norm > 0 else 1.0
         return _difference_norm(P * shrunk, Q, left, right) / norm
 
+    def _checked(self, state):
+        """The fixed-point residual of ``state``: computed by its step on a candidate
+        stop, else here (once per state)."""
+        if not math.isnan(state.checked):
+            return state.checked
+        if self._last_checked[0] is not state:
+            self._last_checked = (state, self.fixed_point_residual(state))
+        return self._last_checked[1]
+
     def result(self, state):
-        checked = state.checked
-        if math.isnan(checked):
-            checked = self.fixed_point_residual(state)
+        checked = self._checked(state)
         # Singular vectors are defined up to sign: fix it (largest entry of each column
         # of V positive) so that the result does not depend on rounding.
         pivot = state.V[np.argmax(np.abs(state.V), axis=0), np.arange(self.rank)]
@@ -207,11 +224,10 @@ class SoftImputeSolver:
                   "rmse": scale * math.sqrt(sq / self.obs.n_observed),
                   "relative_residual": rel, "fixed_point_residual": checked,
                   "shrinkage": scale * self.target}
-        if checked > self.tol:
-            if self._stalled(state):
-                detail = stall_detail("fixed-point residual", checked, self.tol,
-                                      self.obs.dtype)
-            else:
-                detail = unmet_detail("fixed-point residual", checked, self.tol, state.t)
-            fields["message_detail"] = detail
         return fields
+
+    def detail(self, state, status):
+        checked = self._checked(state)
+        if status == Status.STALLED:
+            return stall_detail("fixed-point residual", checked, self.tol, self.obs.dtype)
+        return unmet_detail("fixed-point residual", checked, self.tol, state.t)
