@@ -118,8 +118,9 @@ def complete(M, rank, *, method="altmin", tol=1e-8, maxiter=None, seed=None, cal
     seed : int or numpy.random.Generator, optional
         Seeds the spectral initialization, the sketches and the sample splits.
     callback : callable, optional
-        ``callback(intermediate_result)`` after every iteration; raise ``StopIteration``
-        to stop.
+        ``callback(intermediate_result)`` after every iteration (on a GPU, every
+        ``gpu_check_every`` iterations: :func:`numopt.set_config`); raise
+        ``StopIteration`` to stop.
     **options
         ``altmin``: ``row_solver`` (``"auto"``: the sketched solve from rank 32 on, the
         exact normal equations below, where the ``k x k`` Gram matrix costs less than the
