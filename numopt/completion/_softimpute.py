@@ -14,9 +14,8 @@ fixed-point residual ``||T(Z) - Z||_F / ||P_Omega(M)||_F`` of the returned ``Z``
 change between consecutive iterates, which is that residual with the iteration's
 one-step SVD, decides when to compute it.
 
-The method is CPU-only (``complete`` rejects GPU input for it): its exact fixed-point
-map uses SciPy's ARPACK, and its dense algebra is written against NumPy; the per-entry
-residuals go through the kernel registry with the input's namespace ``xp``.
+The method is CPU-only (``complete`` rejects GPU input for it): beyond the dense size,
+its exact fixed-point map runs SciPy's ARPACK on a SciPy ``LinearOperator``.
 """
 
 from __future__ import annotations
@@ -65,26 +64,26 @@ class _State:
     stop: Status | None = None   # decided by step (see _stopping)
 
 
-def _difference_norm(A1, B1, A2, B2):
+def _difference_norm(xp, A1, B1, A2, B2):
     """``||A1 B1^T - A2 B2^T||_F`` in float64 without forming either product: the
     triangular factors of ``[A1, -A2]`` and ``[B1, B2]`` carry it, and the QR keeps its
     rounding relative to the difference's factors, not to the products' squares."""
-    A = np.hstack([A1, -A2]).astype(np.float64)
-    B = np.hstack([B1, B2]).astype(np.float64)
-    return float(np.linalg.norm(np.linalg.qr(A, mode="r") @ np.linalg.qr(B, mode="r").T))
+    A = xp.concat([A1, -A2], axis=1).astype(xp.float64)
+    B = xp.concat([B1, B2], axis=1).astype(xp.float64)
+    return float(xp.linalg.norm(xp.linalg.qr(A).R @ xp.linalg.qr(B).R.T))
 
 
-def _change_norm(U1, s1, V1, U0, s0, V0):
+def _change_norm(xp, U1, s1, V1, U0, s0, V0):
     """``||U1 diag(s1) V1^T - U0 diag(s0) V0^T||_F`` (all four factors orthonormal) in
     float64, in O((m + n) k^2): split along the column space of ``U1``, the difference
     is ``U1 E`` plus ``(U0 - U1 C) diag(s0) V0^T`` with ``C = U1^T U0``, two orthogonal
     parts whose entries are formed directly (no squares of the iterates cancel)."""
-    U1, V1, U0, V0 = (a.astype(np.float64) for a in (U1, V1, U0, V0))
-    s1, s0 = s1.astype(np.float64), s0.astype(np.float64)
+    U1, V1, U0, V0 = (a.astype(xp.float64) for a in (U1, V1, U0, V0))
+    s1, s0 = s1.astype(xp.float64), s0.astype(xp.float64)
     C = U1.T @ U0
     E = (V1 * s1).T - C @ (V0 * s0).T
     outside = (U0 - U1 @ C) * s0
-    return math.sqrt(float(np.sum(E * E)) + float(np.sum(outside * outside)))
+    return math.sqrt(float(xp.sum(E * E)) + float(xp.sum(outside * outside)))
 
 
 class SoftImputeSolver(StopsInStep):
@@ -119,7 +118,7 @@ class SoftImputeSolver(StopsInStep):
 
     def init(self):
         U, _, Vt = self._start
-        zero = np.zeros(self.rank, dtype=self.obs.dtype)
+        zero = self.xp.zeros(self.rank, dtype=self.obs.dtype)
         return _State(U=U.astype(self.obs.dtype), s=zero, V=Vt.T.astype(self.obs.dtype),
                       resid=self.obs.by_row.data.copy(), lam=self.shrinkage_at(-1))
 
@@ -140,10 +139,10 @@ class SoftImputeSolver(StopsInStep):
             lambda Y: R.T @ Y + state.V @ (Us.T @ Y),
             self.obs.shape, self.rank, self.rng, self.obs.dtype, xp=self.xp, n_iter=0,
             start=state.V)
-        s = np.maximum(s - lam, 0.0).astype(self.obs.dtype)
+        s = self.xp.maximum(s - lam, 0.0).astype(self.obs.dtype)
         V = Vt.T
         resid = self._residual(U, s, V)
-        change = _change_norm(U, s, V, state.U, state.s, state.V) / self.obs.norm
+        change = _change_norm(self.xp, U, s, V, state.U, state.s, state.V) / self.obs.norm
         final = lam == self.target
         best, since = state.best_change, state.since_best
         if final and change < best:
@@ -164,7 +163,7 @@ class SoftImputeSolver(StopsInStep):
         return new
 
     def _stalled(self, best_change, since_best):
-        floor = ROUNDING_FLOOR_ULPS * float(np.finfo(self.obs.dtype).eps)
+        floor = ROUNDING_FLOOR_ULPS * float(self.xp.finfo(self.obs.dtype).eps)
         patience = STALL_PATIENCE if best_change <= floor else 10 * STALL_PATIENCE
         return since_best >= patience
 
@@ -175,15 +174,16 @@ class SoftImputeSolver(StopsInStep):
         singular values shrunk), all in float64."""
         obs, k = self.obs, self.rank
         m, n = obs.shape
-        left = state.U.astype(np.float64)
-        right = (state.V * state.s).astype(np.float64)
+        xp = self.xp
+        left = state.U.astype(xp.float64)
+        right = (state.V * state.s).astype(xp.float64)
         rows = obs.by_row
         gap = self.residual_kernel(self.xp, rows.indptr, rows.indices,
-                                   rows.data.astype(np.float64), left, right)
+                                   rows.data.astype(xp.float64), left, right)
         G = self._sparse(gap)        # P_Omega(M - Z)
         if m * n <= DENSE_ENTRIES or min(m, n) <= 2 * k + 10:
             X = left @ right.T + G.toarray()
-            P, sigma, Qt = np.linalg.svd(X, full_matrices=False)
+            P, sigma, Qt = xp.linalg.svd(X, full_matrices=False)
             P, sigma, Q = P[:, :k], sigma[:k], Qt[:k].T
         else:
             from scipy.sparse.linalg import LinearOperator, svds
@@ -197,9 +197,9 @@ class SoftImputeSolver(StopsInStep):
             start = np.random.default_rng(0).standard_normal(min(m, n))
             P, sigma, Qt = svds(X, k=k, tol=0, v0=start)
             Q = Qt.T
-        shrunk = np.maximum(sigma - self.target, 0.0)
+        shrunk = xp.maximum(sigma - self.target, 0.0)
         norm = obs.norm if obs.norm > 0 else 1.0
-        return _difference_norm(P * shrunk, Q, left, right) / norm
+        return _difference_norm(xp, P * shrunk, Q, left, right) / norm
 
     def _checked(self, state):
         """The fixed-point residual of ``state``: computed by its step on a candidate
@@ -214,8 +214,9 @@ class SoftImputeSolver(StopsInStep):
         checked = self._checked(state)
         # Singular vectors are defined up to sign: fix it (largest entry of each column
         # of V positive) so that the result does not depend on rounding.
-        pivot = state.V[np.argmax(np.abs(state.V), axis=0), np.arange(self.rank)]
-        flip = np.where(pivot < 0, -1.0, 1.0).astype(self.obs.dtype)
+        xp = self.xp
+        pivot = state.V[xp.argmax(xp.abs(state.V), axis=0), xp.arange(self.rank)]
+        flip = xp.where(pivot < 0, -1.0, 1.0).astype(self.obs.dtype)
         U, Vs = state.U * flip, (state.V * state.s) * flip   # the measures' rounding
         sq, rel = observed_misfit(self.obs, U, Vs, self.xp)
         scale = self.obs.scale          # back to M's units (a power of two: exact)
