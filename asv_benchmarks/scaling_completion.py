@@ -194,7 +194,7 @@ def interleaved(m, rank, n_observed, tol=1e-9, maxiter=60,
 
     from numopt.completion._altmin import AlternatingSolver
     from numopt.completion._api import DEFAULTS
-    from numopt.completion._data import observations_from
+    from numopt.completion._validation import observations_from
 
     print(f"load average at start {os.getloadavg()}", flush=True)
     prob = random_low_rank_completion(m, rank=rank, n_observed=int(n_observed), seed=0)

@@ -14,12 +14,12 @@ import math
 from dataclasses import dataclass
 
 from .._backend import get_kernel
-from . import _rows  # noqa: F401  (declares the kernels)
 from .._result import Status
 from .._validation import check_seed
-from ._data import (add_sketch, array_module, observed_misfit, residual_stalled, split,
-                    stall_detail, unmet_detail)
+from . import _rows  # noqa: F401  (declares the kernels)
+from ._observations import add_sketch, observed_misfit, split
 from ._spectral import spectral_init
+from ._stopping import StopsInStep, residual_stalled, stall_detail, unmet_detail
 
 
 # Below this rank ``row_solver="auto"`` solves each row exactly. The exact solve forms
@@ -65,10 +65,12 @@ class _State:
     # measure that success is decided on
     checked_sq: float = math.nan
     checked_rel: float = math.nan
+    stationary: bool = False     # the fit stopped improving (residual_stalled)
+    stop: Status | None = None   # decided by step (see _stopping)
 
 
-class AlternatingSolver:
-    """init/step/check/result for :func:`numopt._loop.run_solver`."""
+class AlternatingSolver(StopsInStep):
+    """init/step(_many)/check/result/detail for :func:`numopt._loop.run_solver`."""
 
     def __init__(self, xp, obs, rank, *, exact, tol, seed, options, auto_ridge=False):
         self.row_solver = "exact" if exact else choose_row_solver(
@@ -76,7 +78,6 @@ class AlternatingSolver:
         self.exact = self.row_solver == "exact"
         self.xp, self.obs, self.rank, self.tol = xp, obs, rank, tol
         self.options = options
-        self.lib = array_module(xp)     # numpy or cupy: QR beyond the array API
         self.rng = check_seed(seed)
         self.reg = float(options["reg"])
         # the residual-scaled ridge of thinly observed matrices (UNDERSAMPLED_RIDGE)
@@ -84,17 +85,18 @@ class AlternatingSolver:
                             if auto_ridge else 0.0)
         n_parts = options["sample_splits"]
         if n_parts > 1:
-            self.parts = split(obs, n_parts, self.rng)
+            parts = split(obs, n_parts, self.rng, xp)
         else:
-            self.parts = [(obs.by_row, obs.by_col, obs.norm)]
+            parts = [(obs.by_row, obs.by_col, obs.norm)]
         if self.exact:
             self.solve_kernel = get_kernel("completion.exact_rows", xp)
         else:
             self.sketch_size = int(options["sketch_factor"] * rank)
             self.solve_kernel = get_kernel("completion.sketched_rows", xp)
-            for by_row, by_col, _ in self.parts:
-                add_sketch(by_row, self.sketch_size, self.rng, obs.dtype)
-                add_sketch(by_col, self.sketch_size, self.rng, obs.dtype)
+            parts = [(add_sketch(by_row, self.sketch_size, self.rng, obs.dtype),
+                      add_sketch(by_col, self.sketch_size, self.rng, obs.dtype), norm)
+                     for by_row, by_col, norm in parts]
+        self.parts = parts
 
     def _solve(self, lines, basis, warm, reg):
         if self.exact:
@@ -106,61 +108,60 @@ class AlternatingSolver:
                                  self.options["inner_tol"], self.options["max_inner"], reg)
 
     def init(self):
-        U, V = spectral_init(self.obs, self.rank, self.rng, clip=self.options["clip"])
+        U, V = spectral_init(self.obs, self.rank, self.rng, self.xp, clip=self.options["clip"])
         return _State(U=U, V=V)
 
     def step(self, state):
         by_row, by_col, norm = self.parts[state.t % len(self.parts)]
         reg = self.reg + self.ridge_scale * min(1.0, state.rel)
         V_new, _, inner_v = self._solve(by_col, state.U, state.V, reg)
-        QV, RV = self.lib.linalg.qr(V_new)
+        QV, RV = self.xp.linalg.qr(V_new)
         U_warm = state.U @ RV.T                  # same completion, written in basis QV
         U_new, sq, inner_u = self._solve(by_row, QV, U_warm, reg)
-        QU, RU = self.lib.linalg.qr(U_new)
+        QU, RU = self.xp.linalg.qr(U_new)
         rel = math.sqrt(sq) / norm if norm > 0 else 0.0
         new = _State(U=QU, V=QV @ RU.T, rel=rel, prev_rel=state.rel, sq=sq,
                      n_inner=state.n_inner + inner_u + inner_v, t=state.t + 1)
-        if rel <= self.tol or self._stationary(new):
+        new.stationary = self._stationary(rel, state.rel)
+        if rel <= self.tol or new.stationary:
             # a candidate stop: decide it on the returned factors (float64), not on the
             # residual the row solves accumulated in working precision
             new.checked_sq, new.checked_rel = observed_misfit(self.obs, new.U, new.V,
                                                               self.xp)
+        if math.isnan(rel):
+            new.stop = Status.NONFINITE
+        elif new.checked_rel <= self.tol:
+            new.stop = Status.SUCCESS
+        elif new.stationary:
+            new.stop = Status.STALLED   # the fit stopped improving above tol
         return new
 
-    def check(self, state):
-        if math.isnan(state.rel):
-            return Status.NONFINITE
-        if state.checked_rel <= self.tol:
-            return Status.SUCCESS
-        if self._stationary(state):
-            return Status.STALLED   # the fit stopped improving above tol
-        return None
-
-    def _stationary(self, state):
+    def _stationary(self, rel, prev_rel):
         # Each half-step can only lower the training residual (it minimizes it from a warm
         # start that keeps the previous fit), so a rise is rounding: count it as stationary.
         # The residual-scaled ridge changes the problem between iterations, so there only a
         # rise at the rounding level counts.
         return len(self.parts) == 1 and residual_stalled(
-            state.rel, state.prev_rel, self.tol, self.obs.dtype,
-            monotone=self.ridge_scale == 0.0)
+            rel, prev_rel, self.tol, self.obs.dtype, monotone=self.ridge_scale == 0.0)
+
+    def _measure(self, state):
+        """``(sq, rel)`` recomputed in float64 from the iterate's factors."""
+        if math.isnan(state.checked_rel):
+            return observed_misfit(self.obs, state.U, state.V, self.xp)
+        return state.checked_sq, state.checked_rel
 
     def result(self, state):
-        if math.isnan(state.checked_rel):
-            sq, rel = observed_misfit(self.obs, state.U, state.V, self.xp)
-        else:
-            sq, rel = state.checked_sq, state.checked_rel
+        sq, rel = self._measure(state)
         scale = self.obs.scale          # U is orthonormal: V carries M's units
         fields = {"x": state.U, "U": state.U, "V": state.V * scale,
                   "rmse": scale * math.sqrt(sq / self.obs.n_observed),
                   "relative_residual": rel, "row_solver": self.row_solver}
         if not self.exact:
-            fields["n_inner"] = state.n_inner
-        if rel > self.tol:
-            if self._stationary(state):
-                detail = stall_detail("relative training residual", rel, self.tol,
-                                      self.obs.dtype)
-            else:
-                detail = unmet_detail("relative training residual", rel, self.tol, state.t)
-            fields["message_detail"] = detail
+            fields["stats"] = {"n_inner": state.n_inner}
         return fields
+
+    def detail(self, state, status):
+        rel = self._measure(state)[1]
+        if status == Status.STALLED:
+            return stall_detail("relative training residual", rel, self.tol, self.obs.dtype)
+        return unmet_detail("relative training residual", rel, self.tol, state.t)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._backend import get_namespace
+from .._backend import get_namespace, is_cupy
 from .._loop import run_solver
 from .._validation import check_choice, check_options, check_scalar, warn_caller
 from ..exceptions import OptimizeWarning
-from ._altmin import AlternatingSolver, choose_row_solver
-from ._data import array_module, identifiable_count, observations_from
+from ._altmin import AlternatingSolver
+from ._observations import identifiable_count
 from ._softimpute import SoftImputeSolver
+from ._validation import (observations_from, validate_options, warn_about_coverage,
+                          warn_about_identifiability, warn_about_unused_sketch_options)
 
 __all__ = ["complete", "METHODS", "DEVICE_METHODS", "DEFAULTS"]
 
@@ -29,109 +31,32 @@ DEFAULTS = {
 MAXITER = {"altmin": 100, "als": 100, "softimpute": 1000}
 
 
-ROW_SOLVERS = ("auto", "sketched", "exact")
-
-
-def _validate_options(method, opts, rank):
-    if "row_solver" in opts:
-        check_choice(opts["row_solver"], "row_solver", ROW_SOLVERS)
-    if "sketch_factor" in opts:
-        opts["sketch_factor"] = check_scalar(opts["sketch_factor"], "sketch_factor", low=1.0)
-        opts["inner_tol"] = check_scalar(opts["inner_tol"], "inner_tol", low=0.0, high=1.0,
-                                         low_open=True, high_open=True)
-        opts["max_inner"] = check_scalar(opts["max_inner"], "max_inner", low=1, integer=True)
-    if "clip" in opts and opts["clip"] is not None:
-        opts["clip"] = check_scalar(opts["clip"], "clip", low=1.0)
-    if "sample_splits" in opts:
-        opts["sample_splits"] = check_scalar(opts["sample_splits"], "sample_splits", low=1,
-                                             integer=True)
-    if "reg" in opts:
-        opts["reg"] = check_scalar(opts["reg"], "reg", low=0.0)
-    if "shrinkage" in opts:
-        if opts["shrinkage"] is not None:
-            opts["shrinkage"] = check_scalar(opts["shrinkage"], "shrinkage", low=0.0)
-        # a decay of 1 would never leave sigma_max for the target shrinkage
-        opts["shrinkage_decay"] = check_scalar(opts["shrinkage_decay"], "shrinkage_decay",
-                                               low=0.0, high=1.0, high_open=True)
-    return opts
-
-
-def _fill_unobserved(res, obs):
+def _fill_unobserved(res, obs, xp):
     """Rows (columns) without observations get the column (row) means of the observed
     values, projected onto the fitted column (row) space; both projections use the factors
     fitted on the observed lines only."""
-    U, V, lib = res.U, res.V, obs.lib
+    U, V = res.U, res.V
     counts_r, counts_c = obs.by_row.counts(), obs.by_col.counts()
     empty_rows, empty_cols = np.flatnonzero(counts_r == 0), np.flatnonzero(counts_c == 0)
-    values = (obs.values.astype(lib.float64) * obs.scale
+    values = (obs.values.astype(xp.float64) * obs.scale
               if empty_rows.size or empty_cols.size else None)
     fills = []
     if empty_rows.size:
-        col_sum = lib.bincount(obs.cols, weights=values, minlength=obs.shape[1])
-        col_mean = col_sum / lib.asarray(np.maximum(counts_c, 1))
-        fills.append(("U", lib.asarray(empty_rows),
-                      lib.linalg.lstsq(V.astype(lib.float64), col_mean, rcond=None)[0]))
+        col_sum = xp.bincount(obs.cols, weights=values, minlength=obs.shape[1])
+        col_mean = col_sum / xp.asarray(np.maximum(counts_c, 1))
+        fills.append(("U", xp.asarray(empty_rows),
+                      xp.linalg.lstsq(V.astype(xp.float64), col_mean, rcond=None)[0]))
     if empty_cols.size:
-        row_sum = lib.bincount(obs.rows, weights=values, minlength=obs.shape[0])
-        row_mean = row_sum / lib.asarray(np.maximum(counts_r, 1))
-        fills.append(("V", lib.asarray(empty_cols),
-                      lib.linalg.lstsq(U.astype(lib.float64), row_mean, rcond=None)[0]))
+        row_sum = xp.bincount(obs.rows, weights=values, minlength=obs.shape[0])
+        row_mean = row_sum / xp.asarray(np.maximum(counts_r, 1))
+        fills.append(("V", xp.asarray(empty_cols),
+                      xp.linalg.lstsq(U.astype(xp.float64), row_mean, rcond=None)[0]))
     for side, lines, coef in fills:
         target = U.copy() if side == "U" else V.copy()
         target[lines] = coef.astype(target.dtype)
         U, V = (target, V) if side == "U" else (U, target)
     res.U, res.V, res.x = U, V, U
     res.n_empty_rows, res.n_empty_cols = int(empty_rows.size), int(empty_cols.size)
-
-
-def _warn_about_unused_sketch_options(given, row_solver, rank):
-    """The sketch's options do nothing when the rows are solved exactly: say so rather
-    than ignore them."""
-    unused = sorted(set(given) & {"sketch_factor", "inner_tol", "max_inner"})
-    if unused and choose_row_solver(row_solver, rank) == "exact":
-        why = "row_solver='exact'" if row_solver == "exact" else (
-            f"row_solver='auto' solves the rows exactly at rank {rank}")
-        warn_caller(f"{', '.join(unused)} have no effect: {why}; pass "
-                    "row_solver='sketched' to use the sketched solve", OptimizeWarning)
-
-
-def _warn_about_coverage(obs, rank):
-    counts_r, counts_c = obs.by_row.counts(), obs.by_col.counts()
-    for what, counts, other in (("rows", counts_r, "column"), ("columns", counts_c, "row")):
-        empty = int(np.sum(counts == 0))
-        thin = int(np.sum((counts > 0) & (counts < rank)))
-        if empty:
-            warn_caller(
-                f"M has {empty} {what} with no observation; their entries are filled with "
-                f"the {other} means projected onto the fitted low-rank space",
-                OptimizeWarning)
-        if thin:
-            warn_caller(
-                f"M has {thin} {what} with fewer observations than rank={rank}; their "
-                "least-squares problems are underdetermined and solved with a tiny ridge",
-                OptimizeWarning)
-
-
-def _warn_about_identifiability(obs, rank, method, ridge):
-    """Too few observations for a rank-``rank`` matrix: say so with the figure, and say
-    what the method does about it."""
-    needed = identifiable_count(obs.shape, rank)
-    if obs.n_observed >= needed:
-        return
-    m, n = obs.shape
-    if ridge:
-        remedy = ("the row solves get a ridge proportional to the training residual, "
-                  "which keeps the fill bounded and vanishes as the fit interpolates "
-                  "(pass reg= to choose your own)")
-    elif method == "softimpute":
-        remedy = "the shrinkage, not the data, determines much of the fill"
-    else:
-        remedy = "with reg=0 the missing entries may be filled with values far beyond the data's"
-    warn_caller(
-        f"M has {obs.n_observed} observations, fewer than 2k(m+n-k) = {needed} (k={rank}, "
-        f"m={m}, n={n}; twice the degrees of freedom of a rank-{rank} matrix): the "
-        f"rank-{rank} completion is probably not determined by them; {remedy}",
-        OptimizeWarning)
 
 
 def _warn_about_zero_fit(res):
@@ -193,8 +118,9 @@ def complete(M, rank, *, method="altmin", tol=1e-8, maxiter=None, seed=None, cal
     seed : int or numpy.random.Generator, optional
         Seeds the spectral initialization, the sketches and the sample splits.
     callback : callable, optional
-        ``callback(intermediate_result)`` after every iteration; raise ``StopIteration``
-        to stop.
+        ``callback(intermediate_result)`` after every iteration (on a GPU, every
+        ``gpu_check_every`` iterations: :func:`numopt.set_config`); raise
+        ``StopIteration`` to stop.
     **options
         ``altmin``: ``row_solver`` (``"auto"``: the sketched solve from rank 32 on, the
         exact normal equations below, where the ``k x k`` Gram matrix costs less than the
@@ -261,12 +187,12 @@ def complete(M, rank, *, method="altmin", tol=1e-8, maxiter=None, seed=None, cal
     """
     xp = get_namespace(M)
     check_choice(method, "method", METHODS)
-    if method not in DEVICE_METHODS and array_module(xp) is not np:
+    if method not in DEVICE_METHODS and is_cupy(xp):
         raise TypeError(
             f"method={method!r} runs on the CPU only (NumPy/SciPy input), but M is a "
             f"{type(M).__module__.split('.')[0]} array on the GPU: use method='als' (its "
             "per-row solves run as batched CuPy kernels) or pass M to the host (M.get())")
-    opts = _validate_options(method, check_options(options, DEFAULTS[method],
+    opts = validate_options(method, check_options(options, DEFAULTS[method],
                                                    f"complete(method={method!r})"), rank)
     tol = check_scalar(tol, "tol", low=0.0)
     maxiter = MAXITER[method] if maxiter is None else check_scalar(maxiter, "maxiter", low=0,
@@ -275,21 +201,23 @@ def complete(M, rank, *, method="altmin", tol=1e-8, maxiter=None, seed=None, cal
     rank = check_scalar(rank, "rank", low=1, integer=True)
     if rank > min(obs.shape):
         raise ValueError(f"rank must be at most min(m, n) = {min(obs.shape)}, got {rank}")
-    _warn_about_coverage(obs, rank)
+    warn_about_coverage(obs, rank)
     if method == "altmin":
-        _warn_about_unused_sketch_options(options, opts["row_solver"], rank)
+        warn_about_unused_sketch_options(options, opts["row_solver"], rank)
     auto_ridge = (method != "softimpute" and "reg" not in options
                   and obs.n_observed < identifiable_count(obs.shape, rank))
-    _warn_about_identifiability(obs, rank, method, auto_ridge)
+    warn_about_identifiability(obs, rank, method, auto_ridge)
     if method == "softimpute":
         solver = SoftImputeSolver(xp, obs, rank, tol=tol, seed=seed, options=opts)
     else:
         solver = AlternatingSolver(xp, obs, rank, exact=(method == "als"), tol=tol, seed=seed,
                                    options=opts, auto_ridge=auto_ridge)
-    res = run_solver(solver, maxiter=maxiter, callback=callback, finite_fields=("x", "V"),
-                     disp=opts["disp"])
+    # check_every=None: every iteration on the CPU, the configuration's gpu_check_every
+    # on a GPU; the solvers decide their stop in step, so this only paces the callback
+    res = run_solver(solver, maxiter=maxiter, callback=callback, check_every=None, xp=xp,
+                     finite_fields=("x", "V"), disp=opts["disp"])
     if method == "softimpute" and res.success:
         _warn_about_zero_fit(res)
-    _fill_unobserved(res, obs)
+    _fill_unobserved(res, obs, xp)
     res.method = method
     return res

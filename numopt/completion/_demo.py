@@ -5,12 +5,11 @@ from __future__ import annotations
 import time
 
 from .._demo import DemoRow, register_demo
+from ..problems._completion import random_low_rank_completion
+from ._api import complete
 
 
 def _run(xp, method, m, rank, rate, **options):
-    from ..problems._completion import random_low_rank_completion
-    from ._api import complete
-
     prob = random_low_rank_completion(m, rank=rank, rate=rate, seed=0)
     complete(prob.observed, rank, method=method, maxiter=1, seed=0, **options)  # JIT warm-up
     start = time.perf_counter()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 
 from .._registry import Example, MethodSpec, Option, register_method
-from ._api import complete
+from ._api import DEFAULTS, complete
 
 _SUMMARIES = {
     "altmin": "robust alternating minimization, sketch-preconditioned CG per row",
@@ -69,8 +69,6 @@ def _example(method, xp, dtype):
 
 
 for _name in ("altmin", "als", "softimpute"):
-    from ._api import DEFAULTS
-
     register_method(MethodSpec(
         solver="complete", name=_name,
         func=functools.partial(complete, method=_name),

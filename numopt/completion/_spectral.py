@@ -5,43 +5,43 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._data import sparse_module
+from ._observations import observed_csr, sparse_module
 
 
-def randomized_svd(matmat, rmatmat, shape, rank, rng, dtype, *, oversample=10, n_iter=3,
-                   start=None, lib=np):
+def randomized_svd(matmat, rmatmat, shape, rank, rng, dtype, *, xp, oversample=10,
+                   n_iter=3, start=None):
     """Top-``rank`` singular triplets ``(U, s, Vt)`` of the operator ``X`` with
-    ``matmat(Y) = X @ Y`` and ``rmatmat(Y) = X.T @ Y``, computed with the array library
-    ``lib`` (``numpy`` or ``cupy``, where the products' results live).
+    ``matmat(Y) = X @ Y`` and ``rmatmat(Y) = X.T @ Y``, computed in the namespace ``xp``
+    of the products' results.
 
     ``start`` (``n x l``) replaces the Gaussian test matrix (a warm start).
     """
     m, n = shape
     width = min(rank + oversample, min(m, n))
     if start is None:
-        G = lib.asarray(rng.standard_normal((n, width)).astype(dtype))
+        G = xp.asarray(rng.standard_normal((n, width)).astype(dtype))
     else:
         G = start
-    Q, _ = lib.linalg.qr(matmat(G))
+    Q, _ = xp.linalg.qr(matmat(G))
     for _ in range(n_iter):
-        W, _ = lib.linalg.qr(rmatmat(Q))
-        Q, _ = lib.linalg.qr(matmat(W))
+        W, _ = xp.linalg.qr(rmatmat(Q))
+        Q, _ = xp.linalg.qr(matmat(W))
     Bt = rmatmat(Q)                      # n x l, equals (Q^T X)^T
-    P, s, Wt = lib.linalg.svd(Bt, full_matrices=False)
+    P, s, Wt = xp.linalg.svd(Bt, full_matrices=False)
     U = Q @ Wt.T                         # X ~ Q Bt^T = (Q Wt^T) diag(s) P^T
     return U[:, :rank], s[:rank], P[:, :rank].T
 
 
-def _single_precision_operators(obs):
+def _single_precision_operators(obs, xp):
     """``P_Omega(M)`` and its transpose as single-precision CSR matrices, built from the
     row- and column-major structures (no transpose is formed at product time)."""
-    sparse = sparse_module(obs.lib)
+    sparse = sparse_module(xp)
     lines = ((obs.by_row, obs.shape), (obs.by_col, obs.shape[::-1]))
-    return [sparse.csr_matrix((side.data.astype(np.float32), side.indices, side.indptr),
+    return [sparse.csr_matrix((side.data.astype(xp.float32), side.indices, side.indptr),
                               shape=shape) for side, shape in lines]
 
 
-def spectral_init(obs, rank, rng, *, clip=None, n_iter=3):
+def spectral_init(obs, rank, rng, xp, *, clip=None, n_iter=3):
     """Top-``rank`` SVD of ``P_Omega(M) / p`` (``p`` the sampling rate), optionally with
     the rows of the left factor whose norm exceeds ``clip * sqrt(rank / m)`` zeroed (the
     incoherence clipping of Jain, Netrapalli, Sanghavi 2013).
@@ -55,21 +55,20 @@ def spectral_init(obs, rank, rng, *, clip=None, n_iter=3):
     coefficients, so that ``U @ V.T`` is the spectral estimate of ``M``.
     """
     m, n = obs.shape
-    lib = obs.lib
-    X, XT = _single_precision_operators(obs)
+    X, XT = _single_precision_operators(obs, xp)
     rate = obs.n_observed / (m * n)
     U, s, Vt = randomized_svd(lambda Y: X @ Y, lambda Y: XT @ Y, obs.shape, rank, rng,
-                              np.float32, n_iter=n_iter, lib=lib)
+                              np.float32, n_iter=n_iter, xp=xp)
     del X, XT
     V = Vt.T.astype(obs.dtype) * (s.astype(obs.dtype) / rate)
-    U, R = lib.linalg.qr(U.astype(obs.dtype))   # orthonormal in working precision,
+    U, R = xp.linalg.qr(U.astype(obs.dtype))   # orthonormal in working precision,
     V = V @ R.T                                 # the same estimate U @ V.T
     if clip is not None:
-        too_big = lib.linalg.norm(U, axis=1) > clip * np.sqrt(rank / m)
+        too_big = xp.linalg.norm(U, axis=1) > clip * np.sqrt(rank / m)
         if bool(too_big.any()) and not bool(too_big.all()):
             U = U.copy()
             U[too_big] = 0.0
-            U, _ = lib.linalg.qr(U)
+            U, _ = xp.linalg.qr(U)
             # coefficients of P_Omega(M) / p in the clipped basis
-            V = (obs.sparse().T @ U) / rate
+            V = (observed_csr(obs, xp).T @ U) / rate
     return U.astype(obs.dtype), V.astype(obs.dtype)

@@ -34,7 +34,7 @@ def _lstsq_rows(indptr, indices, data, B):
 
 def _sketch(indices, size, rng, dtype=None):
     """The CountSketch draws exactly as complete() stores them (numopt's add_sketch)."""
-    from numopt.completion._data import Lines, add_sketch
+    from numopt.completion._observations import Lines, add_sketch
 
     lines = add_sketch(Lines(None, indices, None), size, rng, dtype)
     assert lines.bucket.dtype == np.int32 and lines.sign.dtype == np.int8
