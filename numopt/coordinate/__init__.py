@@ -5,6 +5,7 @@ objects below; ``lasso`` and ``sparse_logistic_regression`` are the fast working
 solvers behind the scikit-learn-style estimators.
 """
 
+from .._lazy import lazy_exports
 from . import _demo, _methods  # noqa: F401  (registers the demos and methods)
 from ._api import bcd, lasso, sparse_logistic_regression
 from ._problems import (BinaryLogistic, GLMProblem, L1LeastSquares, L1Logistic,
@@ -18,16 +19,5 @@ __all__ = ["bcd", "lasso", "sparse_logistic_regression", "LeastSquares", "Binary
 
 _ESTIMATORS = ("Lasso", "SparseLogisticRegression", "LabelPropagation")
 
-
-def __getattr__(name):
-    # the estimators import scikit-learn: loaded on first access, so that the solvers of
-    # this package do not pay for it
-    if name in _ESTIMATORS:
-        from . import _estimators
-
-        return getattr(_estimators, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_ESTIMATORS))
+# the estimators import scikit-learn: loaded on first access
+__getattr__, __dir__ = lazy_exports(__name__, _ESTIMATORS, "_estimators")
