@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import scipy.sparse as sp
 
-from .._backend import float_dtype, get_namespace, is_cupy
+from .._backend import float_dtype, get_namespace
 from .._loop import DispTable, run_solver, wrap_callback
 from .._result import OptimizeResult, Status
 from .._validation import check_choice, check_options, check_scalar
@@ -67,8 +67,10 @@ def sinkhorn(a, b, M, reg, *, method="auto", tol=1e-9, maxiter=10000, callback=N
     callback : callable, optional
         ``callback(intermediate_result)``; raise ``StopIteration`` to stop.
     **options
-        ``check_every`` (kernel/log: iterations between convergence checks; default 1
-        on the CPU, where the error comes for free with the row pass, and 10 on a GPU),
+        ``check_every`` (kernel/log: iterations between the callback's and ``disp``'s
+        looks at the run, each a device-to-host sync on a GPU; default 1 on the CPU and
+        ``gpu_check_every`` of :func:`numopt.set_config` on a GPU; the stop itself is
+        decided every iteration, so results do not depend on it),
         ``eps_scaling`` (log: ``"auto"``, True or False), ``eps_factor`` (ratio
         between successive regularizations), ``stage_tol`` (marginal error at which an
         intermediate epsilon stage hands over). For ``"sns"``: ``warmup_tol``,
@@ -136,12 +138,10 @@ def _run_sinkhorn(xp, a, b, M, reg, mode, tol, maxiter, callback, opts):
         if scaling:
             factor = check_scalar(opts["eps_factor"], "eps_factor", low=1, low_open=True)
             regs = epsilon_schedule(reg, spread, factor)
-    check_every = opts["check_every"]
-    if check_every is None:
-        check_every = 10 if is_cupy(xp) else 1
     solver = SinkhornSolver(xp, a, b, M, regs, mode, tol, stage_tol=max(tol, opts.get("stage_tol", 1e-4)))
-    res = run_solver(solver, maxiter=maxiter, callback=callback, check_every=check_every,
-                     finite_fields=("x",), disp=opts["disp"])
+    res = run_solver(solver, maxiter=maxiter, callback=callback,
+                     check_every=opts["check_every"], xp=xp, finite_fields=("x",),
+                     disp=opts["disp"])
     res["method"] = mode
     res["reg"] = reg
     return res
