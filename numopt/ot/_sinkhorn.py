@@ -17,7 +17,7 @@ import math
 
 from .._backend import get_kernel, kernel
 from .._result import Status
-from ._common import plan_marginal_error
+from ._marginals import plan_marginal_error
 
 __all__ = ["SinkhornSolver", "epsilon_schedule", "kernel_underflow_risk", "log_weights",
            "relative_error_message"]

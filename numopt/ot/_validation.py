@@ -1,11 +1,11 @@
-"""Input checks and plan statistics shared by every OT solver."""
+"""Input checks of every OT solver: weights, cost matrix, equal masses."""
 
 from __future__ import annotations
 
 from .._backend import float_dtype, get_namespace
 from .._validation import as_array, check_nonnegative, check_shape
 
-__all__ = ["validate_problem", "validate_weights", "mass_tolerance", "plan_marginal_error", "uniform"]
+__all__ = ["validate_problem", "validate_weights", "mass_tolerance", "uniform"]
 
 
 def mass_tolerance(xp, dtype) -> float:
@@ -79,11 +79,3 @@ def validate_weights(xp, a, b, n, m, dtype, device=None, *, batch=False,
 def _show(xp, mass):
     values = [float(mass[i]) for i in range(min(3, mass.shape[0]))] if mass.ndim else [float(mass)]
     return ", ".join(f"{v:.6g}" for v in values)
-
-
-def plan_marginal_error(xp, plan, a, b):
-    """L1 error of both marginals: ||P 1 - a||_1 + ||P^T 1 - b||_1 (last axes)."""
-    rows = xp.sum(xp.abs(xp.sum(plan, axis=-1) - a), axis=-1)
-    cols = xp.sum(xp.abs(xp.sum(plan, axis=-2) - b), axis=-1)
-    return rows + cols
-
