@@ -14,7 +14,9 @@ from .._registry import Option
 from .._result import OptimizeResult, Status
 from .._validation import check_choice, check_options, check_scalar
 from ._validation import validate_problem
-from ._sinkhorn import SinkhornSolver, epsilon_schedule, kernel_underflow_risk
+from ._marginals import equal_mass
+from ._sinkhorn import LOG_EPS_FACTOR, SinkhornSolver, choose_form, regularizations
+from ._sns import solve_sns
 
 __all__ = ["sinkhorn", "emd", "emd_1d", "wasserstein_1d", "sparse_ot", "quadratic_ot"]
 
@@ -31,7 +33,7 @@ SINKHORN_OPTIONS = {
     "log": {
         "check_every": _CHECK_EVERY,
         "eps_scaling": Option("auto", "log: 'auto' (on when range(M)/reg > 50), True or False"),
-        "eps_factor": Option(4.0, _EPS_FACTOR),
+        "eps_factor": Option(LOG_EPS_FACTOR, _EPS_FACTOR),
         "stage_tol": Option(1e-4, "marginal error at which an intermediate epsilon stage "
                                   "hands over"),
     },
@@ -142,15 +144,8 @@ def sinkhorn(a, b, M, reg, *, method="auto", tol=1e-9, maxiter=10000, callback=N
     opts = check_options(options, _defaults(SINKHORN_OPTIONS[method]),
                          f"sinkhorn(method={method!r})")
     if method == "sns":
-        from ._sns import solve_sns
-
         return solve_sns(xp, a, b, M, reg, tol=tol, maxiter=maxiter, callback=callback, **opts)
-    risk = kernel_underflow_risk(M, reg, M.dtype, xp)
-    chosen = method if method != "auto" else ("kernel" if risk < 1 else "log")
-    note = ""
-    if method == "auto":
-        note = (f" method='auto' chose {chosen!r}: range(M)/reg uses {risk:.0%} of the "
-                f"safe exponent range.")
+    chosen, note = choose_form(method, M, reg, xp)
     res = _run_sinkhorn(xp, a, b, M, reg, chosen, tol, maxiter, callback, opts)
     if method == "auto" and chosen == "kernel" and res.status == Status.NONFINITE:
         res = _run_sinkhorn(xp, a, b, M, reg, "log", tol, maxiter, callback, opts)
@@ -160,15 +155,11 @@ def sinkhorn(a, b, M, reg, *, method="auto", tol=1e-9, maxiter=10000, callback=N
 
 
 def _run_sinkhorn(xp, a, b, M, reg, mode, tol, maxiter, callback, opts):
-    spread = float(xp.max(M) - xp.min(M))
     regs = [reg]
     if mode == "log":
-        scaling = opts["eps_scaling"]
-        if scaling == "auto":
-            scaling = spread / reg > 50
-        if scaling:
-            factor = check_scalar(opts["eps_factor"], "eps_factor", low=1, low_open=True)
-            regs = epsilon_schedule(reg, spread, factor)
+        regs = regularizations(reg, float(xp.max(M) - xp.min(M)),
+                               check_scalar(opts["eps_factor"], "eps_factor", low=1,
+                                            low_open=True), opts["eps_scaling"])
     solver = SinkhornSolver(xp, a, b, M, regs, mode, tol, stage_tol=max(tol, opts.get("stage_tol", 1e-4)))
     res = run_solver(solver, maxiter=maxiter, callback=callback,
                      check_every=opts["check_every"], xp=xp, finite_fields=("x",),
@@ -262,7 +253,7 @@ def emd(a, b, M, *, tol=None, maxiter=None, dense=False, **options):
     a64, b64, M64 = (np.asarray(to_numpy(x), dtype=np.float64) for x in (a, b, M))
     M64 = np.ascontiguousarray(M64)
     # masses equal in float64 too (b was scaled to a's mass in the input dtype)
-    b64 = b64 * (a64.sum(axis=1) / b64.sum(axis=1))[:, None]
+    b64 = equal_mass(np, a64, b64)
     scale = float(np.max(np.abs(M64))) or 1.0
     results = []
     for k in range(a64.shape[0]):

@@ -19,7 +19,8 @@ from .._backend import get_kernel, kernel
 from .._result import Status
 from ._marginals import plan_marginal_error
 
-__all__ = ["SinkhornSolver", "epsilon_schedule", "kernel_underflow_risk", "log_weights",
+__all__ = ["SinkhornSolver", "choose_form", "epsilon_schedule", "kernel_underflow_risk",
+           "log_weights", "regularizations",
            "relative_error_message"]
 
 
@@ -92,6 +93,35 @@ def epsilon_schedule(reg, spread, factor):
         current *= factor
         regs.append(current)
     return regs[::-1] + [reg]
+
+
+# the epsilon factor of method="log" (its default; SNS's log-domain run that takes over)
+LOG_EPS_FACTOR = 4.0
+
+# epsilon scaling="auto" is on where range(M)/reg exceeds this: below it Sinkhorn at the
+# target reg converges about as fast as the schedule would
+EPS_SCALING_SPREAD = 50
+
+
+def regularizations(reg, spread, factor, scaling="auto"):
+    """The regularizations a log-domain run goes through: ``[reg]``, or with epsilon
+    scaling (``scaling=True``, or ``"auto"`` where ``spread / reg`` >
+    EPS_SCALING_SPREAD, ``spread`` being range(M)) the :func:`epsilon_schedule`."""
+    if scaling == "auto":
+        scaling = spread / reg > EPS_SCALING_SPREAD
+    return epsilon_schedule(reg, spread, factor) if scaling else [reg]
+
+
+def choose_form(method, M, reg, xp):
+    """The Sinkhorn form ``method`` runs (``"auto"``: the kernel form where exp(-M/reg)
+    is safe from underflow, see :func:`kernel_underflow_risk`, else the log form), and
+    the note the message gets for it."""
+    if method != "auto":
+        return method, ""
+    risk = kernel_underflow_risk(M, reg, M.dtype, xp)
+    chosen = "kernel" if risk < 1 else "log"
+    return chosen, (f" method='auto' chose {chosen!r}: range(M)/reg uses {risk:.0%} of the "
+                    f"safe exponent range.")
 
 
 # iterations without a new lowest marginal error after which a run at its rounding floor

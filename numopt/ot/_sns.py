@@ -27,7 +27,9 @@ import scipy.sparse.linalg as spla
 from .._backend import get_kernel, is_numpy, kernel
 from .._loop import run_solver
 from .._result import OptimizeResult, Status
-from ._sinkhorn import SinkhornSolver, epsilon_schedule, relative_error_message
+from ._marginals import equal_mass
+from ._sinkhorn import (LOG_EPS_FACTOR, SinkhornSolver, regularizations,
+                        relative_error_message)
 
 __all__ = ["solve_sns"]
 
@@ -45,8 +47,6 @@ NEWTON_PATIENCE = 20
 NEWTON_STALL = 100
 NEWTON_STALL_STEEP = 10
 STEEP = 1e5
-# the epsilon factor of method="log" (its default), for the run that takes over
-LOG_EPS_FACTOR = 4.0
 
 
 @kernel("ot.sns_evaluate", numba="numopt.ot._kernels_numba:sns_evaluate")
@@ -251,12 +251,12 @@ def _solve_sns(a, b, M, reg, *, tol, maxiter, callback, disp, warmup_tol, warmup
     cap = max(20, math.ceil(0.1 * m)) if max_nnz_per_row is None else int(max_nnz_per_row)
     cap = min(max(cap, 1), m)
     a64, b64 = (np.asarray(x, dtype=np.float64) for x in (a, b))
-    b64 = b64 * (a64.sum() / b64.sum())   # float32 weights differ in mass by ~1e-8
+    b64 = equal_mass(np, a64, b64)   # float32 weights differ in mass by ~1e-8
     # M stays in its dtype: the kernels compute in float64 from it (a float32 M is
     # exact in float64), and a float64 copy of a float32 M was twice its size
     M64 = M
     spread = float(M64.max()) - float(M64.min())
-    regs = epsilon_schedule(reg, spread, eps_factor) if spread / reg > 50 else [reg]
+    regs = regularizations(reg, spread, eps_factor)
     warm = SinkhornSolver(np, a64[None, :], b64[None, :], M64, regs, "log",
                           tol=max(tol, warmup_tol), stage_tol=max(tol, 1e-2), with_plan=False,
                           dtype=np.float64)
@@ -295,8 +295,7 @@ def _solve_sns(a, b, M, reg, *, tol, maxiter, callback, disp, warmup_tol, warmup
         # from the start, as method="log" runs: the potentials Newton leaves behind
         # (error up to 0.2) or those of the loose warm-up were worse starts than the
         # epsilon schedule itself
-        schedule = (epsilon_schedule(reg, spread, LOG_EPS_FACTOR) if spread / reg > 50
-                    else [reg])
+        schedule = regularizations(reg, spread, LOG_EPS_FACTOR)
         log = SinkhornSolver(np, a64[None, :], b64[None, :], M64, schedule, "log", tol,
                              stage_tol=max(tol, 1e-4), dtype=np.float64)
         rest = run_solver(log, maxiter=max(0, budget - newton_spent))

@@ -31,6 +31,7 @@ from .._backend import get_kernel, kernel
 from .._result import OptimizeResult, Status
 from .._units import binary_exponent
 from ._emd import transport_constraints
+from ._marginals import equal_mass
 
 __all__ = ["solve_sparse_ot", "sparse_simplex_projection"]
 
@@ -517,7 +518,7 @@ def _solve_with_zero_weights(a, b, M, k, gamma, formulation, tol, ftol, maxiter,
 
 def _solve_on_support(a, b, M, k, gamma, formulation, tol, ftol, maxiter, callback):
     n, m = M.shape
-    b = b * (a.sum() / b.sum())
+    b = equal_mass(np, a, b)
     if k == 1 and n == m and np.ptp(a) == 0 and np.ptp(b) == 0:
         return _assignment_result(a, b, M, gamma)
     problem = (_SemiDual if formulation == "semi_dual" else _Dual)(a, b, M, k, gamma)
