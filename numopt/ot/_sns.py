@@ -28,6 +28,7 @@ from .._backend import get_kernel, is_numpy, kernel
 from .._loop import run_solver
 from .._result import OptimizeResult, Status
 from ._marginals import equal_mass
+from ._support import embed_plan, embed_potentials, restrict, weight_support
 from ._sinkhorn import (LOG_EPS_FACTOR, SinkhornSolver, regularizations,
                         relative_error_message)
 
@@ -230,17 +231,12 @@ def solve_sns(xp, a, b, M, reg, **options):
     Sinkhorn methods), and the Newton system keeps a positive diagonal."""
     if not is_numpy(xp):
         raise TypeError("sinkhorn(method='sns') needs NumPy input (it uses scipy.sparse)")
-    rows, cols = a > 0, b > 0
-    if bool(rows.all()) and bool(cols.all()):
+    support = weight_support(a, b)
+    if support is None:
         return _solve_sns(a, b, M, reg, **options)
-    res = _solve_sns(a[rows], b[cols], M[np.ix_(rows, cols)], reg, **options)
-    plan = np.zeros(M.shape, dtype=M.dtype)
-    plan[np.ix_(rows, cols)] = res.plan
-    res.x = res.plan = plan
-    for name, kept in (("f", rows), ("g", cols)):
-        full = np.full(kept.shape, -np.inf, dtype=M.dtype)
-        full[kept] = res[name]
-        res[name] = full
+    res = _solve_sns(a[support[0]], b[support[1]], restrict(M, support), reg, **options)
+    res.x = res.plan = embed_plan(res.plan, support, M.shape)
+    res.f, res.g = embed_potentials(res.f, res.g, support, M.shape, -np.inf)
     return res
 
 
