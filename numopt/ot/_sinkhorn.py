@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from .._backend import get_kernel, kernel
+from .._backend import get_kernel, kernel, to_numpy
 from .._result import Status
 from ._marginals import plan_marginal_error
 
@@ -233,28 +233,29 @@ class SinkhornSolver:
         s["done"] = frozen
         s["stage_nit"] += 1
         s["held_stage"] = s["stage"]   # the stage whose reg the held pair belongs to
-        if s["stage"] < self.final_stage and (
-                s["stage_nit"] >= self.stage_maxiter
-                or bool(xp.all(err <= self.stage_tol * self.mass))):
+        return self._decide(s, err)
+
+    def _decide(self, s, err):
+        """``s`` moved to the next epsilon stage where ``err`` (this iteration's) meets
+        ``stage_tol``, and with its ``stop``, decided on the pair it holds. Where every
+        problem is frozen, the plan returned is checked against tol; the problems whose
+        plan fails it (its marginals rounded above tol) iterate on towards a halved
+        target, and at the rounding floor the stall rule ends them. The tests are read
+        back together: one device-to-host copy an iteration on a GPU."""
+        xp, held = self.xp, s["err"]
+        flags = xp.stack([xp.any(xp.isnan(held)), xp.all(xp.isfinite(held)),
+                          xp.all(s["done"]), xp.all(s["done"] | self._at_floor(s)),
+                          xp.all(err <= self.stage_tol * self.mass)])
+        any_nan, all_finite, all_done, done_or_floor, stage_met = (
+            bool(flag) for flag in to_numpy(flags))
+        if s["stage"] < self.final_stage and (s["stage_nit"] >= self.stage_maxiter
+                                              or stage_met):
             s["stage"] += 1
             s["stage_nit"] = 0
-        return self._decide(s)
-
-    def _decide(self, s):
-        """``s`` with its ``stop``, decided on the pair it holds. Where every problem
-        is frozen, the plan returned is checked against tol; the problems whose plan
-        fails it (its marginals rounded above tol) iterate on towards a halved target,
-        and at the rounding floor the stall rule ends them."""
-        xp = self.xp
-        err = s["err"]
-        if bool(xp.any(xp.isnan(err))) or (
-                s["stage_nit"] > 1 and not bool(xp.all(xp.isfinite(err)))):
+        if any_nan or (s["stage_nit"] > 1 and not all_finite):
             s["stop"] = Status.NONFINITE
             return s
-        if s["stage"] != self.final_stage:
-            return s
-        all_done = bool(xp.all(s["done"]))
-        if not (all_done or bool(xp.all(s["done"] | self._at_floor(s)))):
+        if s["stage"] != self.final_stage or not done_or_floor:
             return s
         if not self.with_plan:
             s["stop"] = Status.SUCCESS if all_done else Status.STALLED
