@@ -144,13 +144,17 @@ def sinkhorn(a, b, M, reg, *, method="auto", tol=1e-9, maxiter=10000, callback=N
     opts = check_options(options, _defaults(SINKHORN_OPTIONS[method]),
                          f"sinkhorn(method={method!r})")
     if method == "sns":
-        return solve_sns(xp, a, b, M, reg, tol=tol, maxiter=maxiter, callback=callback, **opts)
+        res = solve_sns(xp, a, b, M, reg, tol=tol, maxiter=maxiter, callback=callback, **opts)
+        res.update(method="sns", reg=reg)
+        return res
     chosen, note = choose_form(method, M, reg, xp)
     res = _run_sinkhorn(xp, a, b, M, reg, chosen, tol, maxiter, callback, opts)
     if method == "auto" and chosen == "kernel" and res.status == Status.NONFINITE:
-        res = _run_sinkhorn(xp, a, b, M, reg, "log", tol, maxiter, callback, opts)
+        chosen = "log"
+        res = _run_sinkhorn(xp, a, b, M, reg, chosen, tol, maxiter, callback, opts)
         note = " method='auto': the kernel form overflowed, so the log form ran."
     res.message += note
+    res.update(method=chosen, reg=reg)
     return _unbatch(xp, res) if not batched else res
 
 
@@ -161,12 +165,9 @@ def _run_sinkhorn(xp, a, b, M, reg, mode, tol, maxiter, callback, opts):
                                check_scalar(opts["eps_factor"], "eps_factor", low=1,
                                             low_open=True), opts["eps_scaling"])
     solver = SinkhornSolver(xp, a, b, M, regs, mode, tol, stage_tol=max(tol, opts.get("stage_tol", 1e-4)))
-    res = run_solver(solver, maxiter=maxiter, callback=callback,
-                     check_every=opts["check_every"], xp=xp, finite_fields=("x",),
-                     disp=opts["disp"])
-    res["method"] = mode
-    res["reg"] = reg
-    return res
+    return run_solver(solver, maxiter=maxiter, callback=callback,
+                      check_every=opts["check_every"], xp=xp, finite_fields=("x",),
+                      disp=opts["disp"])
 
 
 def _unbatch(xp, res):

@@ -321,8 +321,6 @@ def _solve_sns(a, b, M, reg, *, tol, maxiter, callback, disp, warmup_tol, warmup
     fields["nit_sinkhorn_fallback"] = res["nit_sinkhorn_fallback"] + sinkhorn_nit
     fields["cost"] = float(np.einsum("ij,ij->", plan, M, dtype=np.float64))
     fields["fun"] = float(fields["f"] @ rows + fields["g"] @ cols - reg * plan.sum(dtype=np.float64))
-    fields["method"] = "sns"
-    fields["reg"] = reg
     for name in ("f", "g"):
         fields[name] = fields[name].astype(dtype, copy=False)
     return OptimizeResult(fields)
