@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from .._backend import get_kernel, kernel, to_numpy
+from .._backend import get_kernel, is_cupy, kernel, to_numpy
 from .._result import Status
 from ._marginals import plan_marginal_error
 
@@ -240,14 +240,11 @@ class SinkhornSolver:
         ``stage_tol``, and with its ``stop``, decided on the pair it holds. Where every
         problem is frozen, the plan returned is checked against tol; the problems whose
         plan fails it (its marginals rounded above tol) iterate on towards a halved
-        target, and at the rounding floor the stall rule ends them. The tests are read
-        back together: one device-to-host copy an iteration on a GPU."""
+        target, and at the rounding floor the stall rule ends them."""
         xp, held = self.xp, s["err"]
-        flags = xp.stack([xp.any(xp.isnan(held)), xp.all(xp.isfinite(held)),
-                          xp.all(s["done"]), xp.all(s["done"] | self._at_floor(s)),
-                          xp.all(err <= self.stage_tol * self.mass)])
-        any_nan, all_finite, all_done, done_or_floor, stage_met = (
-            bool(flag) for flag in to_numpy(flags))
+        any_nan, all_finite, all_done, done_or_floor, stage_met = _read_back(xp, (
+            xp.any(xp.isnan(held)), xp.all(xp.isfinite(held)), xp.all(s["done"]),
+            xp.all(s["done"] | self._at_floor(s)), xp.all(err <= self.stage_tol * self.mass)))
         if s["stage"] < self.final_stage and (s["stage_nit"] >= self.stage_maxiter
                                               or stage_met):
             s["stage"] += 1
@@ -344,6 +341,15 @@ class SinkhornSolver:
                 f"max|M| / reg{', above tol' if floor > self.tol else ''}), or on a "
                 "plateau of slow convergence; loosen tol or raise reg.")
         return detail
+
+
+def _read_back(xp, conditions):
+    """The 0-d boolean arrays ``conditions`` as Python bools: on a GPU in one
+    device-to-host copy (each ``bool()`` would be a sync of its own), elsewhere one by
+    one (stacking them costs more than reading them on the CPU)."""
+    if is_cupy(xp):
+        return [bool(flag) for flag in to_numpy(xp.stack(conditions))]
+    return [bool(flag) for flag in conditions]
 
 
 def relative_error_message(relative, tol):
