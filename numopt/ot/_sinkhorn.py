@@ -242,11 +242,12 @@ class SinkhornSolver:
         plan fails it (its marginals rounded above tol) iterate on towards a halved
         target, and at the rounding floor the stall rule ends them."""
         xp, held = self.xp, s["err"]
-        any_nan, all_finite, all_done, done_or_floor, stage_met = _read_back(xp, (
+        staged = s["stage"] < self.final_stage
+        any_nan, all_finite, all_done, done_or_floor, *stage_met = _read_back(xp, (
             xp.any(xp.isnan(held)), xp.all(xp.isfinite(held)), xp.all(s["done"]),
-            xp.all(s["done"] | self._at_floor(s)), xp.all(err <= self.stage_tol * self.mass)))
-        if s["stage"] < self.final_stage and (s["stage_nit"] >= self.stage_maxiter
-                                              or stage_met):
+            xp.all(s["done"] | self._at_floor(s)),
+            *((xp.all(err <= self.stage_tol * self.mass),) if staged else ())))
+        if staged and (s["stage_nit"] >= self.stage_maxiter or stage_met[0]):
             s["stage"] += 1
             s["stage_nit"] = 0
         if any_nan or (s["stage_nit"] > 1 and not all_finite):
