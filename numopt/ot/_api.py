@@ -8,26 +8,58 @@ import itertools
 import numpy as np
 import scipy.sparse as sp
 
-from .._backend import float_dtype, get_namespace, is_cupy
+from .._backend import float_dtype, get_namespace
 from .._loop import DispTable, run_solver, wrap_callback
+from .._registry import Option
 from .._result import OptimizeResult, Status
 from .._validation import check_choice, check_options, check_scalar
-from ._common import validate_problem
-from ._sinkhorn import SinkhornSolver, epsilon_schedule, kernel_underflow_risk
+from ._validation import validate_problem
+from ._marginals import equal_mass
+from ._sinkhorn import LOG_EPS_FACTOR, SinkhornSolver, choose_form, regularizations
+from ._sns import solve_sns
 
 __all__ = ["sinkhorn", "emd", "emd_1d", "wasserstein_1d", "sparse_ot", "quadratic_ot"]
 
 SINKHORN_METHODS = ("auto", "kernel", "log", "sns")
 
+# The options of each method, with their defaults and docs: the one table that
+# ``sinkhorn`` reads its defaults from and the registry (_methods) shows.
+_CHECK_EVERY = Option(None, "iterations between the callback's and disp's looks at the run "
+                            "(None: 1 on the CPU, gpu_check_every on a GPU); the stop is "
+                            "decided every iteration")
+_EPS_FACTOR = "ratio between successive regularizations of epsilon scaling"
 SINKHORN_OPTIONS = {
-    "kernel": {"check_every": None},
-    "log": {"check_every": None, "eps_scaling": "auto", "eps_factor": 4.0,
-            "stage_tol": 1e-4},
-    "sns": {"warmup_tol": 1e-1, "warmup_maxiter": 2000, "max_nnz_per_row": None,
-            "drop_tol": 1e-6, "cg_rtol": 1e-2, "cg_maxiter": 200, "eps_factor": 8.0,
-            "min_kept": 0.99},
+    "kernel": {"check_every": _CHECK_EVERY},
+    "log": {
+        "check_every": _CHECK_EVERY,
+        "eps_scaling": Option("auto", "log: 'auto' (on when range(M)/reg > 50), True or False"),
+        "eps_factor": Option(LOG_EPS_FACTOR, _EPS_FACTOR),
+        "stage_tol": Option(1e-4, "marginal error at which an intermediate epsilon stage "
+                                  "hands over"),
+    },
+    "sns": {
+        "warmup_tol": Option(1e-1, "sns: marginal error at which Sinkhorn hands over to "
+                                   "Newton"),
+        "warmup_maxiter": Option(2000, "sns: most Sinkhorn warm-up iterations"),
+        "max_nnz_per_row": Option(None, "sns: most Hessian entries kept per row (None: "
+                                        "max(20, m/10))"),
+        "drop_tol": Option(1e-6, "sns: entries below drop_tol * row mass are dropped from "
+                                 "the Hessian"),
+        "cg_rtol": Option(1e-2, "sns: relative tolerance of the preconditioned CG solve"),
+        "cg_maxiter": Option(200, "sns: most CG iterations per Newton step"),
+        "eps_factor": Option(8.0, _EPS_FACTOR),
+        "min_kept": Option(0.99, "sns: below this fraction of the plan's mass in the sparse "
+                                 "Hessian, take Sinkhorn steps instead of Newton steps "
+                                 "(dense plans, large reg)"),
+    },
 }
 SINKHORN_OPTIONS["auto"] = {**SINKHORN_OPTIONS["kernel"], **SINKHORN_OPTIONS["log"]}
+SPARSE_OT_OPTIONS = {"ftol": Option(1e-9, "L-BFGS relative objective decrease to stop at")}
+QUADRATIC_OT_OPTIONS = {"ftol": Option(1e-15, "L-BFGS relative objective decrease to stop at")}
+
+
+def _defaults(options):
+    return {name: option.default for name, option in options.items()}
 
 
 def sinkhorn(a, b, M, reg, *, method="auto", tol=1e-9, maxiter=10000, callback=None,
@@ -67,8 +99,10 @@ def sinkhorn(a, b, M, reg, *, method="auto", tol=1e-9, maxiter=10000, callback=N
     callback : callable, optional
         ``callback(intermediate_result)``; raise ``StopIteration`` to stop.
     **options
-        ``check_every`` (kernel/log: iterations between convergence checks; default 1
-        on the CPU, where the error comes for free with the row pass, and 10 on a GPU),
+        ``check_every`` (kernel/log: iterations between the callback's and ``disp``'s
+        looks at the run, each a device-to-host sync on a GPU; default 1 on the CPU and
+        ``gpu_check_every`` of :func:`numopt.set_config` on a GPU; the stop itself is
+        decided every iteration, so results do not depend on it),
         ``eps_scaling`` (log: ``"auto"``, True or False), ``eps_factor`` (ratio
         between successive regularizations), ``stage_tol`` (marginal error at which an
         intermediate epsilon stage hands over). For ``"sns"``: ``warmup_tol``,
@@ -107,44 +141,33 @@ def sinkhorn(a, b, M, reg, *, method="auto", tol=1e-9, maxiter=10000, callback=N
     reg = check_scalar(reg, "reg", low=0, low_open=True)
     tol = check_scalar(tol, "tol", low=0, low_open=True)
     maxiter = check_scalar(maxiter, "maxiter", low=0, integer=True)
-    opts = check_options(options, SINKHORN_OPTIONS[method], f"sinkhorn(method={method!r})")
+    opts = check_options(options, _defaults(SINKHORN_OPTIONS[method]),
+                         f"sinkhorn(method={method!r})")
     if method == "sns":
-        from ._sns import solve_sns
-
-        return solve_sns(xp, a, b, M, reg, tol=tol, maxiter=maxiter, callback=callback, **opts)
-    risk = kernel_underflow_risk(M, reg, M.dtype, xp)
-    chosen = method if method != "auto" else ("kernel" if risk < 1 else "log")
-    note = ""
-    if method == "auto":
-        note = (f" method='auto' chose {chosen!r}: range(M)/reg uses {risk:.0%} of the "
-                f"safe exponent range.")
+        res = solve_sns(xp, a, b, M, reg, tol=tol, maxiter=maxiter, callback=callback, **opts)
+        res.update(method="sns", reg=reg)
+        return res
+    chosen, note = choose_form(method, M, reg, xp)
     res = _run_sinkhorn(xp, a, b, M, reg, chosen, tol, maxiter, callback, opts)
     if method == "auto" and chosen == "kernel" and res.status == Status.NONFINITE:
-        res = _run_sinkhorn(xp, a, b, M, reg, "log", tol, maxiter, callback, opts)
+        chosen = "log"
+        res = _run_sinkhorn(xp, a, b, M, reg, chosen, tol, maxiter, callback, opts)
         note = " method='auto': the kernel form overflowed, so the log form ran."
     res.message += note
+    res.update(method=chosen, reg=reg)
     return _unbatch(xp, res) if not batched else res
 
 
 def _run_sinkhorn(xp, a, b, M, reg, mode, tol, maxiter, callback, opts):
-    spread = float(xp.max(M) - xp.min(M))
     regs = [reg]
     if mode == "log":
-        scaling = opts["eps_scaling"]
-        if scaling == "auto":
-            scaling = spread / reg > 50
-        if scaling:
-            factor = check_scalar(opts["eps_factor"], "eps_factor", low=1, low_open=True)
-            regs = epsilon_schedule(reg, spread, factor)
-    check_every = opts["check_every"]
-    if check_every is None:
-        check_every = 10 if is_cupy(xp) else 1
+        regs = regularizations(reg, float(xp.max(M) - xp.min(M)),
+                               check_scalar(opts["eps_factor"], "eps_factor", low=1,
+                                            low_open=True), opts["eps_scaling"])
     solver = SinkhornSolver(xp, a, b, M, regs, mode, tol, stage_tol=max(tol, opts.get("stage_tol", 1e-4)))
-    res = run_solver(solver, maxiter=maxiter, callback=callback, check_every=check_every,
-                     finite_fields=("x",), disp=opts["disp"])
-    res["method"] = mode
-    res["reg"] = reg
-    return res
+    return run_solver(solver, maxiter=maxiter, callback=callback,
+                      check_every=opts["check_every"], xp=xp, finite_fields=("x",),
+                      disp=opts["disp"])
 
 
 def _unbatch(xp, res):
@@ -231,7 +254,7 @@ def emd(a, b, M, *, tol=None, maxiter=None, dense=False, **options):
     a64, b64, M64 = (np.asarray(to_numpy(x), dtype=np.float64) for x in (a, b, M))
     M64 = np.ascontiguousarray(M64)
     # masses equal in float64 too (b was scaled to a's mass in the input dtype)
-    b64 = b64 * (a64.sum(axis=1) / b64.sum(axis=1))[:, None]
+    b64 = equal_mass(np, a64, b64)
     scale = float(np.max(np.abs(M64))) or 1.0
     results = []
     for k in range(a64.shape[0]):
@@ -392,7 +415,7 @@ def _validate_1d(x_a, x_b, a, b):
     checked as for every OT problem; also the dtype of the input."""
     from .._backend import is_numpy, to_numpy
     from .._validation import as_array
-    from ._common import validate_weights
+    from ._validation import validate_weights
 
     xp = get_namespace(*(x for x in (x_a, x_b, a, b) if x is not None))
     if not is_numpy(xp):
@@ -471,7 +494,7 @@ def sparse_ot(a, b, M, k, *, gamma=1.0, formulation="semi_dual", tol=1e-6, maxit
     """
     from ._sparse import solve_sparse_ot
 
-    opts = check_options(options, {"ftol": 1e-9}, "sparse_ot")
+    opts = check_options(options, _defaults(SPARSE_OT_OPTIONS), "sparse_ot")
     xp, a, b, M = validate_problem(a, b, M)
     from .._backend import is_numpy
 
@@ -522,7 +545,7 @@ def quadratic_ot(a, b, M, gamma=1.0, *, formulation="dual", tol=1e-9, maxiter=10
     """
     xp, _, _, M_checked = validate_problem(a, b, M)
     n = M_checked.shape[0]
-    options.setdefault("ftol", 1e-15)
+    options.setdefault("ftol", QUADRATIC_OT_OPTIONS["ftol"].default)
     res = sparse_ot(a, b, M, n, gamma=gamma, formulation=formulation, tol=tol,
                     maxiter=maxiter, callback=callback, **options)
     res["method"] = f"quadratic_ot:{formulation}"

@@ -10,6 +10,7 @@ import scipy.sparse as sp
 
 from .._result import Status
 from .._units import binary_exponent
+from ._support import c_transform_potentials, restrict, weight_support
 
 __all__ = ["solve_emd", "emd_measures", "transport_constraints", "default_tol"]
 
@@ -51,11 +52,11 @@ def solve_emd(a, b, M, *, maxiter):
     from ._network_simplex import MAXITER, OPTIMAL, network_simplex
 
     n, m = M.shape
-    rows_kept = np.flatnonzero(a > 0)
-    cols_kept = np.flatnonzero(b > 0)
     # solve on the support: a zero weight would be a zero supply, whose artificial arc
     # starts at zero flow pointing the wrong way for a strongly feasible tree
-    Ms = M if rows_kept.size == n and cols_kept.size == m else M[np.ix_(rows_kept, cols_kept)]
+    support = weight_support(a, b)
+    rows_kept, cols_kept = support or (np.arange(n), np.arange(m))
+    Ms = M if support is None else restrict(M, support)
     low = float(Ms.min())
     # shifted to M >= 0: the optimal plan is the same, and the artificial cost needs a
     # bound on alternating paths, at most min(n, m) forward arcs of cost <= max M.
@@ -88,7 +89,8 @@ def solve_emd(a, b, M, *, maxiter):
     shift = 0.5 * (f_kept.max() - g_kept.max())
     f_kept -= shift
     g_kept += shift
-    f, g = _complete_potentials(M, rows_kept, cols_kept, f_kept, g_kept)
+    f, g = ((f_kept, g_kept) if support is None
+            else c_transform_potentials(M, support, f_kept, g_kept))
     if code == OPTIMAL:
         status, detail = Status.SUCCESS, ""
     elif code == MAXITER:
@@ -100,26 +102,6 @@ def solve_emd(a, b, M, *, maxiter):
         status, detail = Status.STALLED, (f"A flow of {artificial:.3g} is left on an "
                                           f"artificial arc: the masses do not balance.")
     return plan, f, g, int(nit), status, detail
-
-
-def _complete_potentials(M, rows_kept, cols_kept, f_kept, g_kept):
-    """Potentials on all rows and columns: the solved ones, and for a point of zero weight
-    the largest value keeping ``f_i + g_j <= M_ij`` (its plan row or column is zero, so
-    complementary slackness holds, and the dual objective does not change)."""
-    n, m = M.shape
-    if rows_kept.size == n and cols_kept.size == m:
-        return f_kept, g_kept
-    f = np.full(n, np.nan)
-    g = np.full(m, np.nan)
-    f[rows_kept] = f_kept
-    g[cols_kept] = g_kept
-    cols_zero = np.setdiff1d(np.arange(m), cols_kept)
-    if cols_zero.size:
-        g[cols_zero] = np.min(M[np.ix_(rows_kept, cols_zero)] - f_kept[:, None], axis=0)
-    rows_zero = np.setdiff1d(np.arange(n), rows_kept)
-    if rows_zero.size:
-        f[rows_zero] = np.min(M[rows_zero] - g[None, :], axis=1)
-    return f, g
 
 
 def emd_measures(plan, f, g, a, b, M):

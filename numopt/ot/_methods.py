@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._registry import Example, MethodSpec, Option, register_method
+from .._registry import Example, MethodSpec, register_method
 from . import _api
 
 
@@ -87,27 +87,6 @@ def _sparse_example(formulation, quadratic=False):
     return example
 
 
-_SINKHORN_OPTION_DOCS = {
-    "check_every": "iterations between convergence checks (None: 1 on CPU, 10 on GPU)",
-    "eps_scaling": "log: 'auto' (on when range(M)/reg > 50), True or False",
-    "eps_factor": "ratio between successive regularizations of epsilon scaling",
-    "stage_tol": "marginal error at which an intermediate epsilon stage hands over",
-    "warmup_tol": "sns: marginal error at which Sinkhorn hands over to Newton",
-    "warmup_maxiter": "sns: most Sinkhorn warm-up iterations",
-    "max_nnz_per_row": "sns: most Hessian entries kept per row (None: max(20, m/10))",
-    "drop_tol": "sns: entries below drop_tol * row mass are dropped from the Hessian",
-    "cg_rtol": "sns: relative tolerance of the preconditioned CG solve",
-    "cg_maxiter": "sns: most CG iterations per Newton step",
-    "min_kept": "sns: below this fraction of the plan's mass in the sparse Hessian, take "
-                "Sinkhorn steps instead of Newton steps (dense plans, large reg)",
-}
-
-
-def _options(method):
-    return {k: Option(v, _SINKHORN_OPTION_DOCS[k])
-            for k, v in _api.SINKHORN_OPTIONS[method].items()}
-
-
 for _method, _reg, _summary, _ns in (
         ("kernel", 0.05, "Sinkhorn scaling iterations on the Gibbs kernel (fused one-pass kernel)",
          ("numpy", "array_api_strict", "cupy")),
@@ -119,7 +98,7 @@ for _method, _reg, _summary, _ns in (
          ("numpy",))):
     register_method(MethodSpec(
         solver="sinkhorn", name=_method, func=_api.sinkhorn, problem_class="ot",
-        summary=_summary, options=_options(_method),
+        summary=_summary, options=_api.SINKHORN_OPTIONS[_method],
         example=_sinkhorn_example(_method, _reg), has_kernels=True, namespaces=_ns,
         reference=("Tang et al., Accelerating Sinkhorn algorithm with sparse Newton "
                    "iterations, ICLR 2024" if _method == "sns" else
@@ -138,13 +117,13 @@ for _form in ("semi_dual", "dual"):
         solver="sparse_ot", name=_form, func=_api.sparse_ot, problem_class="ot",
         summary=f"sparsity-constrained OT through the smoothed {_form.replace('_', '-')} "
                 "and L-BFGS, rounded to a feasible k-sparse plan",
-        options={"ftol": Option(1e-9, "L-BFGS relative objective decrease to stop at")},
+        options=_api.SPARSE_OT_OPTIONS,
         example=_sparse_example(_form), namespaces=("numpy",),
         reference="Liu, Puigcerver, Blondel, Sparsity-constrained optimal transport, ICLR 2023"))
 
 register_method(MethodSpec(
     solver="quadratic_ot", name="dual", func=_api.quadratic_ot, problem_class="ot",
     summary="quadratically regularized OT through the dual and L-BFGS",
-    options={"ftol": Option(1e-15, "L-BFGS relative objective decrease to stop at")},
+    options=_api.QUADRATIC_OT_OPTIONS,
     example=_sparse_example("dual", quadratic=True), namespaces=("numpy",),
     reference="Blondel, Seguy, Rolet, Smooth and sparse optimal transport, AISTATS 2018"))

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import math
 
-from .._backend import get_kernel, is_cupy, kernel
+from .._backend import get_kernel, is_cupy, kernel, to_numpy
 from .._result import Status
-from ._common import plan_marginal_error
+from ._marginals import plan_marginal_error
 
-__all__ = ["SinkhornSolver", "epsilon_schedule", "kernel_underflow_risk", "log_weights",
+__all__ = ["SinkhornSolver", "choose_form", "epsilon_schedule", "kernel_underflow_risk",
+           "log_weights", "regularizations",
            "relative_error_message"]
 
 
@@ -94,6 +95,35 @@ def epsilon_schedule(reg, spread, factor):
     return regs[::-1] + [reg]
 
 
+# the epsilon factor of method="log" (its default; SNS's log-domain run that takes over)
+LOG_EPS_FACTOR = 4.0
+
+# epsilon scaling="auto" is on where range(M)/reg exceeds this: below it Sinkhorn at the
+# target reg converges about as fast as the schedule would
+EPS_SCALING_SPREAD = 50
+
+
+def regularizations(reg, spread, factor, scaling="auto"):
+    """The regularizations a log-domain run goes through: ``[reg]``, or with epsilon
+    scaling (``scaling=True``, or ``"auto"`` where ``spread / reg`` >
+    EPS_SCALING_SPREAD, ``spread`` being range(M)) the :func:`epsilon_schedule`."""
+    if scaling == "auto":
+        scaling = spread / reg > EPS_SCALING_SPREAD
+    return epsilon_schedule(reg, spread, factor) if scaling else [reg]
+
+
+def choose_form(method, M, reg, xp):
+    """The Sinkhorn form ``method`` runs (``"auto"``: the kernel form where exp(-M/reg)
+    is safe from underflow, see :func:`kernel_underflow_risk`, else the log form), and
+    the note the message gets for it."""
+    if method != "auto":
+        return method, ""
+    risk = kernel_underflow_risk(M, reg, M.dtype, xp)
+    chosen = "kernel" if risk < 1 else "log"
+    return chosen, (f" method='auto' chose {chosen!r}: range(M)/reg uses {risk:.0%} of the "
+                    f"safe exponent range.")
+
+
 # iterations without a new lowest marginal error after which a run at its rounding floor
 # stops (see SinkhornSolver._at_floor)
 STALL_WINDOW = 100
@@ -115,11 +145,6 @@ class SinkhornSolver:
         self.regs, self.mode, self.tol = list(regs), mode, tol
         self.stage_tol, self.stage_maxiter = stage_tol, stage_maxiter
         self.mass = xp.sum(a, axis=1)
-        # the error below which a problem freezes: tol, halved for a problem whose
-        # returned plan then failed the tol (its marginals rounded above it)
-        self.freeze_tol = xp.full(self.mass.shape, tol, dtype=self.mass.dtype,
-                                  device=self.mass.device)
-        self.on_gpu = is_cupy(xp)
         self.with_plan = with_plan  # False: potentials only (a warm start for SNS)
         # of the scalings or potentials: M's, or float64 over a float32 M for SNS, which
         # reads M in its own dtype (a float64 copy of it would be twice its size)
@@ -159,11 +184,25 @@ class SinkhornSolver:
             # lowest error of the final stage so far, and iterations since it was set
             "best": xp.full((B,), math.inf, dtype=dtype, device=self.M.device),
             "since_best": xp.zeros((B,), dtype=xp.int64, device=self.M.device),
+            # the error below which a problem freezes: tol, halved for a problem whose
+            # returned plan then failed the tol (its marginals rounded above it)
+            "freeze_tol": xp.full(self.mass.shape, self.tol, dtype=self.mass.dtype,
+                                  device=self.mass.device),
+            "stop": None,   # the Status a step decided, None: go on
         }
 
     @property
     def final_stage(self):
         return len(self.regs) - 1
+
+    def step_many(self, s, budget):
+        """Up to ``budget`` iterations, fewer when one of them decided a stop: the run
+        ends at that iteration whatever the loop's check cadence."""
+        ran = 0
+        while ran < budget and s["stop"] is None:
+            s = self.step(s)
+            ran += 1
+        return s, ran
 
     def step(self, s):
         xp = self.xp
@@ -179,7 +218,7 @@ class SinkhornSolver:
             err = xp.full_like(err, math.inf)
         frozen = s["done"]
         if s["stage"] == self.final_stage:
-            frozen = frozen | (err <= self.freeze_tol * self.mass)
+            frozen = frozen | (err <= s["freeze_tol"] * self.mass)
         keep = frozen[:, None]
         s = dict(s)
         s.pop("checked_plan", None)   # the plan check made of the previous pair
@@ -194,27 +233,31 @@ class SinkhornSolver:
         s["done"] = frozen
         s["stage_nit"] += 1
         s["held_stage"] = s["stage"]   # the stage whose reg the held pair belongs to
-        if s["stage"] < self.final_stage and (
-                s["stage_nit"] >= self.stage_maxiter
-                or (not self.on_gpu or s["stage_nit"] % 10 == 0)
-                and bool(xp.all(err <= self.stage_tol * self.mass))):
+        return self._decide(s, err)
+
+    def _decide(self, s, err):
+        """``s`` moved to the next epsilon stage where ``err`` (this iteration's) meets
+        ``stage_tol``, and with its ``stop``, decided on the pair it holds. Where every
+        problem is frozen, the plan returned is checked against tol; the problems whose
+        plan fails it (its marginals rounded above tol) iterate on towards a halved
+        target, and at the rounding floor the stall rule ends them."""
+        xp, held = self.xp, s["err"]
+        staged = s["stage"] < self.final_stage
+        any_nan, all_finite, all_done, done_or_floor, *stage_met = _read_back(xp, (
+            xp.any(xp.isnan(held)), xp.all(xp.isfinite(held)), xp.all(s["done"]),
+            xp.all(s["done"] | self._at_floor(s)),
+            *((xp.all(err <= self.stage_tol * self.mass),) if staged else ())))
+        if staged and (s["stage_nit"] >= self.stage_maxiter or stage_met[0]):
             s["stage"] += 1
             s["stage_nit"] = 0
-        return s
-
-    def check(self, s):
-        xp = self.xp
-        err = s["err"]
-        if bool(xp.any(xp.isnan(err))) or (
-                s["stage_nit"] > 1 and not bool(xp.all(xp.isfinite(err)))):
-            return Status.NONFINITE
-        if s["stage"] != self.final_stage:
-            return None
-        all_done = bool(xp.all(s["done"]))
-        if not (all_done or bool(xp.all(s["done"] | self._at_floor(s)))):
-            return None
+        if any_nan or (s["stage_nit"] > 1 and not all_finite):
+            s["stop"] = Status.NONFINITE
+            return s
+        if s["stage"] != self.final_stage or not done_or_floor:
+            return s
         if not self.with_plan:
-            return Status.SUCCESS if all_done else Status.STALLED
+            s["stop"] = Status.SUCCESS if all_done else Status.STALLED
+            return s
         # the frozen pair's error is measured before its plan is formed: success means
         # the plan returned meets tol, the figure the result reports (float32 plans were
         # reported converged at 3e-7 with tol = 1e-7)
@@ -222,14 +265,16 @@ class SinkhornSolver:
         failed = plan_marginal_error(xp, s["checked_plan"], self.A, self.Bw) > (
             self.tol * self.mass)
         if not bool(xp.any(failed)):
-            return Status.SUCCESS
-        if not all_done:
-            return Status.STALLED
-        # iterate on towards a halved target for the problems that failed; at the
-        # rounding floor the stall rule above ends them
-        s["done"] = s["done"] & ~failed
-        self.freeze_tol = xp.where(failed, 0.5 * self.freeze_tol, self.freeze_tol)
-        return None
+            s["stop"] = Status.SUCCESS
+        elif not all_done:
+            s["stop"] = Status.STALLED
+        else:
+            s["done"] = s["done"] & ~failed
+            s["freeze_tol"] = xp.where(failed, 0.5 * s["freeze_tol"], s["freeze_tol"])
+        return s
+
+    def check(self, s):
+        return s["stop"]
 
     def _at_floor(self, s):
         """Problems whose error, already below ``stall_below`` of the mass (1e-3, or 1000
@@ -271,24 +316,41 @@ class SinkhornSolver:
         # <P, M> + reg * sum P (log P - 1), with log P = (f + g - M) / reg on the support
         fun = xp.sum(_finite_product(xp, f, rows), axis=1) + xp.sum(
             _finite_product(xp, g, cols), axis=1) - reg * xp.sum(rows, axis=1)
-        fields = {"x": P, "plan": P, "cost": cost, "fun": fun, "f": f, "g": g,
-                  "marginal_error": err, "converged": s["done"], "nit_per_problem": s["nit"]}
+        return {"x": P, "plan": P, "cost": cost, "fun": fun, "f": f, "g": g,
+                "marginal_error": err, "converged": s["done"], "nit_per_problem": s["nit"]}
+
+    def detail(self, s, status):
+        xp = self.xp
+        if not self.with_plan:
+            return ""
         if s["held_stage"] < self.final_stage:
-            fields["message_detail"] = (
-                f"(still at stage {s['held_stage'] + 1} of {len(self.regs)} of epsilon scaling: "
-                f"the plan is that of reg = {reg:.3g})")
-        elif bool(xp.any(err > self.tol * self.mass)):
-            # the figure of the plan returned (marginal_error), relative to its mass
-            fields["message_detail"] = relative_error_message(
-                float(xp.max(err / self.mass)), self.tol)
-            if bool(xp.all(s["done"] | self._at_floor(s))):
-                floor = self.rounding_floor
-                fields["message_detail"] += (
-                    f" It set no new low in {STALL_WINDOW} iterations: near the rounding "
-                    f"floor in {self.dtype} (about {floor:.1g} of the mass here: eps * "
-                    f"max|M| / reg{', above tol' if floor > self.tol else ''}), or on a "
-                    "plateau of slow convergence; loosen tol or raise reg.")
-        return fields
+            reg = self.regs[s["held_stage"]]
+            return (f"(still at stage {s['held_stage'] + 1} of {len(self.regs)} of epsilon "
+                    f"scaling: the plan is that of reg = {reg:.3g})")
+        P = s.get("checked_plan")
+        P = self.plan(s) if P is None else P
+        err = plan_marginal_error(xp, P, self.A, self.Bw)
+        if not bool(xp.any(err > self.tol * self.mass)):
+            return ""
+        # the figure of the plan returned (marginal_error), relative to its mass
+        detail = relative_error_message(float(xp.max(err / self.mass)), self.tol)
+        if bool(xp.all(s["done"] | self._at_floor(s))):
+            floor = self.rounding_floor
+            detail += (
+                f" It set no new low in {STALL_WINDOW} iterations: near the rounding "
+                f"floor in {self.dtype} (about {floor:.1g} of the mass here: eps * "
+                f"max|M| / reg{', above tol' if floor > self.tol else ''}), or on a "
+                "plateau of slow convergence; loosen tol or raise reg.")
+        return detail
+
+
+def _read_back(xp, conditions):
+    """The 0-d boolean arrays ``conditions`` as Python bools: on a GPU in one
+    device-to-host copy (each ``bool()`` would be a sync of its own), elsewhere one by
+    one (stacking them costs more than reading them on the CPU)."""
+    if is_cupy(xp):
+        return [bool(flag) for flag in to_numpy(xp.stack(conditions))]
+    return [bool(flag) for flag in conditions]
 
 
 def relative_error_message(relative, tol):

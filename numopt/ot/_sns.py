@@ -27,7 +27,10 @@ import scipy.sparse.linalg as spla
 from .._backend import get_kernel, is_numpy, kernel
 from .._loop import run_solver
 from .._result import OptimizeResult, Status
-from ._sinkhorn import SinkhornSolver, epsilon_schedule, relative_error_message
+from ._marginals import equal_mass
+from ._support import embed_plan, embed_potentials, restrict, weight_support
+from ._sinkhorn import (LOG_EPS_FACTOR, SinkhornSolver, regularizations,
+                        relative_error_message)
 
 __all__ = ["solve_sns"]
 
@@ -45,8 +48,6 @@ NEWTON_PATIENCE = 20
 NEWTON_STALL = 100
 NEWTON_STALL_STEEP = 10
 STEEP = 1e5
-# the epsilon factor of method="log" (its default), for the run that takes over
-LOG_EPS_FACTOR = 4.0
 
 
 @kernel("ot.sns_evaluate", numba="numopt.ot._kernels_numba:sns_evaluate")
@@ -75,7 +76,12 @@ def sns_hessian_matvec(xp, data, indices, indptr, rows, cols, x):
 
 
 class _NewtonSolver:
-    def __init__(self, a, b, M, reg, f, g, tol, drop_tol, cap, cg_rtol, cg_maxiter, min_kept):
+    """Newton ascent on L from the potentials ``(f, g)``, for at most ``budget``
+    iterations: a Newton step is one, each Sinkhorn step taken instead is one more.
+    Its counters live in the state and reach the result through ``stats``."""
+
+    def __init__(self, a, b, M, reg, f, g, tol, drop_tol, cap, cg_rtol, cg_maxiter, min_kept,
+                 budget):
         self.a, self.b, self.M, self.reg, self.tol = a, b, M, reg, tol
         self.mass = float(a.sum())   # tol is relative to it, as in Sinkhorn
         self.drop_tol, self.cap = drop_tol, cap
@@ -83,21 +89,12 @@ class _NewtonSolver:
         self.evaluate = get_kernel("ot.sns_evaluate", np)
         self.matvec = get_kernel("ot.sns_hessian_matvec", np)
         self.start = (f, g)
-        self.cg_iterations = 0
-        self.line_search_failures = 0
-        self.sinkhorn_steps = 0
-        self.newton_steps = 0
-        self.budget = math.inf   # iterations left to this stage (maxiter minus the warm-up)
+        self.budget = budget   # iterations left to this stage (maxiter minus the warm-up)
         self.min_kept = min_kept
-        # Newton steps since the lowest error was set: past NEWTON_PATIENCE, Newton
-        # gives up and log-domain Sinkhorn takes over (see solve_sns)
-        self.lowest = self.started = math.inf
-        self.since_halved = self.newton_nit = 0
         steep = (float(np.max(M)) - float(np.min(M))) / reg > STEEP
         self.stall_window = NEWTON_STALL_STEEP if steep else NEWTON_STALL
-        self.gave_up = False
 
-    def _state(self, f, g):
+    def _point(self, f, g):
         total, rows, cols, sparse = self.evaluate(np, self.M, f, g, self.reg, self.drop_tol,
                                                   self.cap)
         err = float(np.abs(rows - self.a).sum() + np.abs(cols - self.b).sum())
@@ -107,20 +104,41 @@ class _NewtonSolver:
                 "err": err, "value": value, "kept": kept}
 
     def init(self):
-        s = self._state(*self.start)
-        self.start_err = s["err"]
-        return s
+        point = self._point(*self.start)
+        # Newton steps since the lowest error was set: past NEWTON_PATIENCE, Newton
+        # gives up and log-domain Sinkhorn takes over (see solve_sns)
+        return {"point": point, "start_err": point["err"], "lowest": math.inf,
+                "started": math.inf, "since_halved": 0, "newton_nit": 0,
+                "cg_iterations": 0, "line_search_failures": 0, "sinkhorn_steps": 0,
+                "newton_steps": 0, "gave_up": False}
 
-    def step(self, s):
-        if s["kept"] < self.min_kept:
+    @staticmethod
+    def spent(s):
+        """Iterations taken: Newton steps plus Sinkhorn iterations (nit counts both)."""
+        return s["newton_steps"] + s["sinkhorn_steps"]
+
+    def step_many(self, s, budget):
+        """One Newton step, or one run of up to ten Sinkhorn steps where the sparse
+        model does not fit: ``ran`` is the iterations it took (``budget`` is what is
+        left of ``maxiter``, the loop's check cadence being ``maxiter``), and the loop
+        checks after each."""
+        before = self.spent(s)
+        s = self._step(s, budget)
+        return s, self.spent(s) - before
+
+    def _step(self, s, budget):
+        s = dict(s)
+        point = s["point"]
+        if point["kept"] < self.min_kept:
             # The plan is too dense for the sparse Hessian to be a good model (large reg):
             # there, Sinkhorn itself converges fast, so take Sinkhorn steps.
-            # (ten at a time, but never past maxiter: check stops once it is spent)
-            return self._sinkhorn_fallback(s, iterations=int(min(10, self.budget - self.spent)))
-        self.newton_steps += 1
+            # (ten at a time, but never past maxiter)
+            s["point"] = self._sinkhorn_fallback(s, point, iterations=int(min(10, budget)))
+            return s
+        s["newton_steps"] += 1
         n, m = self.M.shape
-        data, indices, indptr = s["sparse"]
-        rows, cols = s["rows"], s["cols"]
+        data, indices, indptr = point["sparse"]
+        rows, cols = point["rows"], point["cols"]
 
         # The Hessian is (1/reg) K with K = [[diag(rows), P], [P^T, diag(cols)]]: CG runs
         # on K d' = grad and d = reg d' (the same iterates), so that K's entries, in units
@@ -140,68 +158,71 @@ class _NewtonSolver:
         direction, _ = spla.cg(H, grad, rtol=self.cg_rtol, maxiter=self.cg_maxiter,
                                M=precond, callback=counter)
         direction *= self.reg
-        self.cg_iterations += count[0]
+        s["cg_iterations"] += count[0]
         slope = float(grad @ direction)
         step = 1.0
         for _ in range(30):
             # a too-long trial step may overflow the plan: it is rejected below (its
             # error is not finite), so the overflow is expected, not worth a warning
             with np.errstate(over="ignore", invalid="ignore"):
-                trial = self._state(s["f"] + step * direction[:n],
-                                    s["g"] + step * direction[n:])
+                trial = self._point(point["f"] + step * direction[:n],
+                                    point["g"] + step * direction[n:])
             if math.isfinite(trial["err"]) and (
-                    trial["value"] >= s["value"] + 1e-4 * step * slope
-                    or trial["err"] < s["err"]):
-                return self._progress(trial)
+                    trial["value"] >= point["value"] + 1e-4 * step * slope
+                    or trial["err"] < point["err"]):
+                return self._progress(s, trial)
             step *= 0.5
-        self.line_search_failures += 1
-        return self._progress(self._sinkhorn_fallback(s) if self.spent < self.budget else s)
+        s["line_search_failures"] += 1
+        # (the Newton step took one iteration of the budget)
+        return self._progress(s, self._sinkhorn_fallback(s, point) if budget > 1 else point)
 
-    def _progress(self, s):
-        if self.lowest == math.inf:   # the error Newton started from
-            self.lowest = self.started = self.start_err
-        self.newton_nit += 1
-        if s["err"] <= 0.5 * self.lowest or (self.lowest == self.started
-                                             and s["err"] < self.lowest):
-            self.lowest, self.since_halved = s["err"], 0
+    def _progress(self, s, point):
+        s["point"] = point
+        if s["lowest"] == math.inf:   # the error Newton started from
+            s["lowest"] = s["started"] = s["start_err"]
+        s["newton_nit"] += 1
+        if point["err"] <= 0.5 * s["lowest"] or (s["lowest"] == s["started"]
+                                                 and point["err"] < s["lowest"]):
+            s["lowest"], s["since_halved"] = point["err"], 0
         else:
-            self.since_halved += 1
-        self.gave_up = (self.lowest == self.started and self.newton_nit >= NEWTON_PATIENCE
-                        or self.since_halved >= self.stall_window)
+            s["since_halved"] += 1
+        s["gave_up"] = (s["lowest"] == s["started"] and s["newton_nit"] >= NEWTON_PATIENCE
+                        or s["since_halved"] >= self.stall_window)
         return s
 
-    @property
-    def spent(self):
-        """Iterations taken: Newton steps plus Sinkhorn iterations (nit counts both)."""
-        return self.newton_steps + self.sinkhorn_steps
-
-    def _sinkhorn_fallback(self, s, iterations=1):
-        """Log-domain Sinkhorn iterations: progress where Newton stalls or does not fit."""
+    def _sinkhorn_fallback(self, s, point, iterations=1):
+        """Log-domain Sinkhorn iterations: progress where Newton stalls or does not fit.
+        Counts them in ``s`` and returns the point they reach."""
         step = get_kernel("ot.sinkhorn_log_step", np)
-        F, G = s["f"][None, :], s["g"][None, :]
+        F, G = point["f"][None, :], point["g"][None, :]
         logA, logB = np.log(self.a)[None, :], np.log(self.b)[None, :]
         for _ in range(iterations):
             F, G, _ = step(np, self.M, F, G, logA, logB, self.reg, np.ones(1, dtype=bool))
-        self.sinkhorn_steps += iterations
-        return self._state(F[0], G[0])
+        s["sinkhorn_steps"] += iterations
+        return self._point(F[0], G[0])
 
     def check(self, s):
-        if not math.isfinite(s["err"]):
+        err = s["point"]["err"]
+        if not math.isfinite(err):
             return Status.NONFINITE
-        if s["err"] <= self.tol * self.mass:
+        if err <= self.tol * self.mass:
             return Status.SUCCESS
-        if self.gave_up:
-            return Status.STALLED
-        return Status.MAXITER if self.spent >= self.budget else None
+        return Status.STALLED if s["gave_up"] else None
 
     def result(self, s):
-        f, g = s["f"], s["g"]
+        f, g, err = s["point"]["f"], s["point"]["g"], s["point"]["err"]
         plan = get_kernel("ot.log_plan", np)(np, self.M, f[None, :], g[None, :],
                                              self.reg)[0].astype(self.M.dtype, copy=False)
-        fields = {"x": plan, "plan": plan, "f": f, "g": g, "marginal_error": s["err"]}
-        if not s["err"] <= self.tol * self.mass:
-            fields["message_detail"] = relative_error_message(s["err"] / self.mass, self.tol)
-        return fields
+        return {"x": plan, "plan": plan, "f": f, "g": g, "marginal_error": err,
+                "stats": {"nit_newton": s["newton_steps"],
+                          "cg_iterations": s["cg_iterations"],
+                          "nit_sinkhorn_fallback": s["sinkhorn_steps"]}}
+
+    def detail(self, s, status):
+        err = s["point"]["err"]
+        if err <= self.tol * self.mass:
+            return ""
+        return relative_error_message(err / self.mass, self.tol)
 
 
 def solve_sns(xp, a, b, M, reg, **options):
@@ -210,17 +231,12 @@ def solve_sns(xp, a, b, M, reg, **options):
     Sinkhorn methods), and the Newton system keeps a positive diagonal."""
     if not is_numpy(xp):
         raise TypeError("sinkhorn(method='sns') needs NumPy input (it uses scipy.sparse)")
-    rows, cols = a > 0, b > 0
-    if bool(rows.all()) and bool(cols.all()):
+    support = weight_support(a, b)
+    if support is None:
         return _solve_sns(a, b, M, reg, **options)
-    res = _solve_sns(a[rows], b[cols], M[np.ix_(rows, cols)], reg, **options)
-    plan = np.zeros(M.shape, dtype=M.dtype)
-    plan[np.ix_(rows, cols)] = res.plan
-    res.x = res.plan = plan
-    for name, kept in (("f", rows), ("g", cols)):
-        full = np.full(kept.shape, -np.inf, dtype=M.dtype)
-        full[kept] = res[name]
-        res[name] = full
+    res = _solve_sns(a[support[0]], b[support[1]], restrict(M, support), reg, **options)
+    res.x = res.plan = embed_plan(res.plan, support, M.shape)
+    res.f, res.g = embed_potentials(res.f, res.g, support, M.shape, -np.inf)
     return res
 
 
@@ -231,12 +247,12 @@ def _solve_sns(a, b, M, reg, *, tol, maxiter, callback, disp, warmup_tol, warmup
     cap = max(20, math.ceil(0.1 * m)) if max_nnz_per_row is None else int(max_nnz_per_row)
     cap = min(max(cap, 1), m)
     a64, b64 = (np.asarray(x, dtype=np.float64) for x in (a, b))
-    b64 = b64 * (a64.sum() / b64.sum())   # float32 weights differ in mass by ~1e-8
+    b64 = equal_mass(np, a64, b64)   # float32 weights differ in mass by ~1e-8
     # M stays in its dtype: the kernels compute in float64 from it (a float32 M is
     # exact in float64), and a float64 copy of a float32 M was twice its size
     M64 = M
     spread = float(M64.max()) - float(M64.min())
-    regs = epsilon_schedule(reg, spread, eps_factor) if spread / reg > 50 else [reg]
+    regs = regularizations(reg, spread, eps_factor)
     warm = SinkhornSolver(np, a64[None, :], b64[None, :], M64, regs, "log",
                           tol=max(tol, warmup_tol), stage_tol=max(tol, 1e-2), with_plan=False,
                           dtype=np.float64)
@@ -253,33 +269,38 @@ def _solve_sns(a, b, M, reg, *, tol, maxiter, callback, disp, warmup_tol, warmup
                        np.log(b64)[None, :], reg, np.ones(1, dtype=bool))
         f0, g0 = F[0], G[0]
         warmup_nit += 1
+    budget = max(0, maxiter - warmup_nit)
     newton = _NewtonSolver(a64, b64, M64, reg, f0, g0, tol, drop_tol,
-                           cap, cg_rtol, cg_maxiter, min_kept)
-    newton.budget = max(0, maxiter - warmup_nit)
+                           cap, cg_rtol, cg_maxiter, min_kept, budget)
     # below the rounding floor of the plan (see SinkhornSolver) no step can meet tol;
     # Newton's line searches then fail one after another, so log-domain Sinkhorn runs
     # to its floor and stops there
     floor = np.finfo(np.float64).eps * float(np.max(np.abs(M64))) / reg
-    newton.gave_up = tol < 0.1 * floor   # (the estimate is pessimistic by up to ~6x)
-    res = (run_solver(newton, maxiter=newton.budget, callback=callback, disp=disp)
-           if not newton.gave_up else OptimizeResult(status=Status.STALLED))
+    below_floor = tol < 0.1 * floor   # (the estimate is pessimistic by up to ~6x)
+    # (check_every = the budget: each step_many gets what is left of it, for its
+    # Sinkhorn steps, and returns after one Newton step or one run of Sinkhorn steps)
+    res = (run_solver(newton, maxiter=budget, callback=callback, disp=disp,
+                      check_every=max(budget, 1))
+           if not below_floor else
+           OptimizeResult(status=Status.STALLED, nit=0, nit_newton=0, cg_iterations=0,
+                          nit_sinkhorn_fallback=0))
+    newton_steps, newton_spent = res["nit_newton"], res["nit"]
     fields = dict(res)
     sinkhorn_nit = 0
-    if newton.gave_up and res.status == Status.STALLED:
+    if res.status == Status.STALLED:
         # from the start, as method="log" runs: the potentials Newton leaves behind
         # (error up to 0.2) or those of the loose warm-up were worse starts than the
         # epsilon schedule itself
-        schedule = (epsilon_schedule(reg, spread, LOG_EPS_FACTOR) if spread / reg > 50
-                    else [reg])
+        schedule = regularizations(reg, spread, LOG_EPS_FACTOR)
         log = SinkhornSolver(np, a64[None, :], b64[None, :], M64, schedule, "log", tol,
                              stage_tol=max(tol, 1e-4), dtype=np.float64)
-        rest = run_solver(log, maxiter=max(0, newton.budget - newton.spent))
+        rest = run_solver(log, maxiter=max(0, budget - newton_spent))
         sinkhorn_nit = rest.nit
         fields.update({name: rest[name][0] for name in ("x", "plan", "f", "g")})
         fields.update(success=rest.success, status=rest.status, message=(
             f"{rest.message} (" + (f"Newton steps stopped lowering the marginal error "
-                                   f"after {newton.newton_steps} steps"
-                                   if newton.newton_steps else
+                                   f"after {newton_steps} steps"
+                                   if newton_steps else
                                    f"tol is below the rounding floor, about {floor:.1g} of "
                                    f"the mass: no Newton step") +
             "; log-domain Sinkhorn took over)"))
@@ -295,15 +316,11 @@ def _solve_sns(a, b, M, reg, *, tol, maxiter, callback, disp, warmup_tol, warmup
             f"{relative_error_message(err / newton.mass, tol)} That is the rounding floor "
             f"of {dtype}: loosen tol."))
     # iterations: Sinkhorn warm-up + Newton steps + Sinkhorn steps taken instead of Newton
-    fields["nit"] = warmup_nit + newton.newton_steps + newton.sinkhorn_steps + sinkhorn_nit
+    fields["nit"] = warmup_nit + newton_spent + sinkhorn_nit
     fields["nit_warmup"] = warmup_nit
-    fields["nit_newton"] = newton.newton_steps
-    fields["cg_iterations"] = newton.cg_iterations
-    fields["nit_sinkhorn_fallback"] = newton.sinkhorn_steps + sinkhorn_nit
+    fields["nit_sinkhorn_fallback"] = res["nit_sinkhorn_fallback"] + sinkhorn_nit
     fields["cost"] = float(np.einsum("ij,ij->", plan, M, dtype=np.float64))
     fields["fun"] = float(fields["f"] @ rows + fields["g"] @ cols - reg * plan.sum(dtype=np.float64))
-    fields["method"] = "sns"
-    fields["reg"] = reg
     for name in ("f", "g"):
         fields[name] = fields[name].astype(dtype, copy=False)
     return OptimizeResult(fields)

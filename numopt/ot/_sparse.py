@@ -31,6 +31,8 @@ from .._backend import get_kernel, kernel
 from .._result import OptimizeResult, Status
 from .._units import binary_exponent
 from ._emd import transport_constraints
+from ._marginals import equal_mass
+from ._support import c_transform_potentials, embed_plan, restrict, weight_support
 
 __all__ = ["solve_sparse_ot", "sparse_simplex_projection"]
 
@@ -496,28 +498,21 @@ def _solve_with_zero_weights(a, b, M, k, gamma, formulation, tol, ftol, maxiter,
     the largest that keep ``max(f_i + g_j - M_ij, 0) = 0``: a dual certificate of the
     empty line.
     """
-    rows, cols = a > 0, b > 0
-    if rows.all() and cols.all():
+    support = weight_support(a, b)
+    if support is None:
         return _solve_on_support(a, b, M, k, gamma, formulation, tol, ftol, maxiter,
                                  callback)
-    sub = M[np.ix_(rows, cols)]
-    res = _solve_on_support(a[rows], b[cols], sub, min(k, int(rows.sum())), gamma,
-                            formulation, tol, ftol, maxiter, callback)
-    plan = res.plan.tocoo()
-    row_ids, col_ids = np.flatnonzero(rows), np.flatnonzero(cols)
-    plan = sp.csr_array((plan.data, (row_ids[plan.row], col_ids[plan.col])), shape=M.shape)
-    f, g = np.empty(M.shape[0]), np.empty(M.shape[1])
-    f[rows], g[cols] = res.f, res.g
-    g[~cols] = np.min(M[rows][:, ~cols] - f[rows][:, None], axis=0)
-    f[~rows] = np.min(M[~rows] - g[None, :], axis=1)
-    res.x = res.plan = plan
-    res.f, res.g = f, g
+    rows, cols = support
+    res = _solve_on_support(a[rows], b[cols], restrict(M, support), min(k, rows.size),
+                            gamma, formulation, tol, ftol, maxiter, callback)
+    res.x = res.plan = embed_plan(res.plan, support, M.shape)
+    res.f, res.g = c_transform_potentials(M, support, res.f, res.g)
     return res
 
 
 def _solve_on_support(a, b, M, k, gamma, formulation, tol, ftol, maxiter, callback):
     n, m = M.shape
-    b = b * (a.sum() / b.sum())
+    b = equal_mass(np, a, b)
     if k == 1 and n == m and np.ptp(a) == 0 and np.ptp(b) == 0:
         return _assignment_result(a, b, M, gamma)
     problem = (_SemiDual if formulation == "semi_dual" else _Dual)(a, b, M, k, gamma)

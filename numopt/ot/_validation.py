@@ -1,11 +1,12 @@
-"""Input checks and plan statistics shared by every OT solver."""
+"""Input checks of every OT solver: weights, cost matrix, equal masses."""
 
 from __future__ import annotations
 
 from .._backend import float_dtype, get_namespace
 from .._validation import as_array, check_nonnegative, check_shape
+from ._marginals import equal_mass
 
-__all__ = ["validate_problem", "validate_weights", "mass_tolerance", "plan_marginal_error", "uniform"]
+__all__ = ["validate_problem", "validate_weights", "mass_tolerance", "uniform"]
 
 
 def mass_tolerance(xp, dtype) -> float:
@@ -64,11 +65,7 @@ def validate_weights(xp, a, b, n, m, dtype, device=None, *, batch=False,
     if float(gap) > mass_tolerance(xp, dtype):
         raise ValueError(f"a and b must have the same total mass; the relative difference "
                          f"is {float(gap):.3g} (b sums to {_show(xp, mass_b)}, a to {_show(xp, mass_a)})")
-    # Within the tolerance the masses are made equal (b scaled to a's mass; a factor of
-    # exactly 1 where they already are): otherwise no plan has an L1 marginal error
-    # below the gap, and a tol of 1e-9 could never be met.
-    ratio = mass_a / mass_b
-    b = b * (xp.expand_dims(ratio, axis=-1) if ratio.ndim else ratio)
+    b = equal_mass(xp, a, b)   # within the tolerance, the masses are made equal
     if batch:
         B = a.shape[0] if a.ndim == 2 else b.shape[0] if b.ndim == 2 else 1
         a = xp.broadcast_to(a, (B, n)) if a.ndim == 1 else a
@@ -79,11 +76,3 @@ def validate_weights(xp, a, b, n, m, dtype, device=None, *, batch=False,
 def _show(xp, mass):
     values = [float(mass[i]) for i in range(min(3, mass.shape[0]))] if mass.ndim else [float(mass)]
     return ", ".join(f"{v:.6g}" for v in values)
-
-
-def plan_marginal_error(xp, plan, a, b):
-    """L1 error of both marginals: ||P 1 - a||_1 + ||P^T 1 - b||_1 (last axes)."""
-    rows = xp.sum(xp.abs(xp.sum(plan, axis=-1) - a), axis=-1)
-    cols = xp.sum(xp.abs(xp.sum(plan, axis=-2) - b), axis=-1)
-    return rows + cols
-
