@@ -44,7 +44,8 @@ __all__ = ["run_solver", "resolve_check_every", "is_finite_array", "wrap_callbac
            "public_fields",
            "DispTable", "INTERNAL_FIELDS"]
 
-# Fields a solver's ``result`` may return for the loop only; never shown to the user.
+# Fields that never reach the user (the contract's ``detail`` replaced ``message_detail``;
+# the generic check_solver_contract fails a solver that still returns it).
 INTERNAL_FIELDS = ("message_detail",)
 
 
@@ -184,9 +185,11 @@ def resolve_check_every(check_every, xp=None) -> int:
 
 
 def _fields(solver, state):
-    """``solver.result(state)`` with its ``stats`` merged in; the legacy
-    ``message_detail`` and ``nit`` keys stay for the caller to pop."""
+    """``solver.result(state)`` with its ``stats`` merged in."""
     fields = dict(solver.result(state))
+    if "nit" in fields:
+        raise RuntimeError(f"{type(solver).__name__}.result returned 'nit': the loop owns "
+                           "nit (a step that runs several iterations is step_many)")
     fields.update(fields.pop("stats", None) or {})
     return fields
 
@@ -240,10 +243,7 @@ def run_solver(solver, *, maxiter, callback=None, check_every=None, xp=None,
     if status is None:
         status = Status.MAXITER
     fields = _fields(solver, state)
-    detail = fields.pop("message_detail", "")
-    if hasattr(solver, "detail"):
-        detail = solver.detail(state, status) or ""
-    nit = fields.pop("nit", nit)  # legacy: the packages' solvers move to step_many
+    detail = (solver.detail(state, status) or "") if hasattr(solver, "detail") else ""
     if any(not is_finite_array(fields.get(f)) for f in finite_fields):
         status, detail = Status.NONFINITE, f"(after {nit} iterations)"
     res = OptimizeResult.from_status(status, detail, nit=nit, **public_fields(fields))

@@ -49,8 +49,10 @@ class _Counter:
         return Status.SUCCESS if k >= self.target else None
 
     def result(self, k):
-        x = np.full(2, np.nan if self.nan else float(k))
-        return {"x": x, "message_detail": "" if k >= self.target else f"(at {k})"}
+        return {"x": np.full(2, np.nan if self.nan else float(k))}
+
+    def detail(self, k, status):
+        return "" if k >= self.target else f"(at {k})"
 
 
 def test_loop_success_maxiter_and_check_every():
@@ -127,7 +129,8 @@ def test_shape_scalar_choice_and_option_checks():
 
 
 class _Batched(_Counter):
-    """Each step runs 5 iterations and says so through ``nit``."""
+    """Each step runs 5 iterations and says so through ``nit``: the workaround the
+    contract removed (the loop owns the count; fused steps use ``step_many``)."""
 
     def step(self, k):
         return k + 5
@@ -136,14 +139,9 @@ class _Batched(_Counter):
         return {**super().result(k), "nit": k}
 
 
-def test_solver_may_report_its_own_iteration_count():
-    seen = []
-
-    def callback(intermediate_result):
-        seen.append(intermediate_result.nit)
-
-    res = run_solver(_Batched(12), maxiter=10, callback=callback)
-    assert res.success and res.nit == 15 and seen == [5, 10, 15]
+def test_a_result_with_its_own_iteration_count_is_refused():
+    with pytest.raises(RuntimeError, match="the loop owns nit"):
+        run_solver(_Batched(12), maxiter=10)
 
 
 def test_units_binary_exponent_and_pow2_are_exact():
@@ -322,3 +320,45 @@ def test_check_cadence_default_per_backend_from_the_configuration():
         numopt.set_config(gpu_check_every=0)
     with pytest.raises(ValueError, match="check_every"):
         resolve_check_every(0, np)
+
+
+@pytest.mark.parametrize("fault", ["check_writes_state", "step_changes_solver",
+                                   "result_returns_nit", None])
+def test_generic_contract_check_catches_each_breach(fault):
+    from numopt._registry import Example, MethodSpec
+    from numopt.testing import check_solver_contract
+
+    class Solver:
+        def __init__(self):
+            self.settings = 1.0
+
+        def init(self):
+            return {"k": 0}
+
+        def step(self, s):
+            if fault == "step_changes_solver":
+                self.settings += 1.0
+            return {"k": s["k"] + 1}
+
+        def check(self, s):
+            if fault == "check_writes_state":
+                s["seen"] = True
+            return Status.SUCCESS if s["k"] >= 3 else None
+
+        def result(self, s):
+            fields = {"x": np.full(2, float(s["k"]))}
+            if fault == "result_returns_nit":
+                fields["nit"] = s["k"]
+            return fields
+
+    spec = MethodSpec(solver="probe", name="contract", func=lambda: run_solver(Solver(),
+                                                                            maxiter=10),
+                      problem_class="testing", summary="probe",
+                      example=lambda xp, dtype: Example(args=()))
+    if fault is None:
+        check_solver_contract(spec, np, np.float64)
+    else:
+        with pytest.raises(AssertionError, match={"check_writes_state": "changed the state",
+                                                  "step_changes_solver": "changed",
+                                                  "result_returns_nit": "returns"}[fault]):
+            check_solver_contract(spec, np, np.float64)

@@ -17,6 +17,7 @@ from numopt.testing import (
     check_nonfinite_rejected,
     check_reproducible,
     check_result,
+    check_solver_contract,
     check_unknown_option,
 )
 
@@ -54,7 +55,7 @@ def _setup(ns_name, dtype_name):
 
 # the checks that need nothing but the method, the namespace and the dtype
 PLAIN_CHECKS = [check_result, check_unknown_option, check_reproducible, check_inputs_unchanged,
-                check_bad_shape, check_disp]
+                check_bad_shape, check_disp, check_solver_contract]
 
 
 @pytest.mark.parametrize("check", PLAIN_CHECKS, ids=lambda c: c.__name__)

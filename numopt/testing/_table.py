@@ -348,6 +348,9 @@ def check_solver_contract(spec, xp, dtype):
     _loop._advance, _loop._fields = watched_advance, watched_fields
     try:
         run_example(spec, spec.example(xp, dtype))
+    except RuntimeError:
+        if not problems:   # the loop refuses a breach it sees: report what was found
+            raise
     finally:
         _loop._advance, _loop._fields = advance, fields
     assert not problems, f"{spec.solver}:{spec.name}: " + "; ".join(sorted(set(problems)))
