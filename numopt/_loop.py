@@ -8,10 +8,11 @@ afterwards (no module sets a solver's attribute after construction). Its methods
 ``step(state) -> state``
     One iteration.
 ``step_many(state, budget) -> (state, ran)`` (optional)
-    For a solver whose iterations run fused in one compiled or GPU call: up to
-    ``budget`` iterations (``budget >= 1``), returning how many ran (``1 <= ran <=
-    budget``; fewer only when the solver stopped on its own, a GPU loop that met its
-    test on the device). When present the loop calls it instead of ``step``, with the
+    For a solver whose iterations run fused in one compiled or GPU call, or that
+    decides its stop inside the step: up to ``budget`` iterations (``budget >= 1``),
+    returning how many ran (``1 <= ran <= budget``). Fewer means "check now": the
+    solver decided to stop (a GPU loop that met its test on the device, a stall rule)
+    or ended a unit of work the caller should see (a Newton step). When present the loop calls it instead of ``step``, with the
     iterations left until the next check or ``maxiter``; ``nit`` and ``maxiter`` count
     iterations whatever a step does.
 ``check(state) -> Status | None``
