@@ -197,14 +197,17 @@ class SinkhornSolver:
 
     def step_many(self, s, budget):
         """Up to ``budget`` iterations, fewer when one of them decided a stop: the run
-        ends at that iteration whatever the loop's check cadence."""
+        ends at that iteration whatever the loop's check cadence. On a GPU the stop and
+        the epsilon-stage switch are decided at the last iteration of the budget only
+        (one device-to-host read-back every ``gpu_check_every`` iterations, not one an
+        iteration); the per-problem freezing runs on the device every iteration."""
         ran = 0
         while ran < budget and s["stop"] is None:
-            s = self.step(s)
             ran += 1
+            s = self.step(s, decide=not is_cupy(self.xp) or ran == budget)
         return s, ran
 
-    def step(self, s):
+    def step(self, s, decide=True):
         xp = self.xp
         if self.mode == "kernel":
             X_new, Y_new, err = self.step_kernel(xp, self.K, s["X"], s["Y"], self.A, self.Bw,
@@ -233,7 +236,7 @@ class SinkhornSolver:
         s["done"] = frozen
         s["stage_nit"] += 1
         s["held_stage"] = s["stage"]   # the stage whose reg the held pair belongs to
-        return self._decide(s, err)
+        return self._decide(s, err) if decide else s
 
     def _decide(self, s, err):
         """``s`` moved to the next epsilon stage where ``err`` (this iteration's) meets
