@@ -9,6 +9,26 @@ from __future__ import annotations
 from numba import njit
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _add_taps(row, src, taps):
+    """``row[j] += sum_d taps[d] * src[j + d - 1]`` over the 3 taps of one stencil row,
+    zero outside ``src``."""
+    W = row.shape[0]
+    for dj in range(3):
+        wv = taps[dj]
+        lo = 1 - dj if dj < 1 else 0
+        hi = W - 1 if dj == 2 else W
+        for j in range(lo, hi):
+            row[j] += wv * src[j + dj - 1]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _relu(row):
+    for j in range(row.shape[0]):
+        if row[j] < 0:
+            row[j] = 0
+
+
 @njit(cache=True, nogil=True)
 def _conv2d(x, w, b, relu, out):
     C, H, W = x.shape
@@ -23,17 +43,9 @@ def _conv2d(x, w, b, relu, out):
                     ii = i + di - 1
                     if ii < 0 or ii >= H:
                         continue
-                    src = x[c, ii]
-                    for dj in range(3):
-                        wv = w[o, c, di, dj]
-                        lo = 1 - dj if dj < 1 else 0
-                        hi = W - 1 if dj == 2 else W
-                        for j in range(lo, hi):
-                            row[j] += wv * src[j + dj - 1]
+                    _add_taps(row, x[c, ii], w[o, c, di])
             if relu:
-                for j in range(W):
-                    if row[j] < 0:
-                        row[j] = 0
+                _relu(row)
     return out
 
 
@@ -56,17 +68,9 @@ def _conv3d(x, w, b, relu, out):
                             ii = i + di - 1
                             if ii < 0 or ii >= H:
                                 continue
-                            src = x[c, kk, ii]
-                            for dj in range(3):
-                                wv = w[o, c, dk, di, dj]
-                                lo = 1 - dj if dj < 1 else 0
-                                hi = W - 1 if dj == 2 else W
-                                for j in range(lo, hi):
-                                    row[j] += wv * src[j + dj - 1]
+                            _add_taps(row, x[c, kk, ii], w[o, c, dk, di])
                 if relu:
-                    for j in range(W):
-                        if row[j] < 0:
-                            row[j] = 0
+                    _relu(row)
     return out
 
 
