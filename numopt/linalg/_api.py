@@ -2,6 +2,7 @@
 
 from ._cg import cg
 from ._dcdm import dcdm
+from ._mfac import MFACInverseHessian, mfac_ihvp
 from ._learner import RelaxationLearner, default_omegas, solve_sequence
 from ._sketch import sketch_solve
 from ._smoother import sor_sweep
@@ -9,4 +10,4 @@ from ._sor import sor
 from ._ssor import ssor_preconditioner
 
 __all__ = ["sor", "sor_sweep", "cg", "dcdm", "ssor_preconditioner", "sketch_solve", "RelaxationLearner",
-           "solve_sequence", "default_omegas"]
+           "solve_sequence", "default_omegas", "MFACInverseHessian", "mfac_ihvp"]
