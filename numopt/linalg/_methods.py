@@ -6,6 +6,7 @@ import numpy as np
 
 from .._registry import Example, MethodSpec, Option, register_method
 from ._api import cg, dcdm, sketch_solve, sor
+from ._minimize_mfac import minimize_mfac
 from ._sketch import SKETCHES
 
 
@@ -147,3 +148,60 @@ register_method(MethodSpec(
             "obstacles); Numba convolutions, array-API reference elsewhere",
     options=_DCDM_OPTIONS, example=_dcdm_example(True), has_kernels=True,
     reference="Kaneda, West, Daviet, Teran, Kemp, Hanocka (ICML 2023)"))
+
+
+def _mfac_example(xp, dtype):
+    """A strongly convex quadratic. Near a minimizer M-FAC is gradient descent with step
+    lr / damping; far from it the step is about lr g / ||g||^2 (the window's gradients
+    are nearly parallel): damping 1 and lr 0.3 keep the first below 2 / L (L <= 4)
+    without making the second crawl."""
+    from ..testing import assert_allclose
+
+    rng = np.random.default_rng(2)
+    M = rng.standard_normal((12, 12))
+    H = M @ M.T / 24 + np.eye(12)
+    c = rng.standard_normal(12)
+    x_ref = np.linalg.solve(H, c)
+    Hx, cx = xp.asarray(H, dtype=dtype), xp.asarray(c, dtype=dtype)
+
+    def fun(x):
+        return 0.5 * xp.sum(x * (Hx @ x)) - xp.sum(cx * x)
+
+    def jac(x):
+        return Hx @ x - cx
+
+    single = dtype == xp.float32
+
+    def check(res):
+        tol = 1e-3 if single else 1e-8
+        assert_allclose(res.x, xp.asarray(x_ref, dtype=dtype), rtol=tol, atol=tol)
+
+    return Example(args=(fun, xp.zeros(12, dtype=dtype)),
+                   kwargs={"jac": jac, "tol": 1e-4 if single else 1e-9, "ngrads": 8,
+                           "damping": 1.0, "lr": 0.3, "maxiter": 2000},
+                   arg_names=("fun", "x0"), array_args=(1,), check=check)
+
+
+# (placed in numopt.linalg because its core is the M-FAC inverse-Hessian product)
+register_method(MethodSpec(
+    solver="minimize", name="mfac", func=minimize_mfac, problem_class="linalg",
+    summary="M-FAC: SGD preconditioned by the inverse damped empirical Fisher of the "
+            "last m gradients (matrix-free, sliding window)",
+    options={"lr": Option(1e-3, "learning rate"),
+             "momentum": Option(0.0, "momentum mu of the preconditioned step (0: none)"),
+             "weight_decay": Option(0.0, "adds weight_decay / 2 ||x||^2 to the objective"),
+             "ngrads": Option(1024, "window size m (gradients kept)"),
+             "damping": Option(1e-5, "lambda of lambda I + G^T G / m"),
+             "gtol": Option(1e-5, "stop when the full gradient's largest entry is <= gtol "
+                                  "(tol overrides)"),
+             "maxiter": Option(10_000, "maximum number of iterations"),
+             "n_samples": Option(None, "finite sum of N samples: fun(x, batch), "
+                                       "jac(x, batch) take an index batch"),
+             "batch_size": Option(None, "samples per step (None: all)"),
+             "measure_every": Option(None, "iterations between two full-gradient "
+                                           "measurements (None: 1, or one epoch)"),
+             "seed": Option(0, "seed of the batches"),
+             "check_every": Option(None, "iterations between two checks")},
+    example=_mfac_example, uses=("jac",),
+    reference="Frantar, Kurtic & Alistarh, M-FAC: Efficient Matrix-Free Approximations "
+              "of Second-Order Information (NeurIPS 2021)"))
