@@ -8,7 +8,8 @@ they are SciPy's ``fun(x, *args)`` and ``jac(x, *args)`` and every batch is ``No
 
 This is the interface of ``numopt.stochastic._objective.StochasticObjective`` (issue 22,
 part A, written alongside), restricted to what these methods call: ``draw``,
-``full_batch``, ``value``, ``value_and_grad`` and ``stats``. When both land, this
+``full_batch``, ``value``, ``value_and_grad`` and ``stats``, plus ``value(...,
+owned=True)`` (no copy of a buffer built for the call). When both land, this
 module gives way to that one (the names and semantics are the same).
 """
 
@@ -118,10 +119,12 @@ class StochasticObjective:
             raise ValueError(f"fun/jac could not be evaluated at an x of the shape of x0 "
                              f"{self.shape}: {exc}") from exc
 
-    def value(self, x, batch=None):
+    def value(self, x, batch=None, *, owned=False):
+        """``fun`` at ``x``; ``owned=True`` hands ``x`` itself over (a fresh buffer the
+        caller built for this call, or MeZO's in-place mode) instead of a copy."""
         self._counts.nfev += 1
         self._counts.nsamples += self._touched(batch)
-        out = self._call(self.fun, self._copy(x), *self._batch_args(batch))
+        out = self._call(self.fun, x if owned else self._copy(x), *self._batch_args(batch))
         return self._scalar(out[0] if self.jac is True else out)
 
     def value_and_grad(self, x, batch=None):

@@ -1,0 +1,1 @@
+"""Demo rows (filled below)."""
