@@ -139,7 +139,7 @@ def minimize_mfac(fun, x0, args=(), *, jac=None, hess=None, hessp=None, bounds=N
                         f"True, got {jac!r}")
     xp = get_namespace(x0)
     x0 = as_array(x0, "x0", xp, ndim=1)
-    x0 = xp.astype(x0, float_dtype(xp, x0))
+    x0 = xp.astype(x0, float_dtype(xp, x0), copy=False)   # init copies it
     lr = check_scalar(opts["lr"], "lr", low=0, low_open=True)
     momentum = check_scalar(opts["momentum"], "momentum", low=0, high=1, high_open=True)
     weight_decay = check_scalar(opts["weight_decay"], "weight_decay", low=0)

@@ -15,7 +15,7 @@ def check_problem(fun, x0, args, n_samples):
         raise TypeError(f"fun must be callable, got {type(fun).__name__}")
     xp = get_namespace(x0)
     x0 = as_array(x0, "x0", xp, ndim=1)
-    x0 = xp.astype(x0, float_dtype(xp, x0))
+    x0 = xp.astype(x0, float_dtype(xp, x0), copy=False)   # init copies it
     return xp, x0, StochasticObjective(fun, x0, args, None, xp, n_samples=n_samples)
 
 
