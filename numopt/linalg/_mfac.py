@@ -63,7 +63,7 @@ class MFACInverseHessian:
     True
     """
 
-    def __init__(self, gradients, damping=1e-5, *, copy=True):
+    def __init__(self, gradients, damping=1e-5, *, copy=True, _gram=None):
         xp = get_namespace(gradients)
         G = as_array(gradients, "gradients", xp, ndim=2)
         if not xp.isdtype(G.dtype, "real floating"):
@@ -74,9 +74,23 @@ class MFACInverseHessian:
         self.xp, self.G = xp, G
         self.m, self.d = G.shape
         self.oldest = 0          # the ring buffer's next row to replace
-        gram = G @ G.T
-        self.gram = xp.astype(gram, xp.float64)
+        self.gram = xp.astype(G @ G.T, xp.float64) if _gram is None else _gram
         self._refactor()
+
+    @classmethod
+    def zeros(cls, m, d, damping=1e-5, *, dtype=None, like=None):
+        """An empty sliding window of ``m`` gradients of length ``d`` (rows of zeros,
+        as M-FAC's optimizer starts), without the O(d m^2) Gram product of the
+        general constructor. ``like`` is an array of the namespace (and device) to
+        allocate in (NumPy by default); ``dtype`` float64 by default."""
+        import numpy as np
+
+        m = check_scalar(m, "m", low=1, integer=True)
+        d = check_scalar(d, "d", low=1, integer=True)
+        xp = get_namespace(np.zeros(1) if like is None else like)
+        dtype = xp.float64 if dtype is None else dtype
+        return cls(xp.zeros((m, d), dtype=dtype), damping, copy=False,
+                   _gram=xp.zeros((m, m), dtype=xp.float64))
 
     def _refactor(self):
         """``S^-1 = (m lambda I + G G^T)^-1`` from the Gram matrix (O(m^3))."""

@@ -66,8 +66,9 @@ class _MFAC:
     def init(self):
         xp = self.xp
         x = xp.asarray(self.x0, copy=True)
-        window = xp.zeros((self.ngrads, x.shape[0]), dtype=x.dtype)
-        st = {"x": x, "hinv": MFACInverseHessian(window, self.damping, copy=False),
+        hinv = MFACInverseHessian.zeros(self.ngrads, x.shape[0], self.damping,
+                                        dtype=x.dtype, like=x)
+        st = {"x": x, "hinv": hinv,
               "velocity": None, "t": 0, "rng": check_seed(self.seed)}
         self._measure(st)
         return st

@@ -46,7 +46,8 @@ def test_sliding_window_updates_match_recomputation():
     rng = np.random.default_rng(2)
     m, d, damping = 6, 35, 1e-4
     stream = 0.05 * rng.standard_normal((15, d))
-    H = MFACInverseHessian(np.zeros((m, d)), damping)
+    H = MFACInverseHessian.zeros(m, d, damping)
+    assert np.array_equal(H.matvec(np.ones(d)), np.ones(d) / damping)
     v = rng.standard_normal(d)
     for t, g in enumerate(stream):
         H.update(g)
