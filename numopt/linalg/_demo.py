@@ -100,3 +100,35 @@ def _demo_dcdm(xp):
     row = _row("dcdm (model='poisson')", n, res, x_ref, time.perf_counter() - start)
     row.size += ", disks"
     return row
+
+
+@register_demo("linalg", "M-FAC preconditioned SGD (minimize 'mfac'), L2 logistic regression")
+def _demo_mfac(xp):
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from .._minimize import minimize
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    alpha = 1e-2
+    w_ref = LogisticRegression(C=1.0 / (X.shape[0] * alpha), fit_intercept=False,
+                               tol=1e-12, max_iter=10_000).fit(X, y).coef_.ravel()
+    Xs = xp.asarray(X * (2.0 * y - 1.0)[:, None])
+
+    def fun_and_grad(w):
+        z = Xs @ w
+        loss = xp.mean(xp.log1p(xp.exp(-xp.abs(z))) + xp.maximum(-z, 0.0))
+        return float(loss), -(Xs.T @ (1.0 / (1.0 + xp.exp(z)))) / z.shape[0]
+
+    start = time.perf_counter()
+    res = minimize(fun_and_grad, xp.zeros(X.shape[1]), jac=True, method="mfac",
+                   options={"lr": 0.05, "damping": 0.1, "ngrads": 32,
+                            "weight_decay": alpha, "gtol": 1e-7, "maxiter": 5000})
+    synchronize(xp)
+    seconds = time.perf_counter() - start
+    error = float(np.max(np.abs(to_numpy(res.x) - w_ref)))
+    return DemoRow(method="minimize mfac", size=f"d={X.shape[1]}, m=32", nit=int(res.nit),
+                   error=error, reference="scikit-learn LogisticRegression (max abs)",
+                   success=bool(res.success), seconds=seconds)
