@@ -9,8 +9,8 @@ Provable Learning via Ranking Oracles" (ICLR 2024). Each iteration
 2. forms the rank-based estimate over the ranking graph,
    ``g = (1/|E|) sum_{(a better than b) in E} (xi_b - xi_a)``
    (:func:`~numopt.zeroth_order._estimates.rank_weights`);
-3. line search: asks the oracle for the best of ``x - lr gamma^j g``
-   (``j = 0 .. n_steps - 1``, ``gamma = shrink``) and ``x`` itself, and moves there.
+3. line search: asks the oracle for the best of ``x`` itself and ``x - lr gamma^j g``
+   (``j = 0 .. n_steps - 1``, ``gamma = shrink``), in that order, and moves there.
 
 The oracle ranks by ``fun`` values (lower is better; the same batch for every point of
 an iteration), or is the user's ``ranking(points) -> indices`` (``points`` stacked as
@@ -74,14 +74,14 @@ class _RankSGD(MeasuredSolver):
         keys = draw_keys(rng, self.m)
         g, _ = rank_estimate(xp, rank, x, keys, self.smoothing * st["scale"], self.k)
         lr = self.lr * st["scale"]
-        candidates = [x - (lr * self.shrink ** j) * g for j in range(self.n_steps)]
-        best = rank(candidates + [x], 1)[0]
-        if best < self.n_steps:
-            st["x"] = candidates[best]
+        # x first: a tie with x (a step too small to change f) keeps x
+        candidates = [x] + [x - (lr * self.shrink ** j) * g for j in range(self.n_steps)]
+        best = rank(candidates, 1)[0]
+        st["x"] = candidates[best]
         if self.adapt:
-            if best == self.n_steps:
+            if best == 0:
                 st["scale"] *= self.shrink
-            elif best == 0:
+            elif best == 1:
                 st["scale"] = min(1.0, st["scale"] / self.shrink)
             st["stalled"] = st["scale"] < self.min_scale
 

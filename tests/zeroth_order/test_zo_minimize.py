@@ -250,3 +250,17 @@ def test_bad_input_names_the_argument():
         numopt.minimize(fun, np.array([1.0, np.inf]), method="zo-sgd")
     with pytest.raises(TypeError, match="fun"):
         numopt.minimize(fun, x0, method="zo-sgd", options={"n_samples": 3})
+
+
+def test_oracle_run_stalls_once_steps_no_longer_change_x():
+    # at an exactly reachable minimizer every trial step ties with x or is worse: the
+    # line search keeps x (a tie must not count as the longest step and grow it), the
+    # step scale falls below the resolution and the run says so, long before maxiter
+    def f(x):
+        return float(np.sum((x - 1.0) ** 2))
+
+    res = numopt.minimize(lambda x: 0.0, np.zeros(3), method="zo-ranksgd",
+                          options=dict(maxiter=5000, ranking=lambda P: np.argsort(
+                              [f(p) for p in P], kind="stable")))
+    assert res.status == 4 and not res.success and res.nit < 1000, res.message
+    np.testing.assert_allclose(res.x, 1.0, atol=1e-12)
