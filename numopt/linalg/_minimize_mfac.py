@@ -76,9 +76,9 @@ class _MFAC:
     def step(self, st):
         xp, objective, x = self.xp, self.objective, st["x"]
         if objective.stochastic:
-            batch = objective.draw(st["rng"], self.batch_size)
-            f, g = objective.value_and_grad(x, batch)
-            g = self._regularized(x, f, g)[1]
+            g = objective.grad(x, objective.draw(st["rng"], self.batch_size))
+            if self.weight_decay:
+                g = g + self.weight_decay * x
         else:
             g = st["g"]   # the full gradient at x, measured after the last step
         direction = st["hinv"].update_matvec(g)

@@ -8,7 +8,7 @@ they are SciPy's ``fun(x, *args)`` and ``jac(x, *args)`` and every batch is ``No
 
 This is the interface of ``numopt.stochastic._objective.StochasticObjective`` (issue 22,
 part A, written alongside), restricted to what these methods call: ``draw``,
-``full_batch``, ``value``, ``value_and_grad`` and ``stats``, plus ``value(...,
+``full_batch``, ``value``, ``grad``, ``value_and_grad`` and ``stats``, plus ``value(...,
 owned=True)`` (no copy of a buffer built for the call). When both land, this
 module gives way to that one (the names and semantics are the same).
 """
@@ -127,8 +127,13 @@ class StochasticObjective:
         out = self._call(self.fun, x if owned else self._copy(x), *self._batch_args(batch))
         return self._scalar(out[0] if self.jac is True else out)
 
-    def value_and_grad(self, x, batch=None):
-        """``(f, g)``: one call with ``jac=True``, two otherwise."""
+    def grad(self, x, batch=None):
+        """The gradient alone (no call to ``fun`` unless ``jac=True``)."""
+        return self.value_and_grad(x, batch, need_value=False)[1]
+
+    def value_and_grad(self, x, batch=None, *, need_value=True):
+        """``(f, g)``: one call with ``jac=True``, two otherwise (``f`` is None and
+        ``fun`` is not called when ``need_value`` is False and ``jac`` is separate)."""
         if self.jac is None:
             raise TypeError("this method needs jac (a callable or True); for "
                             "derivative-free minimization use method='zo-sgd'")
@@ -140,7 +145,7 @@ class StochasticObjective:
             f, g = self._call(self.fun, self._copy(x), *self._batch_args(batch))
             return self._scalar(f), self._vector(g, "jac")
         g = self._vector(self._call(self.jac, self._copy(x), *self._batch_args(batch)), "jac")
-        return self.value(x, batch), g
+        return (self.value(x, batch) if need_value else None), g
 
     def stats(self) -> dict:
         c = self._counts

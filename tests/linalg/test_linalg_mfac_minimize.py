@@ -109,9 +109,11 @@ def test_stochastic_logistic_regression_gets_close_and_is_reproducible():
                           options=options)
     assert not res.success and "gtol" in res.message     # a stochastic run ends at maxiter
     assert res.fun - f_ref < 2e-3
-    # sample values and gradients touched (fun and jac separate: twice per sample): 600
-    # batches, and a full measurement at the start and after every epoch of 9 batches
-    assert res.nsamples == 2 * (600 * 64 + (600 // 9 + 1) * n)
+    # sample values and gradients touched: a gradient per sample of the 600 batches (no
+    # fun call in a step), and a full measurement (value and gradient) at the start and
+    # after every epoch of 9 batches
+    assert res.nsamples == 600 * 64 + 2 * (600 // 9 + 1) * n
+    assert res.nfev == 600 // 9 + 1 and res.njev == 600 + 600 // 9 + 1
     assert res.measured_at == 594
     again = numopt.minimize(fun, np.zeros(X.shape[1]), jac=jac, method="mfac",
                             options=options)
