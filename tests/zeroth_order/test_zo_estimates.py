@@ -141,3 +141,19 @@ def test_bad_input_names_the_argument():
         rank_gradient(quadratic, X, ranking=lambda P: [0, 0, 1, 2, 3])
     with pytest.raises(ValueError, match="x"):
         spsa_gradient(quadratic, np.array([np.nan, 1.0]))
+
+
+@pytest.mark.parametrize("m, order", [(10, [3, 7, 0, 9, 1]), (4, [2]), (5, [4, 3, 2, 1, 0])])
+def test_rank_weights_are_the_ranking_graph_sum(m, order):
+    """The paper's estimator, by brute force: (1/|E|) sum over the ordered pairs (a
+    better than b) of (xi_b - xi_a); the pairs are those within the ranked top k and
+    those of a ranked and an unranked query."""
+    from numopt.zeroth_order._estimates import rank_weights
+
+    xi = np.random.default_rng(m).standard_normal((m, 7))
+    unranked = [i for i in range(m) if i not in order]
+    edges = [(a, b) for r, a in enumerate(order) for b in order[r + 1:]]
+    edges += [(a, b) for a in order for b in unranked]
+    expected = sum(xi[b] - xi[a] for a, b in edges) / len(edges)
+    np.testing.assert_allclose(rank_weights(order, m) @ xi, expected, rtol=1e-13,
+                               atol=1e-15)
