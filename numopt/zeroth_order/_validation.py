@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from .._backend import float_dtype, get_namespace
-from .._validation import as_array, check_choice, check_flag, check_scalar, check_seed
+import numpy as np
+
+from .._backend import float_dtype, get_namespace, to_numpy
+from .._validation import as_array, check_scalar, check_seed
 from ._objective import StochasticObjective, check_batch_size
 
-__all__ = ["check_problem", "check_common", "check_ranking"]
+__all__ = ["check_problem", "check_common", "check_ranking", "check_order"]
 
 
 def check_problem(fun, x0, args, n_samples):
@@ -48,11 +50,9 @@ def check_ranking(ranking):
 
 def check_order(order, n, k):
     """The first ``k`` entries of a ranking oracle's answer, as distinct ints in
-    ``[0, n)``."""
-    import numpy as np
-
+    ``[0, n)`` (a list, a NumPy or a CuPy array)."""
     try:
-        order = [int(i) for i in np.asarray(order).reshape(-1)[:k]]
+        order = [int(i) for i in np.asarray(to_numpy(order)).reshape(-1)[:k]]
     except (TypeError, ValueError) as exc:
         raise TypeError(f"ranking must return integer indices, got {order!r}") from exc
     if len(order) < k or len(set(order)) < k or not all(0 <= i < n for i in order):
@@ -60,5 +60,3 @@ def check_order(order, n, k):
                          f"[0, {n}), best first; got {order}")
     return order
 
-
-__all__ += ["check_order", "check_choice", "check_flag"]

@@ -23,6 +23,8 @@ direction use the same batch (``n_samples``), as MeZO's.
 
 from __future__ import annotations
 
+import math
+
 from .._loop import run_solver
 from .._validation import check_choice, check_flag, check_options, check_scalar
 from ._common import MeasuredSolver
@@ -70,7 +72,7 @@ class _ZOSGD(MeasuredSolver):
                                            self.sparsity, self.inplace)
             add_directions(xp, x, keys, [-self.lr * p / self.q for p in projections],
                            kind, self.sparsity)
-        if not all(p == p and abs(p) != float("inf") for p in projections):
+        if not all(math.isfinite(p) for p in projections):
             st["nonfinite"] = True
 
 
