@@ -1,10 +1,19 @@
 """CuPy kernels: the perturbation update fused with its counter-based generator, one
-ElementwiseKernel over ``x`` (the same SplitMix64 hashes and Box-Muller transform as
+ElementwiseKernel over ``x`` (the same SplitMix64 hashes and normal quantile as
 ``_perturbation.py``; compiled once per dtype)."""
 
 import cupy
 
-from ._perturbation import GOLDEN, MIX1, MIX2
+from ._perturbation import (ACKLAM_A, ACKLAM_B, ACKLAM_C, ACKLAM_D, ACKLAM_LOW, GOLDEN,
+                            MIX1, MIX2)
+
+
+def _horner(coefficients, t):
+    text = repr(coefficients[0])
+    for c in coefficients[1:]:
+        text = f"({text} * {t} + {c!r})"
+    return text
+
 
 _PREAMBLE = f"""
 __device__ unsigned long long numopt_mix(unsigned long long z) {{
@@ -12,6 +21,15 @@ __device__ unsigned long long numopt_mix(unsigned long long z) {{
     z = (z ^ (z >> 30)) * {MIX1}ULL;
     z = (z ^ (z >> 27)) * {MIX2}ULL;
     return z ^ (z >> 31);
+}}
+__device__ double numopt_normal_quantile(double u) {{
+    if (u < {ACKLAM_LOW!r} || u > 1.0 - {ACKLAM_LOW!r}) {{
+        const double t = sqrt(-2.0 * log(u < 0.5 ? u : 1.0 - u));
+        const double tail = {_horner(ACKLAM_C, "t")} / ({_horner(ACKLAM_D, "t")} * t + 1.0);
+        return u < 0.5 ? tail : -tail;
+    }}
+    const double q = u - 0.5, r = q * q;
+    return {_horner(ACKLAM_A, "r")} * q / ({_horner(ACKLAM_B, "r")} * r + 1.0);
 }}
 """
 
@@ -22,10 +40,7 @@ _ADD = cupy.ElementwiseKernel(
     const unsigned long long a = numopt_mix(base);
     double z;
     if (kind == 0) {
-        const unsigned long long b = numopt_mix(base + 1ULL);
-        const double u1 = ((double)(a >> 11) + 1.0) * 1.1102230246251565e-16;
-        const double u2 = (double)(b >> 11) * 1.1102230246251565e-16;
-        z = sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+        z = numopt_normal_quantile(((double)(a >> 11) + 0.5) * 1.1102230246251565e-16);
     } else {
         z = (a >> 63) == 0ULL ? 1.0 : -1.0;
     }
