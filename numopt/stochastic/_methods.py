@@ -8,43 +8,16 @@ from ._api import (ADABELIEF_DEFAULTS, ADADAGRAD_DEFAULTS, ADAHESSIAN_DEFAULTS,
                    minimize_adadagradnorm, minimize_adahessian, minimize_diffgrad)
 from ._validation import COMMON_DEFAULTS
 
-__all__ = ["least_squares_problem"]
-
-
-def least_squares_problem(xp, dtype, n_samples=60, dim=8, seed=0):
-    """A consistent least-squares finite sum ``f_i(x) = (a_i . x - b_i)^2 / 2`` with its
-    batch ``fun``, ``jac``, ``hessp`` and solution ``x*`` (every ``f_i`` is minimal
-    there, so constant-step stochastic methods converge to it)."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    A_np = rng.standard_normal((n_samples, dim))
-    x_star = rng.standard_normal(dim)
-    A = xp.asarray(A_np, dtype=dtype)
-    b = xp.asarray(A_np @ x_star, dtype=dtype)
-
-    def residual(x, batch):
-        return xp.take(A, batch, axis=0) @ x - xp.take(b, batch)
-
-    def fun(x, batch):
-        r = residual(x, batch)
-        return float(0.5 * xp.sum(r * r)) / batch.shape[0]
-
-    def jac(x, batch):
-        return xp.take(A, batch, axis=0).T @ residual(x, batch) / batch.shape[0]
-
-    def hessp(x, v, batch):
-        Ab = xp.take(A, batch, axis=0)
-        return Ab.T @ (Ab @ v) / batch.shape[0]
-
-    return fun, jac, hessp, x_star
+__all__ = []
 
 
 def _example(options):
     def example(xp, dtype):
         from ..testing import assert_allclose
 
-        fun, jac, hessp, x_star = least_squares_problem(xp, dtype)
+        from ..problems import interpolating_least_squares
+
+        fun, jac, hessp, _, _, x_star = interpolating_least_squares(xp, dtype)
         single = dtype == xp.float32
 
         def check(res):

@@ -11,8 +11,7 @@ from scipy.optimize import rosen, rosen_der, rosen_hess_prod
 import numopt
 from numopt._config import config_context
 from numopt.stochastic._adadagrad import batch_test
-from numopt.stochastic._demo import logistic_problem
-from numopt.stochastic._methods import least_squares_problem
+from numopt.problems import interpolating_least_squares, logistic_finite_sum
 
 import array_api_compat.numpy as npx
 
@@ -43,7 +42,7 @@ def test_rosenbrock(method, options):
 
 @pytest.fixture(scope="module")
 def logistic():
-    return logistic_problem(npx)
+    return logistic_finite_sum(npx)
 
 
 def _full_loss(fun, n, w):
@@ -74,7 +73,7 @@ def test_logistic_regression_against_scikit_learn(logistic, method, options):
 
 
 def test_logistic_float32(logistic):
-    fun, jac, hessp, n, dim, w_ref = logistic_problem(npx, np.float32)
+    fun, jac, hessp, n, dim, w_ref = logistic_finite_sum(npx, np.float32)
     res = numopt.minimize(fun, np.zeros(dim, dtype=np.float32), method="adabelief",
                           jac=jac, tol=1e-3,
                           options={"n_samples": n, "batch_size": n, "lr": 0.05,
@@ -157,7 +156,7 @@ def test_adadagrad_batch_grows_near_a_noisy_optimum():
 
 @pytest.mark.parametrize("method", METHODS)
 def test_seed_reproducible_and_matters(method):
-    fun, jac, hessp, _ = least_squares_problem(npx, np.float64)
+    fun, jac, hessp, *_ = interpolating_least_squares(npx)
 
     def run(seed):
         return numopt.minimize(fun, np.zeros(8), method=method, jac=jac,
@@ -171,7 +170,7 @@ def test_seed_reproducible_and_matters(method):
 
 
 def test_counts():
-    fun, jac, hessp, _ = least_squares_problem(npx, np.float64)
+    fun, jac, hessp, *_ = interpolating_least_squares(npx)
     # 60 samples, batches of 8: a check (full value and gradient) every 8 steps
     res = numopt.minimize(fun, np.zeros(8), method="adahessian", jac=jac, hessp=hessp,
                           tol=1e-300, options={"n_samples": 60, "batch_size": 8,
@@ -227,7 +226,7 @@ def test_nonfinite_gradient_is_reported(method):
     ({"maxiter": -1}, ValueError, "maxiter"),
 ])
 def test_bad_options(options, error, name):
-    fun, jac, _, _ = least_squares_problem(npx, np.float64)
+    fun, jac, *_ = interpolating_least_squares(npx)
     if "n_samples" not in options and "batch_size" not in options:
         options = {"n_samples": 60, **options}
     with pytest.raises(error, match=name):
@@ -243,7 +242,7 @@ def test_bad_options(options, error, name):
     ("adadagradnorm", {"variance_groups": 1}, ValueError, "variance_groups"),
 ])
 def test_bad_method_options(method, options, error, name):
-    fun, jac, hessp, _ = least_squares_problem(npx, np.float64)
+    fun, jac, hessp, *_ = interpolating_least_squares(npx)
     with pytest.raises(error, match=name):
         numopt.minimize(fun, np.zeros(8), method=method, jac=jac,
                         hessp=hessp if method == "adahessian" else None,
@@ -251,7 +250,7 @@ def test_bad_method_options(method, options, error, name):
 
 
 def test_bad_callables():
-    fun, jac, _, _ = least_squares_problem(npx, np.float64)
+    fun, jac, *_ = interpolating_least_squares(npx)
     with pytest.raises(TypeError, match="hessp"):
         numopt.minimize(fun, np.zeros(8), method="adahessian", jac=jac,
                         options={"n_samples": 60})
