@@ -89,7 +89,8 @@ def _adabelief_official(grads, x0, lr, b1, b2, eps, degenerated_to_sgd=True):
     return np.array(out)
 
 
-@pytest.mark.parametrize("eps", [1e-16, 1e-8])
+# 1e-16: optax's eps and eps_root; 1e-3: torch-optimizer's default
+@pytest.mark.parametrize("eps", [1e-16, 1e-8, 1e-3])
 def test_adabelief_unrectified_follows_the_paper(eps):
     grads, x0 = _sequence(1), np.linspace(-1, 1, DIM)
     got = _trajectory("adabelief", grads, x0, lr=0.1, beta1=0.8, beta2=0.99, eps=eps,
