@@ -169,6 +169,19 @@ def test_seed_reproducible_and_matters(method):
     assert not np.array_equal(a.x, c.x)
 
 
+@pytest.mark.parametrize("method", METHODS)
+def test_result_does_not_depend_on_the_check_cadence(method):
+    # the full-gradient checks draw nothing from the generator and change no state
+    fun, jac, hessp, *_ = interpolating_least_squares(npx)
+    runs = [numopt.minimize(fun, np.zeros(8), method=method, jac=jac,
+                            hessp=hessp if method == "adahessian" else None, tol=1e-300,
+                            options={"n_samples": 60, "batch_size": 8, "maxiter": 17,
+                                     "lr": 0.01, "check_every": every})
+            for every in (1, 5, None)]
+    for res in runs[1:]:
+        assert np.array_equal(res.x, runs[0].x) and res.nit == 17
+
+
 def test_counts():
     fun, jac, hessp, *_ = interpolating_least_squares(npx)
     # 60 samples, batches of 8: a check (full value and gradient) every 8 steps

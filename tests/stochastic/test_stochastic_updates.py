@@ -178,15 +178,17 @@ def _adahessian_paper(grads, diags, x0, lr, b1, b2, eps, k, block):
     return np.array(out)
 
 
-@pytest.mark.parametrize("k, block", [(1.0, 1), (0.5, 1), (1.0, 4), (0.7, 4)])
-def test_adahessian_follows_the_paper(k, block):
+@pytest.mark.parametrize("k, block, probes", [(1.0, 1, 1), (0.5, 1, 1), (1.0, 4, 1),
+                                              (0.7, 4, 3)])
+def test_adahessian_follows_the_paper(k, block, probes):
     # a diagonal Hessian: z * (H z) = diag(H) for every Rademacher z, so Hutchinson's
     # estimate is exact and the sequence is known; block 4 of 6 entries leaves a tail of 2
     grads, x0 = _sequence(6), np.linspace(-1, 1, DIM)
     rng = np.random.default_rng(7)
     diags = [rng.uniform(-3, 3, DIM) for _ in range(T)]
-    got = _trajectory("adahessian", grads, x0, hess_diags=diags, lr=0.15,
-                      hessian_power=k, block_size=block)
+    replayed = [d for d in diags for _ in range(probes)]   # each probe sees the same H
+    got = _trajectory("adahessian", grads, x0, hess_diags=replayed, lr=0.15,
+                      hessian_power=k, block_size=block, n_hutchinson=probes)
     want = _adahessian_paper(grads, diags, x0, 0.15, 0.9, 0.999, 1e-4, k, block)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
 
