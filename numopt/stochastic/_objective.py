@@ -11,7 +11,9 @@ without repeats) after ``x`` and return the *mean* over that batch::
     fun(x, batch, *args) -> (float, array) # with jac=True
 
 Without ``n_samples`` the problem is deterministic: the callables are SciPy's
-``fun(x, *args)``, ``jac(x, *args)``, ``hessp(x, v, *args)`` and every batch is ``None``.
+``fun(x, *args)``, ``jac(x, *args)``, ``hessp(x, v, *args)`` and every batch is ``None``;
+``jac`` may then also be ``None`` or ``"2-point"``, ``"3-point"``, ``"cs"`` (SciPy's
+finite differences through :func:`numopt._objective.scalar_function`, NumPy only).
 
 Interface (shared by every stochastic or zeroth-order method, e.g. ``numopt.stochastic``
 and ``numopt.zeroth_order``):
@@ -27,7 +29,8 @@ and ``numopt.zeroth_order``):
     All indices (``None`` when deterministic): what the success measure uses.
 ``.value(x, batch) -> float``, ``.grad(x, batch) -> array``,
 ``.value_and_grad(x, batch) -> (float, array)``, ``.hvp(x, v, batch) -> array``
-    One oracle call each (``value_and_grad`` one call with ``jac=True``, two otherwise).
+    One oracle call each (``value_and_grad`` one call with ``jac=True``, two otherwise;
+    with finite differences SciPy's evaluations, counted in ``nfev``).
     Arrays come back in ``x``'s namespace and dtype, shape-checked, finite or not (the
     caller decides what a non-finite value means).
 ``.stats() -> dict``
@@ -41,10 +44,9 @@ through numopt (they stay on their device, in their own format).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from .._objective import FD_METHODS, scalar_function
 from .._validation import check_scalar
 
 __all__ = ["StochasticObjective", "check_batch_size"]
@@ -73,8 +75,13 @@ class StochasticObjective:
     def __init__(self, fun, x0, args, jac, hessp, xp, n_samples=None):
         if not callable(fun):
             raise TypeError(f"fun must be callable, got {type(fun).__name__}")
-        if not (jac is True or callable(jac) or jac is None):
-            raise TypeError(f"jac must be callable, True or None, got {jac!r}")
+        if not (jac is True or callable(jac) or jac is None or jac in FD_METHODS):
+            raise TypeError(f"jac must be callable, True, None or one of {FD_METHODS}, "
+                            f"got {jac!r}")
+        if n_samples is not None and not (jac is True or callable(jac)):
+            raise TypeError("a stochastic objective (n_samples given) needs jac(x, batch) "
+                            f"or jac=True, got jac={jac!r} (finite differences are for "
+                            "deterministic use)")
         if hessp is not None and not callable(hessp):
             raise TypeError(f"hessp must be callable, got {type(hessp).__name__}")
         if not isinstance(args, tuple):
@@ -88,6 +95,11 @@ class StochasticObjective:
         self.stochastic = n_samples is not None
         self._counts = _Counts()
         self._full = None if n_samples is None else xp.arange(n_samples, dtype=xp.int64)
+        # deterministic use without a gradient: SciPy's finite differences, as every
+        # numopt.minimize method (numopt._objective; NumPy only)
+        self._differences = None
+        if not self.stochastic and not (jac is True or callable(jac)):
+            self._differences = scalar_function(fun, x0, args, jac, xp)
 
     # -- batches ------------------------------------------------------------------
     def full_batch(self):
@@ -137,6 +149,9 @@ class StochasticObjective:
         return self.xp.asarray(x, copy=True)
 
     def value(self, x, batch=None):
+        if self._differences is not None:
+            self._counts.nsamples += 1
+            return float(self._differences.fun(x))
         self._counts.nfev += 1
         self._counts.nsamples += self._touched(batch)
         out = self.fun(self._copy(x), *self._batch_args(batch))
@@ -148,8 +163,10 @@ class StochasticObjective:
     def value_and_grad(self, x, batch=None, *, need_value=True):
         """``(f, g)``; ``f`` is ``None`` when ``need_value`` is False and ``jac`` is
         separate (no call to ``fun``)."""
-        if self.jac is None:
-            return self._finite_difference(x, batch, need_value)
+        if self._differences is not None:
+            self._counts.nsamples += 1
+            f, g = self._differences.fun_and_grad(x)
+            return float(f), self._vector(g, "jac")
         counts = self._counts
         counts.njev += 1
         counts.nsamples += self._touched(batch)
@@ -159,19 +176,6 @@ class StochasticObjective:
             return self._scalar(f), self._vector(g, "jac")
         g = self._vector(self.jac(self._copy(x), *self._batch_args(batch)), "jac")
         return (self.value(x, batch) if need_value else None), g
-
-    def _finite_difference(self, x, batch, need_value):
-        """Forward differences with SciPy's absolute step sqrt(eps) (BFGS's default)."""
-        xp = self.xp
-        f0 = self.value(x, batch)
-        h = math.sqrt(float(np.finfo(np.float32 if self.dtype == xp.float32
-                                     else np.float64).eps))
-        g = xp.zeros(self.shape, dtype=self.dtype)
-        for i in range(self.shape[0]):
-            e = xp.asarray(x, copy=True)
-            e[i] = e[i] + h
-            g[i] = (self.value(e, batch) - f0) / h
-        return f0, g
 
     def hvp(self, x, v, batch=None):
         if self.hessp is None:
@@ -183,5 +187,7 @@ class StochasticObjective:
         return self._vector(out, "hessp")
 
     def stats(self) -> dict:
-        c = self._counts
-        return {"nfev": c.nfev, "njev": c.njev, "nhev": c.nhev, "nsamples": c.nsamples}
+        c, nfev, njev = self._counts, self._counts.nfev, self._counts.njev
+        if self._differences is not None:   # SciPy's counters (its differences in nfev)
+            nfev, njev = nfev + self._differences.nfev, njev + self._differences.ngev
+        return {"nfev": nfev, "njev": njev, "nhev": c.nhev, "nsamples": c.nsamples}

@@ -267,6 +267,8 @@ def test_bad_callables():
     with pytest.raises(TypeError, match="hessp"):
         numopt.minimize(fun, np.zeros(8), method="adahessian", jac=jac,
                         options={"n_samples": 60})
+    with pytest.raises(TypeError, match="jac"):     # no finite differences of a batch
+        numopt.minimize(fun, np.zeros(8), method="diffgrad", options={"n_samples": 60})
     with pytest.raises(ValueError, match="x0"):
         numopt.minimize(fun, np.zeros(8), method="diffgrad",
                         jac=lambda x, batch: np.zeros(3), options={"n_samples": 60})
