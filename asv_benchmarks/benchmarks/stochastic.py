@@ -35,8 +35,9 @@ def _numba_step(method, x, g, bufs):
         def step(t):
             # looked up at each call, as the solver does (the reference under
             # config_context(kernels="reference"))
-            get_kernel("stochastic.adahessian_step", xp)(xp, x, g, bufs["d"], bufs["m"], bufs["v"], 0.9, 0.999, 1e-4,
-                   0.15 / (1 - 0.9 ** t), 1 / (1 - 0.999 ** t), 0.5)
+            get_kernel("stochastic.adahessian_step", xp)(
+                xp, x, g, bufs["d"], bufs["m"], bufs["v"], 0.9, 0.999, 1e-4,
+                0.15 / (1 - 0.9 ** t), 1 / (1 - 0.999 ** t), 0.5)
         return step
     else:
         def step(t):

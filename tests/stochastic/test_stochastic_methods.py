@@ -2,7 +2,6 @@
 scikit-learn), the adaptive batch tests, seeds, counts, bad input and kernels."""
 
 import math
-import warnings
 
 import numpy as np
 import pytest
