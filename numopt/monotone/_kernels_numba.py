@@ -21,20 +21,23 @@ def _project_simplex(v, radius):
     current threshold; the threshold only rises and the active set only shrinks, so it
     ends in at most ``len(v)`` passes, a few in practice) - no sort, no allocation."""
     d = v.shape[0]
-    tau = (np.sum(v) - radius) / d
+    total = 0.0
+    for j in range(d):
+        total += v[j]
+    tau = (total - radius) / d
     count = d
-    while True:
+    for _ in range(d):
         total = 0.0
         active = 0
         for j in range(d):
             if v[j] > tau:
                 total += v[j]
                 active += 1
-        tau_next = (total - radius) / active
-        if active == count:   # the active set is stable: tau is the exact threshold
-            tau = tau_next
+        stable = active == count   # the active set is stable: tau is the exact threshold
+        count = active
+        tau = (total - radius) / active
+        if stable:
             break
-        count, tau = active, tau_next
     for j in range(d):
         v[j] = max(v[j] - tau, 0.0)
 
