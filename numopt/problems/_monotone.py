@@ -11,9 +11,10 @@ def policeman_burglar_matrix(n, *, theta=0.8, seed=0):
     """The Policeman-Burglar game of Nemirovski (Juditsky & Nemirovski's tutorial):
     house ``i`` holds wealth ``w_i = |N(0, 1)|``; the burglar (row player, maximizer)
     robs house ``i`` while the policeman (column player) patrols house ``j``, and keeps
-    ``A[i, j] = w_i (1 - exp(-theta |i - j|))``."""
-    rng = np.random.default_rng(seed)
-    w = np.abs(rng.standard_normal(n))
+    ``A[i, j] = w_i (1 - exp(-theta |i - j|))``. The wealths come from NumPy's legacy
+    ``RandomState(seed)``, so ``seed=1``, ``n=500`` is the instance of the authors'
+    experiments."""
+    w = np.abs(np.random.RandomState(seed).standard_normal(n))
     idx = np.arange(n)
     return w[:, None] * (1.0 - np.exp(-theta * np.abs(idx[:, None] - idx[None, :])))
 
