@@ -156,7 +156,8 @@ def duality_gap(A, x, y, xp=None):
     """``max_i (A y)_i - min_j (x^T A)_j`` for the row strategy ``x`` (maximizer) and
     the column strategy ``y`` (minimizer), in float64; also the two bounds on the value."""
     xp = get_namespace(A) if xp is None else xp
-    A64, x64, y64 = (xp.astype(a, xp.float64) for a in (A, x, y))
+    A64, x64, y64 = (a if a.dtype == xp.float64 else xp.astype(a, xp.float64)
+                     for a in (A, x, y))
     upper = float(xp.max(A64 @ y64))
     lower = float(xp.min(x64 @ A64))
     return upper - lower, lower, upper
@@ -180,7 +181,9 @@ class _GapMeasure:
 
 
 def _renormalize(xp, v):
-    v = xp.maximum(xp.astype(v, xp.float64), xp.zeros(v.shape, dtype=xp.float64))
+    """``v`` (on a simplex up to rounding) put back on it exactly, in float64."""
+    v = v if v.dtype == xp.float64 else xp.astype(v, xp.float64)
+    v = xp.maximum(v, xp.zeros(v.shape, dtype=xp.float64))
     return v / xp.sum(v)
 
 
