@@ -20,12 +20,20 @@ def _project_simplex(v, radius):
     """In place: Condat's algorithm (Fast projection onto the simplex and the l1 ball,
     Math. Program. 2016): one pass builds a candidate active set with a running
     threshold, a pass over the set-aside values adds those still above it, then
-    Michelot-type sweeps drop the values at or below it. Observed linear time, no sort:
+    Michelot-type sweeps drop the values at or below it; a vector whose entries all stay
+    active is shifted by its mean excess first. Observed linear time, no sort:
     at d = 500, 3.5 us instead of 20 us for Michelot's sweeps alone on a Gaussian
     vector, 7 us instead of 15 us on a heavy-tailed one; on a nearly uniform vector
     (one Michelot sweep) 15 us instead of 7 us (medians of 20000 calls on a loaded
     2-core machine)."""
     d = v.shape[0]
+    # the common case near an interior point: every entry stays active, and the
+    # threshold is the mean excess (two vectorized passes instead of Condat's divisions)
+    tau = (np.sum(v) - radius) / d
+    if np.min(v) > tau:
+        for j in range(d):
+            v[j] -= tau
+        return
     active = np.empty(d, v.dtype)
     waiting = np.empty(d, v.dtype)
     n_active, n_waiting = 1, 0
