@@ -17,64 +17,46 @@ from numba import njit
 
 @njit(cache=True, nogil=True)
 def _project_simplex(v, radius):
-    """In place: Condat's algorithm (Fast projection onto the simplex and the l1 ball,
-    Math. Program. 2016): one pass builds a candidate active set with a running
-    threshold, a pass over the set-aside values adds those still above it, then
-    Michelot-type sweeps drop the values at or below it; a vector whose entries all stay
-    active is shifted by its mean excess first. Observed linear time, no sort:
-    at d = 500, 3.5 us instead of 20 us for Michelot's sweeps alone on a Gaussian
-    vector, 7 us instead of 15 us on a heavy-tailed one; on a nearly uniform vector
-    (one Michelot sweep) 15 us instead of 7 us (medians of 20000 calls on a loaded
-    2-core machine)."""
+    """In place: Michelot's fixed point on a filtered candidate set, no sort. The
+    threshold ``tau`` of the projection is at least ``max(v) - radius`` (the largest
+    entry keeps at most ``radius``), so only the entries above that bound can stay
+    active: one pass collects them, and Michelot's sweeps (``tau`` = mean excess of the
+    candidates; drop those at or below it; repeat until none drops) run on that short
+    list. Each sweep only raises ``tau`` and shrinks the list, and it ends at the exact
+    threshold. At d = 500, on the Policeman-Burglar game's iterates (medians, loaded
+    2-core machine): near its sparse equilibrium (8 active entries) 6-8 us instead of
+    24 us for Condat's algorithm, at the uniform start (all active) 6-8 us instead of
+    14-16 us."""
     d = v.shape[0]
-    # the common case near an interior point: every entry stays active, and the
-    # threshold is the mean excess (two vectorized passes instead of Condat's divisions)
-    tau = (np.sum(v) - radius) / d
-    if np.min(v) > tau:
-        for j in range(d):
-            v[j] -= tau
-        return
-    active = np.empty(d, v.dtype)
-    waiting = np.empty(d, v.dtype)
-    n_active, n_waiting = 1, 0
-    active[0] = v[0]
-    rho = v[0] - radius
+    vmax = v[0]
     for j in range(1, d):
-        y = v[j]
-        if y > rho:
-            rho += (y - rho) / (n_active + 1)
-            if rho > y - radius:
-                active[n_active] = y
-                n_active += 1
-            else:
-                for t in range(n_active):
-                    waiting[n_waiting + t] = active[t]
-                n_waiting += n_active
-                active[0] = y
-                n_active = 1
-                rho = y - radius
-    for t in range(n_waiting):
-        y = waiting[t]
-        if y > rho:
-            active[n_active] = y
-            n_active += 1
-            rho += (y - rho) / n_active
-    while True:
-        before = n_active
-        kept = 0
-        for t in range(before):
-            y = active[t]
-            if y > rho:
-                active[kept] = y
-                kept += 1
-            else:
-                n_active -= 1
-                rho += (rho - y) / n_active
-        n_active = kept
-        if kept == before:
-            break
+        if v[j] > vmax:
+            vmax = v[j]
+    bound = vmax - radius
+    candidates = np.empty(d, v.dtype)
+    count = 0
+    total = 0.0
     for j in range(d):
-        v[j] = max(v[j] - rho, 0.0)
+        if v[j] > bound:
+            candidates[count] = v[j]
+            total += v[j]
+            count += 1
+    tau = (total - radius) / count
+    for _ in range(d):
+        kept = 0
+        total = 0.0
+        for t in range(count):
+            y = candidates[t]
+            if y > tau:
+                candidates[kept] = y
+                total += y
+                kept += 1
+        if kept == count:
+            break
+        count = kept
+        tau = (total - radius) / count
+    for j in range(d):
+        v[j] = max(v[j] - tau, 0.0)
 
 
 @njit(cache=True, nogil=True)
