@@ -108,7 +108,7 @@ def _game_example(xp, dtype):
         assert abs(res.value - (-out.fun)) <= (1e-3 if single else 1e-6)
 
     return Example(args=(xp.asarray(A, dtype=dtype),),
-                   kwargs={"tol": 1e-4 if single else 1e-7, "maxiter": 100000},
+                   kwargs={"tol": 1e-4 if single else 1e-6, "maxiter": 100000},
                    arg_names=("A",), array_args=(0,), shape_free=(0,), check=check,
                    rtol=1e-4 if single else 1e-7)
 

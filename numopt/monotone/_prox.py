@@ -40,11 +40,6 @@ class Prox:
                 np.array([dim], np.int64), np.array([a], np.float64),
                 np.array([b], np.float64))
 
-    def contains(self, xp, z, atol):
-        """True when ``z`` lies in the set up to ``atol`` (for the tests and the game)."""
-        p = self(xp, z)
-        return float(xp.max(xp.abs(p - z))) <= atol
-
 
 class NoProx(Prox):
     """``G = 0``: the identity."""
