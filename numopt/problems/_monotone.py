@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import check_scalar
+
 __all__ = ["policeman_burglar_matrix", "ouyang_xu_quadratic"]
 
 
@@ -14,6 +16,8 @@ def policeman_burglar_matrix(n, *, theta=0.8, seed=0):
     ``A[i, j] = w_i (1 - exp(-theta |i - j|))``. The wealths come from NumPy's legacy
     ``RandomState(seed)``, so ``seed=1``, ``n=500`` is the instance of the authors'
     experiments."""
+    n = check_scalar(n, "n", low=1, integer=True)
+    theta = check_scalar(theta, "theta", low=0.0)
     w = np.abs(np.random.RandomState(seed).standard_normal(n))
     idx = np.arange(n)
     return w[:, None] * (1.0 - np.exp(-theta * np.abs(idx[:, None] - idx[None, :])))
@@ -26,6 +30,7 @@ def ouyang_xu_quadratic(n):
     ``h = e_n / 4``. Returns ``(M, q, z_star)`` for ``F(z) = M z + q``,
     ``M = [[H, -A^T], [A, 0]]``, ``q = (-h, -b)``, ``z = (x, y)``, and its unique
     solution (``A`` is invertible)."""
+    n = check_scalar(n, "n", low=1, integer=True)
     A = np.zeros((n, n))
     for i in range(n):
         A[i, n - 1 - i] = 1.0

@@ -111,3 +111,15 @@ def test_divergence_is_not_success():
         res = mono.solve_inclusion(op, np.ones(2), method="extragradient", step_size=50.0,
                                    maxiter=2000)
     assert res.success is False
+
+
+@pytest.mark.parametrize("make, kwargs, name, error", [
+    ("policeman_burglar_matrix", {"n": 0}, "n", ValueError),
+    ("policeman_burglar_matrix", {"n": 2.5}, "n", TypeError),
+    ("policeman_burglar_matrix", {"n": 3, "theta": -1.0}, "theta", ValueError),
+    ("ouyang_xu_quadratic", {"n": 0}, "n", ValueError)])
+def test_gallery_sizes_name_the_argument(make, kwargs, name, error):
+    from numopt import problems
+
+    with pytest.raises(error, match=rf"\b{name}\b"):
+        getattr(problems, make)(**kwargs)
