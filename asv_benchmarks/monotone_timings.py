@@ -42,11 +42,11 @@ def per_epoch(repeat):
 
 def residuals():
     b = bm.ResidualAtEqualCalls()
-    problems = b.setup_cache()
     for problem in bm.ResidualAtEqualCalls.params[0]:
         for method in bm.ResidualAtEqualCalls.params[1]:
+            b.setup(problem, method)
             start = time.perf_counter()
-            r = b.track_residual(problems, problem, method)
+            r = b.track_residual(problem, method)
             print(f"residual after {b.BUDGET} epochs {problem:18s} {method:16s} {r:.3e} "
                   f"({time.perf_counter() - start:.1f} s)", flush=True)
 
