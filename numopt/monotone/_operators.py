@@ -11,8 +11,8 @@ Three kinds, one interface:
   of convex-concave functions, :func:`gradient_operator`).
 
 ``lipschitz`` is a Lipschitz constant ``L`` of ``F`` and ``mean_square_lipschitz`` the
-constant ``L_Q`` of ``E_i ||F_i(z) - F_i(w)||^2 <= L_Q^2 ||z - w||^2`` under uniform
-sampling, which sets the variance-reduced methods' steps. The two matrix kinds also
+smallest constant ``L_Q`` of ``E_i ||F_i(z) - F_i(w)||^2 <= L_Q^2 ||z - w||^2`` under
+uniform sampling (a bound for callables and for blocks wider than 64 columns), which sets the variance-reduced methods' steps. The two matrix kinds also
 expose ``kernel_data`` for the Numba kernels; callables run on the reference path.
 """
 
@@ -65,8 +65,10 @@ class MatrixOperator(FiniteSumOperator):
         M64 = to_numpy(M).astype(np.float64)
         self.lipschitz = (spectral_norm(M64) if lipschitz is None
                           else check_scalar(lipschitz, "lipschitz", low=0.0, low_open=True))
-        # Frobenius norms bound the blocks' spectral norms: a safe L_Q
-        self.mean_square_lipschitz = math.sqrt(self.n_components) * float(np.linalg.norm(M64))
+        # E_i ||n M[:, S_i] dz_i||^2 = n sum_i ||M[:, S_i] dz_i||^2 <= n max_i ||M[:, S_i]||^2
+        # ||dz||^2, with equality for dz on the worst block: L_Q = sqrt(n) max_i ||M[:, S_i]||
+        self.mean_square_lipschitz = math.sqrt(self.n_components) * max(
+            _block_norm(M64[:, b]) for b in blocks)
         # the kernels read whole columns of M: Fortran order makes them contiguous
         self.kernel_data = (OPERATOR_KINDS["columns"],
                             np.asfortranarray(M) if is_numpy(xp) else M, q,
@@ -101,8 +103,10 @@ class BilinearOperator(FiniteSumOperator):
         self.n_components = self.n_rows
         A64 = to_numpy(A).astype(np.float64)
         self.lipschitz = spectral_norm(A64)
-        # component i is n times [[0, a_i e_i^T], [-e_i a_i^T, 0]], of norm n ||a_i||
-        self.mean_square_lipschitz = math.sqrt(self.n_rows) * float(np.linalg.norm(A64))
+        # E_i ||F_i(dz)||^2 = n sum_i (||a_i||^2 dy_i^2 + (a_i . dx)^2)
+        # <= n max(max_i ||a_i||^2, ||A||^2) ||dz||^2 = n ||A||^2 ||dz||^2 (a row is no longer
+        # than ||A||), with equality for dx the top right singular vector: L_Q = sqrt(n) L
+        self.mean_square_lipschitz = math.sqrt(self.n_rows) * self.lipschitz
         self.kernel_data = (OPERATOR_KINDS["bilinear_rows"], A, self.q,
                             np.arange(self.n_rows + 1, dtype=np.int64),
                             np.arange(self.n_rows, dtype=np.int64))
@@ -170,6 +174,14 @@ def spectral_norm(M64):
 
     start = np.ones(min(M64.shape)) / np.sqrt(min(M64.shape))
     return float(svds(M64, k=1, v0=start, tol=1e-12, return_singular_vectors=False)[0])
+
+
+def _block_norm(block):
+    """The spectral norm of a block of columns; the Frobenius norm (an upper bound) for a
+    block wider than 64 columns, whose SVD would cost more than the run it sets up."""
+    if block.shape[1] == 1 or block.shape[1] > 64:
+        return float(np.linalg.norm(block))
+    return float(np.linalg.norm(block, 2))
 
 
 def _split(ptr, cols):

@@ -284,3 +284,30 @@ def test_callable_and_gradient_operators_agree_with_matrix_form():
     res2 = mono.solve_inclusion(op2, np.zeros(2), method="vr-eg", tol=1e-8, maxiter=10000,
                                 seed=0)
     assert res2.success and np.allclose(res2.x, z_star, atol=1e-7)
+
+
+@pytest.mark.parametrize("kind", ["columns", "blocks", "bilinear"])
+def test_mean_square_lipschitz_is_the_smallest_constant(kind):
+    # E_i ||F_i(z) - F_i(w)||^2 <= L_Q^2 ||z - w||^2 for every pair, with near equality
+    # in the worst direction (the exact expectation over the n components)
+    rng = np.random.default_rng(7)
+    if kind == "columns":
+        op = mono.matrix_operator(rng.standard_normal((6, 6)))
+    elif kind == "blocks":
+        op = mono.matrix_operator(rng.standard_normal((6, 6)), n_components=2)
+    else:
+        op = mono.bilinear_operator(rng.standard_normal((5, 4)))
+    w = np.zeros(op.dim)
+
+    def ratio(dz):
+        diffs = [op.component_difference(np, i, dz, w) for i in range(op.n_components)]
+        return np.sqrt(np.mean([d @ d for d in diffs]) / (dz @ dz))
+
+    worst = max(ratio(rng.standard_normal(op.dim)) for _ in range(200))
+    assert worst <= op.mean_square_lipschitz * (1 + 1e-12)
+    # the supremum is attained: maximize the quadratic form E_i ||F_i dz||^2 exactly
+    Q = sum(np.column_stack([op.component_difference(np, i, e, w) for e in np.eye(op.dim)]).T
+            @ np.column_stack([op.component_difference(np, i, e, w) for e in np.eye(op.dim)])
+            for i in range(op.n_components)) / op.n_components
+    assert np.sqrt(np.linalg.eigvalsh(Q)[-1]) == pytest.approx(op.mean_square_lipschitz,
+                                                               rel=1e-10)
