@@ -136,6 +136,17 @@ def solve_inclusion(operator, z0, *, prox=None, method="extragradient", tol=1e-6
         calls ``F_i`` the method made; a full evaluation counts ``n``; the stopping
         rule's own evaluations are not counted), ``epochs`` (``ncalls / n``),
         ``n_inner`` (Algorithm 2's VR-FoRB steps), ``method``.
+
+    Examples
+    --------
+    The variational inequality of ``F(z) = M z + q`` on the box ``[0, 1]^2``:
+
+    >>> import numpy as np
+    >>> from numopt.monotone import box, matrix_operator, solve_inclusion
+    >>> op = matrix_operator(np.array([[1.0, 2.0], [-2.0, 1.0]]), np.array([-1.0, 3.0]))
+    >>> res = solve_inclusion(op, np.zeros(2), prox=box(0.0, 1.0), tol=1e-10)
+    >>> res.success, np.round(res.x, 6)
+    (True, array([1., 0.]))
     """
     xp = get_namespace(z0)
     check_choice(method, "method", METHODS)
@@ -213,6 +224,14 @@ def solve_matrix_game(A, *, method="extragradient", tol=1e-6, maxiter=None, seed
         hold the game's value; so ``|value - v*| <= duality_gap / 2``),
         ``duality_gap``, ``residual`` (the operator residual of the pair), ``nit``,
         ``ncalls``, ``epochs``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numopt.monotone import solve_matrix_game
+    >>> res = solve_matrix_game(np.array([[2.0, -1.0], [-1.0, 1.0]]), tol=1e-8)
+    >>> res.success, round(res.value, 6), np.round(res.x, 4), np.round(res.y, 4)
+    (True, 0.2, array([0.4, 0.6]), array([0.4, 0.6]))
     """
     xp = get_namespace(A)
     check_choice(method, "method", METHODS)
