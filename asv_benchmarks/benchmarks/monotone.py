@@ -267,7 +267,7 @@ class ResidualAtEqualCalls:
 class GameVsHiGHS:
     """The n = 500 Policeman-Burglar game to a duality gap of 1e-4, against HiGHS."""
 
-    params = smoke_params(["extragradient"])
+    params = smoke_params(["vr-eg", "extragradient"])
     param_names = ["method"]
     timeout = 600
     repeat = (1, 3, 200.0)
@@ -276,8 +276,10 @@ class GameVsHiGHS:
 
     def setup(self, method):
         self.A = policeman_burglar_matrix(N_GAME, seed=1)
-        L = np.linalg.norm(self.A, 2)
-        self.options = {"extragradient": {"step_size": 5 / L}}[method]
+        L, fro = np.linalg.norm(self.A, 2), np.linalg.norm(self.A)
+        # the authors' steps
+        self.options = {"extragradient": {"step_size": 5 / L},
+                        "vr-eg": {"step_size": 3 / math.sqrt(N_GAME) / fro, "seed": 0}}[method]
         self.method = method
         self.res = self._numopt()
         self.lp = self._highs()

@@ -18,7 +18,6 @@ __all__ = ["solve_inclusion", "solve_matrix_game", "METHODS", "DEFAULTS", "duali
 
 METHODS = ("halpern", "extragradient", "eag", "fbf", "optimistic", "vr-eg", "vr-halpern",
            "inexact-halpern")
-VARIANCE_REDUCED = tuple(VR_SOLVERS)
 
 DEFAULTS = {
     "halpern": {"step_size": None},

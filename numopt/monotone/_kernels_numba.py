@@ -14,6 +14,8 @@ import math
 import numpy as np
 from numba import njit
 
+from ._variance_reduced import page_probability
+
 
 @njit(cache=True, nogil=True)
 def _project_simplex(v, radius):
@@ -147,14 +149,8 @@ def vr_eg_round(xp, op, prox, z, w, Fw, alpha, gamma, p, coins, indices):
     return z, w, Fw, calls
 
 
-@njit(cache=True, nogil=True)
-def _page_probability(k, n):
-    root = math.sqrt(n)
-    if k <= 1:
-        return 1.0
-    if k - 1 <= root:
-        return 4.0 / (k + 4)
-    return 4.0 / (root + 5)
+# the schedule is written once, in the reference module, and compiled here
+_page_probability = njit(cache=True, nogil=True)(page_probability)
 
 
 @njit(cache=True, nogil=True)
