@@ -36,8 +36,7 @@ class _Deterministic(InclusionSolver):
         return self.prox(self.xp, z)
 
     def _state(self, z, Fz, k, ncalls, **extra):
-        return {"z": z, "Fz": Fz, "k": k, "ncalls": ncalls,
-                "measure": self.measure(z, Fz), **extra}
+        return {"z": z, "Fz": Fz, "k": k, "ncalls": ncalls, **extra}
 
     def init(self):
         z = self.xp.asarray(self.z0, copy=True)

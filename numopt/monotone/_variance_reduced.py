@@ -133,7 +133,7 @@ class VREGSolver(_VarianceReduced):
     def init(self):
         z = self.xp.asarray(self.z0, copy=True)
         Fw = self.op.full(self.xp, z)
-        return {"z": z, "w": z, "Fw": Fw, "ncalls": self.n, "measure": self.measure(z, Fw)}
+        return {"z": z, "Fz": Fw, "w": z, "Fw": Fw, "ncalls": self.n}
 
     def step(self, s):
         coins, indices = self._draws(self.n)
@@ -142,8 +142,7 @@ class VREGSolver(_VarianceReduced):
                                       xp.asarray(s["w"], copy=True),
                                       xp.asarray(s["Fw"], copy=True), self.params["alpha"],
                                       self.step_size, self.params["p"], coins, indices)
-        return {"z": z, "w": w, "Fw": Fw, "ncalls": s["ncalls"] + calls,
-                "measure": self.measure(z)}
+        return {"z": z, "w": w, "Fw": Fw, "ncalls": s["ncalls"] + calls}
 
 
 class HalpernPAGESolver(_VarianceReduced):
@@ -152,8 +151,7 @@ class HalpernPAGESolver(_VarianceReduced):
 
     def init(self):
         u = self.xp.asarray(self.z0, copy=True)
-        return {"z": u, "u_prev": u, "Ft": self.xp.zeros_like(u), "k": 0, "ncalls": 0,
-                "measure": self.measure(u)}
+        return {"z": u, "u_prev": u, "Ft": self.xp.zeros_like(u), "k": 0, "ncalls": 0}
 
     def step(self, s):
         m = self.params["round"]
@@ -164,7 +162,7 @@ class HalpernPAGESolver(_VarianceReduced):
             xp.asarray(s["u_prev"], copy=True), xp.asarray(s["Ft"], copy=True), s["k"],
             self.step_size, coins, indices)
         return {"z": u, "u_prev": u_prev, "Ft": Ft, "k": s["k"] + m,
-                "ncalls": s["ncalls"] + calls, "measure": self.measure(u)}
+                "ncalls": s["ncalls"] + calls}
 
 
 class InexactHalpernSolver(_VarianceReduced):
@@ -173,7 +171,7 @@ class InexactHalpernSolver(_VarianceReduced):
 
     def init(self):
         u = self.xp.asarray(self.z0, copy=True)
-        return {"z": u, "k": 0, "ncalls": 0, "n_inner": 0, "measure": self.measure(u)}
+        return {"z": u, "k": 0, "ncalls": 0, "n_inner": 0}
 
     def step(self, s):
         k = s["k"]
@@ -184,8 +182,7 @@ class InexactHalpernSolver(_VarianceReduced):
                                prm["alpha"], prm["p"], coins, indices)
         lam = 1.0 / (k + 2)
         u = lam * self.z0 + (1.0 - lam) * v
-        return {"z": u, "k": k + 1, "ncalls": s["ncalls"] + calls, "n_inner": s["n_inner"] + m,
-                "measure": self.measure(u)}
+        return {"z": u, "k": k + 1, "ncalls": s["ncalls"] + calls, "n_inner": s["n_inner"] + m}
 
     def result(self, state):
         out = super().result(state)

@@ -311,3 +311,20 @@ def test_mean_square_lipschitz_is_the_smallest_constant(kind):
             for i in range(op.n_components)) / op.n_components
     assert np.sqrt(np.linalg.eigvalsh(Q)[-1]) == pytest.approx(op.mean_square_lipschitz,
                                                                rel=1e-10)
+
+
+def test_deterministic_residual_costs_no_extra_evaluation():
+    # extragradient: F(z0), then F(zh) and F(z+) per iteration; the residual checks reuse
+    # F(z+) (ncalls counts the method's calls, a full evaluation as n)
+    calls = []
+    M = np.array([[1.0, 2.0], [-2.0, 1.0]])
+
+    def full(z):
+        calls.append(1)
+        return M @ z
+
+    op = mono.callable_operator([lambda z: M @ z] * 3, 2, lipschitz=np.linalg.norm(M, 2),
+                                full=full)
+    res = mono.solve_inclusion(op, np.ones(2), method="extragradient", tol=0.0, maxiter=5)
+    assert len(calls) == 1 + 2 * 5
+    assert res.ncalls == 3 * len(calls) and res.epochs == len(calls)
