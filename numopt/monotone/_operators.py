@@ -71,7 +71,8 @@ class MatrixOperator(FiniteSumOperator):
             _block_norm(M64[:, b]) for b in blocks)
         # the kernels read whole columns of M: Fortran order makes them contiguous
         self.kernel_data = (OPERATOR_KINDS["columns"],
-                            np.asfortranarray(M) if is_numpy(xp) else M, q,
+                            np.asfortranarray(M) if is_numpy(xp) else M,
+                            np.ascontiguousarray(q) if is_numpy(xp) else q,
                             self.ptr, self.cols)
         self._cols_xp = xp.asarray(self.cols)
 
@@ -94,20 +95,23 @@ class MatrixOperator(FiniteSumOperator):
 class BilinearOperator(FiniteSumOperator):
     """``F(x, y) = (A^T y, -A x) + q``: the saddle ``min_x max_y y^T A x`` split by rows."""
 
-    def __init__(self, A, q=None):
+    def __init__(self, A, q=None, *, lipschitz=None):
         xp = get_namespace(A)
         self.A, self.xp = A, xp
         self.n_rows, self.n_cols = A.shape
         self.dim = self.n_rows + self.n_cols
         self.q = xp.zeros(self.dim, dtype=A.dtype) if q is None else q
         self.n_components = self.n_rows
-        A64 = to_numpy(A).astype(np.float64)
-        self.lipschitz = spectral_norm(A64)
+        self.lipschitz = (spectral_norm(to_numpy(A).astype(np.float64)) if lipschitz is None
+                          else lipschitz)
         # E_i ||F_i(dz)||^2 = n sum_i (||a_i||^2 dy_i^2 + (a_i . dx)^2)
         # <= n max(max_i ||a_i||^2, ||A||^2) ||dz||^2 = n ||A||^2 ||dz||^2 (a row is no longer
         # than ||A||), with equality for dx the top right singular vector: L_Q = sqrt(n) L
         self.mean_square_lipschitz = math.sqrt(self.n_rows) * self.lipschitz
-        self.kernel_data = (OPERATOR_KINDS["bilinear_rows"], A, self.q,
+        # the kernels read rows of A and multiply by it: a contiguous copy if it is a view
+        self.kernel_data = (OPERATOR_KINDS["bilinear_rows"],
+                            np.ascontiguousarray(A) if is_numpy(xp) else A,
+                            np.ascontiguousarray(self.q) if is_numpy(xp) else self.q,
                             np.arange(self.n_rows + 1, dtype=np.int64),
                             np.arange(self.n_rows, dtype=np.int64))
 
@@ -127,7 +131,8 @@ class BilinearOperator(FiniteSumOperator):
     def for_dtype(self, xp, dtype):
         if self.A.dtype == dtype:
             return self
-        return BilinearOperator(xp.astype(self.A, dtype), xp.astype(self.q, dtype))
+        return BilinearOperator(xp.astype(self.A, dtype), xp.astype(self.q, dtype),
+                                lipschitz=self.lipschitz)
 
 
 class CallableOperator(FiniteSumOperator):

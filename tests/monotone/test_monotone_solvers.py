@@ -328,3 +328,13 @@ def test_deterministic_residual_costs_no_extra_evaluation():
     res = mono.solve_inclusion(op, np.ones(2), method="extragradient", tol=0.0, maxiter=5)
     assert len(calls) == 1 + 2 * 5
     assert res.ncalls == 3 * len(calls) and res.epochs == len(calls)
+
+
+def test_strided_game_matrix_runs_the_kernels():
+    # a strided view of A (not contiguous) reaches the Numba kernels as well
+    A = policeman_burglar_matrix(24, seed=0)[::2, ::2]
+    assert not (A.flags.c_contiguous or A.flags.f_contiguous)
+    ref = mono.solve_matrix_game(np.ascontiguousarray(A), method="vr-eg", tol=0.0,
+                                 maxiter=3, seed=1)
+    res = mono.solve_matrix_game(A, method="vr-eg", tol=0.0, maxiter=3, seed=1)
+    np.testing.assert_allclose(res.x, ref.x, rtol=1e-12, atol=1e-15)
