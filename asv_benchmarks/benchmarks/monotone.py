@@ -6,7 +6,9 @@
   NumPy transcriptions run on the *same draws*, so all three follow the same sample path
   and end at the same residual (tracked): ``authors`` keeps the authors' scripts'
   simplex projection (a Python loop over the sorted entries), ``vectorized`` uses a
-  sort/cumsum projection instead.
+  sort/cumsum projection instead. Like the scripts (and like numopt's stopping rule),
+  the transcriptions record the residual along the run: VR-EG at each snapshot,
+  Algorithm 2 after each Halpern step.
 * ``ResidualAtEqualCalls``: the operator residual each method reaches in a fixed budget
   of epochs on the authors' two problems with their step sizes (the paper's figures;
   ``examples/monotone_residual_curves.py`` draws the whole curves).
@@ -92,6 +94,14 @@ def _game_F(A, x, y):
     return A.T @ y, -(A @ x)
 
 
+def _game_residual(A, x, y, project, L):
+    """The operator residual, as the authors' scripts record it along the run (their
+    formula at unit step; here at step 1/L, numopt's measure)."""
+    gx, gy = _game_F(A, x, y)
+    return L * np.sqrt(np.sum((x - project(x - gx / L)) ** 2)
+                       + np.sum((y - project(y - gy / L)) ** 2))
+
+
 def vr_eg_transcription(A, z0, step, rounds, seed, project):
     """VR-EG on the game ``min_x max_y y^T A x`` split by the rows of ``A``, one sample
     at a time (numopt's draws: a round is ``n`` coins then ``n`` indices)."""
@@ -99,6 +109,7 @@ def vr_eg_transcription(A, z0, step, rounds, seed, project):
     p = 1.0 / n
     alpha = 1.0 - p
     rng = np.random.default_rng(seed)
+    L, history = np.linalg.norm(A, 2), []
     x, y = z0[:c].copy(), z0[c:].copy()
     wx, wy = x.copy(), y.copy()
     Fwx, Fwy = _game_F(A, wx, wy)
@@ -119,6 +130,7 @@ def vr_eg_transcription(A, z0, step, rounds, seed, project):
             if coins[t] < p:
                 wx, wy = x, y
                 Fwx, Fwy = _game_F(A, wx, wy)
+                history.append(_game_residual(A, wx, wy, project, L))
     return np.concatenate([x, y])
 
 
@@ -129,6 +141,7 @@ def inexact_halpern_transcription(A, z0, options, outer, seed, project):
     alpha = 1.0 - p
     c, gamma, inner = options["resolvent_step"], options["step_size"], options["inner"]
     rng = np.random.default_rng(seed)
+    L, history = np.linalg.norm(A, 2), []
     ux0, uy0 = z0[:cols].copy(), z0[cols:].copy()
     ux, uy = ux0.copy(), uy0.copy()
     for k in range(outer):
@@ -154,6 +167,7 @@ def inexact_halpern_transcription(A, z0, options, outer, seed, project):
                 Fx, Fy = c * Fx + (wx - ux), c * Fy + (wy - uy)
         lam = 1.0 / (k + 2)
         ux, uy = lam * ux0 + (1 - lam) * vx, lam * uy0 + (1 - lam) * vy
+        history.append(_game_residual(A, ux, uy, project, L))
     return np.concatenate([ux, uy])
 
 
