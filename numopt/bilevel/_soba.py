@@ -1,0 +1,110 @@
+"""SOBA and SABA (Dagreou, Ablin, Vaiter, Moreau, NeurIPS 2022): the lower variable ``y``,
+the implicit-system variable ``v`` and ``x`` move together, one step each per
+iteration, along
+
+* ``D_y = dg/dy``, ``D_v = d^2 g/dy dy v - df/dy``, ``D_x = df/dx - d^2 g/dx dy v``,
+
+all evaluated at the current ``(x, y, v)``. SOBA uses one minibatch per level and
+iteration; SABA replaces each of the five oracles by its SAGA estimate over a fixed
+partition of the samples into batches (``new_k - memory_k + mean(memory)``, batch ``k``
+drawn with probability proportional to its size), which removes the variance and
+restores the deterministic rate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._base import BilevelSolver
+
+__all__ = ["SOBASolver", "SABASolver"]
+
+
+class SOBASolver(BilevelSolver):
+    method = "soba"
+
+    def start(self, x, y):
+        v0 = self.options["v0"]
+        return {"v": np.zeros_like(y) if v0 is None else v0.copy()}
+
+    def directions(self, x, y, v):
+        """``(D_y, D_v, D_x)`` from one lower and one upper minibatch."""
+        p = self.problem
+        lower, upper = self.sample(p.n_lower), self.sample(p.n_upper)
+        gy = p.grad_g(x, y, lower)[1]
+        hv = p.hvp_g(x, y, v, lower)
+        fx, fy = p.grad_f(x, y, upper)
+        cv = p.cross_g(x, y, v, lower)
+        return gy, hv - fy, fx - cv
+
+    def update(self, state):
+        x, y, v = state.x, state.y, state.aux["v"]
+        d_y, d_v, d_x = self.directions(x, y, v)
+        rho = self.inner_step
+        return (self.project(x - self.outer_step * d_x), y - rho * d_y,
+                {"v": v - rho * d_v}, d_x)
+
+
+class _Memory:
+    """SAGA tables over a fixed partition of ``n`` samples into batches."""
+
+    def __init__(self, n, batch_size):
+        n_batches = 1 if batch_size is None else max(1, -(-n // batch_size))
+        self.batches = [None] if n_batches == 1 else np.array_split(np.arange(n), n_batches)
+        sizes = np.array([n if b is None else b.size for b in self.batches], dtype=float)
+        self.weights = sizes / sizes.sum()
+
+
+class SABASolver(SOBASolver):
+    method = "saba"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lower_parts = _Memory(self.problem.n_lower, self.batch_size)
+        self.upper_parts = _Memory(self.problem.n_upper, self.batch_size)
+
+    def _oracles(self, x, y, v, lower, upper):
+        p = self.problem
+        fx, fy = p.grad_f(x, y, upper)
+        return {"gy": p.grad_g(x, y, lower)[1], "hv": p.hvp_g(x, y, v, lower),
+                "cv": p.cross_g(x, y, v, lower)}, {"fx": fx, "fy": fy}
+
+    def start(self, x, y):
+        aux = super().start(x, y)
+        tables, means = {}, {}
+        for parts, which in ((self.lower_parts, 0), (self.upper_parts, 1)):
+            for k, batch in enumerate(parts.batches):
+                lower, upper = (batch, None) if which == 0 else (None, batch)
+                rows = self._oracles(x, y, aux["v"], lower, upper)[which]
+                for name, value in rows.items():
+                    tables.setdefault(name, np.empty((len(parts.batches), value.size)))[k] = value
+            for name in rows:
+                means[name] = parts.weights @ tables[name]
+        aux.update(tables=tables, means=means)
+        return aux
+
+    def directions_saga(self, x, y, v, tables, means):
+        lo, up = self.lower_parts, self.upper_parts
+        k = self.rng.choice(len(lo.batches), p=lo.weights) if len(lo.batches) > 1 else 0
+        i = self.rng.choice(len(up.batches), p=up.weights) if len(up.batches) > 1 else 0
+        fresh_lower, fresh_upper = self._oracles(x, y, v, lo.batches[k], up.batches[i])
+        tables, means = dict(tables), dict(means)
+        estimates = {}
+        for fresh, index, parts in ((fresh_lower, k, lo), (fresh_upper, i, up)):
+            for name, value in fresh.items():
+                table = tables[name].copy()
+                old = table[index]
+                estimates[name] = value - old + means[name]
+                means[name] = means[name] + parts.weights[index] * (value - old)
+                table[index] = value
+                tables[name] = table
+        return estimates, tables, means
+
+    def update(self, state):
+        x, y, aux = state.x, state.y, state.aux
+        v = aux["v"]
+        e, tables, means = self.directions_saga(x, y, v, aux["tables"], aux["means"])
+        d_x = e["fx"] - e["cv"]
+        rho = self.inner_step
+        new_aux = {"v": v - rho * (e["hv"] - e["fy"]), "tables": tables, "means": means}
+        return self.project(x - self.outer_step * d_x), y - rho * e["gy"], new_aux, d_x
