@@ -28,7 +28,10 @@ __all__ = ["BSVRBSolver"]
 
 
 def _psd_floor(H, floor):
-    """``H`` symmetrized with its eigenvalues raised to ``floor``."""
+    """``H`` symmetrized with its eigenvalues raised to ``floor`` (a non-finite ``H`` is
+    returned as it is: the step reports it)."""
+    if not np.all(np.isfinite(H)):
+        return H
     w, Q = np.linalg.eigh((H + H.T) / 2)
     return (Q * np.maximum(w, floor)) @ Q.T
 

@@ -327,9 +327,10 @@ class HyperCleaning(BilevelProblem):
 
 class TemperatureBlock(BilevelProblem):
     """Block ``i`` of a multi-block problem: a binary logistic regression whose logits
-    are scaled by the inverse temperature ``exp(-x_i)`` of its block, ridge ``mu`` on
-    the lower level; the upper level is the validation loss at the same temperature.
-    Labels are +-1."""
+    are scaled by the inverse temperature ``exp(-x_i)`` of its block during training
+    (ridge ``mu`` on the lower level); the upper level is the validation loss of the
+    unscaled logits, so the temperature acts as a per-block regularization strength
+    with an interior optimum. Labels are +-1."""
 
     def __init__(self, X_train, y_train, X_val, y_val, *, index, n_blocks, mu=0.1):
         self.A, self.b = np.asarray(X_train, dtype=float), np.asarray(y_train, dtype=float)
@@ -354,20 +355,21 @@ class TemperatureBlock(BilevelProblem):
             0.5 * self.mu * float(y @ y)
 
     def _f(self, x, y, batch):
-        return self._loss(_rows(self.A_val, batch), _rows(self.b_val, batch), x, y)
-
-    def _grads(self, A, b, x, y):
-        s, q, _ = self._scores(A, b, x, y)
-        gx = np.zeros(self.dim_x)
-        gx[self.index] = -float(np.mean(q * s))
-        return gx, np.exp(-x[self.index]) * (A.T @ q) / A.shape[0]
+        b = _rows(self.b_val, batch)
+        return -float(np.mean(log_expit(b * (_rows(self.A_val, batch) @ y))))
 
     def _grad_g(self, x, y, batch):
-        gx, gy = self._grads(_rows(self.A, batch), _rows(self.b, batch), x, y)
+        A = _rows(self.A, batch)
+        s, q, _ = self._scores(A, _rows(self.b, batch), x, y)
+        gx = np.zeros(self.dim_x)
+        gx[self.index] = -float(np.mean(q * s))
+        gy = np.exp(-x[self.index]) * (A.T @ q) / A.shape[0]
         return gx, gy + self.mu * y
 
     def _grad_f(self, x, y, batch):
-        return self._grads(_rows(self.A_val, batch), _rows(self.b_val, batch), x, y)
+        A, b = _rows(self.A_val, batch), _rows(self.b_val, batch)
+        q = -b * expit(-b * (A @ y))
+        return np.zeros(self.dim_x), A.T @ q / A.shape[0]
 
     def _hvp_g(self, x, y, v, batch):
         A = _rows(self.A, batch)

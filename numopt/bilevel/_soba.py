@@ -63,22 +63,24 @@ class SABASolver(SOBASolver):
         self.lower_parts = _Memory(self.problem.n_lower, self.batch_size)
         self.upper_parts = _Memory(self.problem.n_upper, self.batch_size)
 
-    def _oracles(self, x, y, v, lower, upper):
+    def _lower_oracles(self, x, y, v, lower):
         p = self.problem
-        fx, fy = p.grad_f(x, y, upper)
         return {"gy": p.grad_g(x, y, lower)[1], "hv": p.hvp_g(x, y, v, lower),
-                "cv": p.cross_g(x, y, v, lower)}, {"fx": fx, "fy": fy}
+                "cv": p.cross_g(x, y, v, lower)}
+
+    def _upper_oracles(self, x, y, upper):
+        fx, fy = self.problem.grad_f(x, y, upper)
+        return {"fx": fx, "fy": fy}
 
     def start(self, x, y):
         aux = super().start(x, y)
         tables, means = {}, {}
-        for parts, which in ((self.lower_parts, 0), (self.upper_parts, 1)):
-            for k, batch in enumerate(parts.batches):
-                lower, upper = (batch, None) if which == 0 else (None, batch)
-                rows = self._oracles(x, y, aux["v"], lower, upper)[which]
-                for name, value in rows.items():
-                    tables.setdefault(name, np.empty((len(parts.batches), value.size)))[k] = value
-            for name in rows:
+        levels = ((self.lower_parts, lambda batch: self._lower_oracles(x, y, aux["v"], batch)),
+                  (self.upper_parts, lambda batch: self._upper_oracles(x, y, batch)))
+        for parts, oracles in levels:
+            rows = [oracles(batch) for batch in parts.batches]
+            for name in rows[0]:
+                tables[name] = np.array([row[name] for row in rows])
                 means[name] = parts.weights @ tables[name]
         aux.update(tables=tables, means=means)
         return aux
@@ -87,7 +89,8 @@ class SABASolver(SOBASolver):
         lo, up = self.lower_parts, self.upper_parts
         k = self.rng.choice(len(lo.batches), p=lo.weights) if len(lo.batches) > 1 else 0
         i = self.rng.choice(len(up.batches), p=up.weights) if len(up.batches) > 1 else 0
-        fresh_lower, fresh_upper = self._oracles(x, y, v, lo.batches[k], up.batches[i])
+        fresh_lower = self._lower_oracles(x, y, v, lo.batches[k])
+        fresh_upper = self._upper_oracles(x, y, up.batches[i])
         tables, means = dict(tables), dict(means)
         estimates = {}
         for fresh, index, parts in ((fresh_lower, k, lo), (fresh_upper, i, up)):
