@@ -220,11 +220,11 @@ def test_tuning_breast_cancer_lowers_validation_loss():
     train, val = order[:300], order[300:]
     problem = LogisticTuning(X[train], labels[train], X[val], labels[val])
     # the best single penalty on a grid is the start; per-feature penalties then go lower
-    grid = np.linspace(-6, 1, 15)
+    grid = np.linspace(-6, 1, 8)
     losses = [problem._f(None, problem.lower_solution(np.full(30, g)), None) for g in grid]
     x0 = np.full(30, grid[int(np.argmin(losses))])
-    res = minimize_bilevel(problem, x0, method="implicit", tol=1e-4, maxiter=200,
-                           bounds=(-8.0, 4.0), outer_step=30.0, certify_every=20)
+    res = minimize_bilevel(problem, x0, method="implicit", tol=1e-4, maxiter=40,
+                           bounds=(-8.0, 4.0), outer_step=30.0, certify_every=100)
     assert res.fun < min(losses) - 1e-3, (res.fun, min(losses))
     # the reported value is the validation loss at the exact lower solution
     assert res.fun == pytest.approx(problem.validation_loss(problem.lower_solution(res.x)),
@@ -237,13 +237,13 @@ def test_hyper_cleaning_digits_with_half_the_labels_corrupted():
     noisy = yt.copy()
     corrupted = rng.random(yt.size) < 0.5
     noisy[corrupted] = rng.integers(0, 10, corrupted.sum())
-    problem = HyperCleaning(Xt, noisy, Xv, yv, reg=1e-2)
+    problem = HyperCleaning(Xt, noisy, Xv, yv, reg=1e-3)
     x0 = np.zeros(problem.dim_x)
     baseline = problem.validation_accuracy(problem.lower_solution(x0))
-    res = minimize_bilevel(problem, x0, method="saba", batch_size=100, maxiter=300, tol=0.0,
-                           seed=0, outer_step=200.0, certify_every=1000)
+    res = minimize_bilevel(problem, x0, method="implicit", maxiter=30, tol=0.0, inner_steps=10,
+                           implicit_maxiter=10, outer_step=1000.0, certify_every=1000)
     cleaned = problem.validation_accuracy(problem.lower_solution(res.x))
-    assert cleaned >= baseline + 0.03, (baseline, cleaned)
+    assert cleaned >= baseline + 0.05, (baseline, cleaned)   # measured 0.87 -> 0.96
     # corrupted labels end with lower weights than clean ones
     really_wrong = noisy != yt
     assert res.x[really_wrong].mean() < res.x[~really_wrong].mean()
