@@ -106,9 +106,11 @@ class BilevelSolver:
                             counts=collections.Counter(self.problem.calls) - before)
 
     def step(self, state):
-        before = collections.Counter(self.problem.calls)
+        before = dict(self.problem.calls)
         x, y, aux, direction = self.update(state)
-        counts = state.counts + (collections.Counter(self.problem.calls) - before)
+        counts = collections.Counter(state.counts)
+        for kind, total in self.problem.calls.items():
+            counts[kind] += total - before.get(kind, 0)
         new = BilevelState(x=x, y=y, aux=aux, t=state.t + 1, counts=counts,
                            direction=direction)
         if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):

@@ -58,7 +58,7 @@ class BilevelProblem:
     ----------
     f, g : callable ``(x, y, batch) -> float``
         Upper and lower objectives, means over the samples in ``batch`` (an integer
-        index array, or ``None`` for all samples).
+        index array, a slice, or ``None`` for all samples).
     grad_f, grad_g : callable ``(x, y, batch) -> (grad_x, grad_y)``
     hvp_g : callable ``(x, y, v, batch) -> array``
         ``d^2 g / dy dy @ v`` (shape of ``y``).

@@ -84,6 +84,9 @@ class QuadraticBilevel(BilevelProblem):
     def lower_solution(self, x, y0=None, *, rtol=1e-13):
         return self._M @ np.asarray(x, dtype=float) + self._m0
 
+    def implicit_vector(self, x, y, *, rtol=1e-13):
+        return np.linalg.solve(self._H, self._grad_f(x, y, None)[1])
+
     # -- closed forms -------------------------------------------------------------------
     def value(self, x):
         """``F(x) = f(x, y*(x))``."""
@@ -274,7 +277,9 @@ class HyperCleaning(BilevelProblem):
         return y.reshape(self.shape_W)
 
     def _batch(self, batch):
-        return np.arange(self.A.shape[0]) if batch is None else np.asarray(batch)
+        if batch is None or isinstance(batch, slice):
+            return np.arange(self.A.shape[0])[batch if batch is not None else slice(None)]
+        return np.asarray(batch)
 
     def _g(self, x, y, batch):
         idx = self._batch(batch)

@@ -6,8 +6,9 @@ iteration, along
 
 all evaluated at the current ``(x, y, v)``. SOBA uses one minibatch per level and
 iteration; SABA replaces each of the five oracles by its SAGA estimate over a fixed
-partition of the samples into batches (``new_k - memory_k + mean(memory)``, batch ``k``
-drawn with probability proportional to its size), which removes the variance and
+partition of the samples into contiguous batches (``m w_k (new_k - memory_k) +
+sum_j w_j memory_j`` for batch ``k`` of ``m``, weight ``w_k`` its share of the samples,
+drawn uniformly), which removes the variance and
 restores the deterministic rate.
 """
 
@@ -50,9 +51,14 @@ class _Memory:
 
     def __init__(self, n, batch_size):
         n_batches = 1 if batch_size is None else max(1, -(-n // batch_size))
-        self.batches = [None] if n_batches == 1 else np.array_split(np.arange(n), n_batches)
-        sizes = np.array([n if b is None else b.size for b in self.batches], dtype=float)
+        # contiguous batches as slices: the oracles then read views of the data
+        edges = np.linspace(0, n, n_batches + 1).round().astype(int)
+        self.batches = [None] if n_batches == 1 else \
+            [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+        sizes = np.diff(edges).astype(float)
         self.weights = sizes / sizes.sum()
+        # a batch is drawn uniformly; its change is reweighted by n_batches * weight
+        self.scales = len(self.batches) * self.weights
 
 
 class SABASolver(SOBASolver):
@@ -86,27 +92,28 @@ class SABASolver(SOBASolver):
         return aux
 
     def directions_saga(self, x, y, v, tables, means):
+        """The SAGA estimates of the five oracles; the tables and their means are
+        updated in place (they belong to the state this step replaces: copying a
+        table of n / batch_size rows every iteration cost more than the oracles)."""
         lo, up = self.lower_parts, self.upper_parts
-        k = self.rng.choice(len(lo.batches), p=lo.weights) if len(lo.batches) > 1 else 0
-        i = self.rng.choice(len(up.batches), p=up.weights) if len(up.batches) > 1 else 0
+        k = int(self.rng.integers(len(lo.batches))) if len(lo.batches) > 1 else 0
+        i = int(self.rng.integers(len(up.batches))) if len(up.batches) > 1 else 0
         fresh_lower = self._lower_oracles(x, y, v, lo.batches[k])
         fresh_upper = self._upper_oracles(x, y, up.batches[i])
-        tables, means = dict(tables), dict(means)
         estimates = {}
         for fresh, index, parts in ((fresh_lower, k, lo), (fresh_upper, i, up)):
             for name, value in fresh.items():
-                table = tables[name].copy()
-                old = table[index]
-                estimates[name] = value - old + means[name]
-                means[name] = means[name] + parts.weights[index] * (value - old)
-                table[index] = value
-                tables[name] = table
-        return estimates, tables, means
+                change = value - tables[name][index]
+                estimates[name] = parts.scales[index] * change + means[name]
+                means[name] += parts.weights[index] * change
+                tables[name][index] = value
+        return estimates
 
     def update(self, state):
         x, y, aux = state.x, state.y, state.aux
         v = aux["v"]
-        e, tables, means = self.directions_saga(x, y, v, aux["tables"], aux["means"])
+        tables, means = aux["tables"], aux["means"]
+        e = self.directions_saga(x, y, v, tables, means)
         d_x = e["fx"] - e["cv"]
         rho = self.inner_step
         new_aux = {"v": v - rho * (e["hv"] - e["fy"]), "tables": tables, "means": means}
