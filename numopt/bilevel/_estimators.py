@@ -176,9 +176,9 @@ class TunedLogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstima
 
     def _set_coefficients(self, W, d, dtype):
         weights, bias = W[:d], (W[d] if self.fit_intercept else np.zeros(W.shape[1]))
-        if self.classes_.size == 2:
-            self.coef_ = (weights[:, 1] - weights[:, 0])[None, :].astype(dtype)
-            self.intercept_ = np.array([bias[1] - bias[0]], dtype=dtype)
+        if self.classes_.size == 2:   # one column: the scores of class 1 against class 0
+            self.coef_ = weights.T.astype(dtype)
+            self.intercept_ = np.array([bias[0]], dtype=dtype)
         else:
             self.coef_ = weights.T.astype(dtype)
             self.intercept_ = bias.astype(dtype)
