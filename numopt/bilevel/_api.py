@@ -22,7 +22,8 @@ METHODS = tuple(SOLVERS)
 _COMMON = {"inner_step": None, "outer_step": None, "bounds": None, "certify_every": 10}
 _PENALTY = {"penalty": None, "z0": None}
 DEFAULTS = {
-    "implicit": {**_COMMON, "inner_steps": 10, "implicit_solver": "cg", "implicit_maxiter": 50,
+    "implicit": {**_COMMON, "inner_steps": 10, "inner_solver": "gd", "implicit_solver": "cg",
+                 "implicit_maxiter": 50,
                  "implicit_tol": 1e-10, "v0": None},
     "soba": {**_COMMON, "v0": None},
     "saba": {**_COMMON, "v0": None},
@@ -81,8 +82,9 @@ def minimize_bilevel(problem, x0, y0=None, *, method="implicit", tol=1e-6, maxit
         ``inner_step``, ``outer_step`` (default ``1/L_g`` and ``1/L_F`` from the
         problem's constants, or ``1/L_g`` for both where ``L_F`` is unknown),
         ``bounds=(lower, upper)`` (projected steps on ``x``), ``certify_every``,
-        ``disp``, and the method's own (``implicit_solver="cg" | "neumann" | "sgd" |
-        LinearOperator | callable`` for ``"implicit"``; see the docs page).
+        ``disp``, and the method's own (``implicit_solver="cg" | "direct" | "neumann" | "sgd" |
+        LinearOperator | callable`` and ``inner_solver="gd" | "newton"`` for
+        ``"implicit"``; see the docs page).
 
     Returns
     -------

@@ -41,8 +41,10 @@ _OPTION_DOCS = {
     "bounds": "(lower, upper) bounds on x: projected steps, projected-gradient measure",
     "certify_every": "iterations between exact hypergradient checks of the stop",
     "inner_steps": "lower-level (and penalized) gradient steps per outer iteration",
-    "implicit_solver": "'cg', 'neumann', 'sgd', a LinearOperator (approximate inverse "
-                       "Hessian) or a callable solver(hvp, b, v0) -> v",
+    "inner_solver": "'gd' (inner_steps gradient steps) or 'newton' (dense Hessian: small "
+                    "dim_y)",
+    "implicit_solver": "'cg', 'direct', 'neumann', 'sgd', a LinearOperator (approximate "
+                       "inverse Hessian) or a callable solver(hvp, b, v0) -> v",
     "implicit_maxiter": "iterations (CG, SGD) or terms (Neumann) of the implicit solve",
     "implicit_tol": "relative residual of the CG implicit solve",
     "v0": "start of the implicit-system vector (zeros, or the last one)",

@@ -97,6 +97,8 @@ def validate_options(opts, problem):
             else np.inf
     if "implicit_solver" in opts:
         check_implicit_solver(opts["implicit_solver"])
+    if "inner_solver" in opts:
+        check_choice(opts["inner_solver"], "inner_solver", ("gd", "newton"))
     if "hessian" in opts:
         check_choice(opts["hessian"], "hessian", ("matrix", "hvp"))
     opts["bounds"] = _bounds(opts["bounds"], problem.dim_x)

@@ -86,7 +86,8 @@ def test_hypergradient_estimate_matches_closed_form(quad, method):
                                atol=1e-8)
 
 
-@pytest.mark.parametrize("implicit_solver", ["cg", "neumann", "sgd", "operator", "callable"])
+@pytest.mark.parametrize("implicit_solver", ["cg", "direct", "neumann", "sgd", "operator",
+                                             "callable"])
 def test_every_implicit_solver_gives_the_hypergradient(quad, implicit_solver):
     x0 = np.random.default_rng(4).standard_normal(4)
     y0 = quad.lower_solution(x0)
@@ -143,6 +144,14 @@ def test_every_method_converges_full_batch(quad, method):
     assert res.success, res.message
     assert np.linalg.norm(quad.value_gradient(res.x)) <= 1e-8
     np.testing.assert_allclose(res.x, quad.solution(), atol=1e-6)
+
+
+def test_implicit_with_newton_inner_steps_converges(quad):
+    res = minimize_bilevel(quad, np.zeros(4), method="implicit", tol=1e-8, maxiter=200,
+                           inner_solver="newton", inner_steps=1, implicit_solver="direct")
+    assert res.success, res.message
+    np.testing.assert_allclose(res.x, quad.solution(), atol=1e-6)
+    assert res.n_hessian == 2 * res.nit   # one Newton step and one direct solve each
 
 
 def test_saba_converges_with_minibatches(quad):
@@ -272,6 +281,7 @@ def test_multi_block_temperatures_bsvrb_matches_implicit():
     ({"batch_size": 0}, ValueError, "batch_size"),
     ({"implicit_solver": "lu"}, ValueError, "implicit_solver"),
     ({"implicit_solver": 3}, TypeError, "implicit_solver"),
+    ({"inner_solver": "bfgs"}, ValueError, "inner_solver"),
     ({"bounds": (1.0, -1.0)}, ValueError, "bounds"),
     ({"bounds": 3}, TypeError, "bounds"),
     ({"inner_step": -1.0}, ValueError, "inner_step"),
