@@ -167,6 +167,9 @@ def _scores(A, W, reference):
 
 def _cross_entropy(A, Y, W, reference=False):
     """``(per-sample cross entropies, residual P - Y of the free classes)``."""
+    if reference and W.shape[1] == 1:   # binary: the sigmoid, no (n, 2) reductions
+        z = A @ W[:, 0]
+        return np.logaddexp(0.0, z) - Y[:, 1] * z, (expit(z) - Y[:, 1])[:, None]
     Z = _scores(A, W, reference)
     lse, P = _softmax_parts(Z)
     R = P - Y
@@ -176,6 +179,9 @@ def _cross_entropy(A, Y, W, reference=False):
 def _softmax_hvp(A, W, V, reference=False):
     """Per-sample ``(diag(p) - p p^T) (A V)_j`` rows (free classes) for the direction
     ``V``."""
+    if reference and W.shape[1] == 1:
+        p = expit(A @ W[:, 0])
+        return (p * (1 - p) * (A @ V[:, 0]))[:, None]
     P = _softmax_parts(_scores(A, W, reference))[1]
     ZV = _scores(A, V, reference)
     out = P * ZV - P * np.sum(P * ZV, axis=1, keepdims=True)
@@ -187,16 +193,24 @@ def _softmax_hessian(A, W, ridge, weights=None, reference=False):
     row-major flattened ``W``, plus ``diag(ridge)``: block ``(k, l)`` of feature pairs is
     ``A^T diag(w p_k (delta_kl - p_l)) A / n`` over the free classes."""
     n, d = A.shape
-    P = _softmax_parts(_scores(A, W, reference))[1]
-    if reference:
-        P = P[:, 1:]
+    if reference and W.shape[1] == 1:
+        p = expit(A @ W[:, 0])
+        P = p[:, None]
+    else:
+        P = _softmax_parts(_scores(A, W, reference))[1]
+        if reference:
+            P = P[:, 1:]
     K = P.shape[1]
     w = np.ones(n) if weights is None else weights
     H = np.empty((d, K, d, K))
     for k in range(K):
         for m in range(k, K):
             c = w * P[:, k] * ((k == m) - P[:, m])
-            block = (A.T * c) @ A / n
+            if k == m:   # c >= 0: B^T B of one array runs as a symmetric rank-k update
+                B = A * np.sqrt(np.maximum(c, 0.0))[:, None]
+                block = B.T @ B / n
+            else:
+                block = (A.T * c) @ A / n
             H[:, k, :, m] = block
             H[:, m, :, k] = block
     H = H.reshape(d * K, d * K)
