@@ -113,7 +113,8 @@ class QuadraticBilevel(BilevelProblem):
         x = np.asarray(x, dtype=float)
         n_f, n_g = self.E.shape[0], self.A.shape[0]
         K = sigma * self.E.T @ self.E / n_f + self._H
-        rhs = sigma * self.E.T @ (self.D @ x - self.t) / n_f + self.A.T @ (self.C @ x + self.h) / n_g
+        rhs = (sigma * self.E.T @ (self.D @ x - self.t) / n_f
+               + self.A.T @ (self.C @ x + self.h) / n_g)
         return -np.linalg.solve(K, rhs)
 
     def penalty_gradient(self, x, sigma):
@@ -228,9 +229,9 @@ class LogisticTuning(BilevelProblem):
 
     ``x`` holds log-penalties (one per feature, or one in all with
     ``per_feature=False``), ``y`` the flattened ``(n_features [+1], n_classes)``
-    coefficients (one column for two classes: binary logistic regression). ``g`` is the training cross entropy plus
-    ``1/2 sum_k exp(x_k) ||W_k||^2`` (the intercept row gets the fixed
-    ``intercept_penalty``), ``f`` the validation cross entropy.
+    coefficients (one column for two classes: binary logistic regression). ``g`` is
+    the training cross entropy plus ``1/2 sum_k exp(x_k) ||W_k||^2`` (the intercept row
+    gets the fixed ``intercept_penalty``), ``f`` the validation cross entropy.
     """
 
     def __init__(self, X_train, y_train, X_val, y_val, *, per_feature=True,

@@ -304,3 +304,32 @@ def test_bad_problem_definition():
     res = BilevelProblem(dim_x=1, dim_y=1)
     with pytest.raises(NotImplementedError, match="grad_g"):
         res.grad_g(np.zeros(1), np.zeros(1))
+
+
+def test_problem_from_callables_matches_the_closed_form(quad):
+    # the same quadratic given as plain callables, without its smoothness constants: the
+    # steps come from the estimated Hessian spectrum, the certificate from Newton-CG
+    problem = BilevelProblem(
+        f=lambda x, y, b: quad._f(x, y, b), g=lambda x, y, b: quad._g(x, y, b),
+        grad_f=lambda x, y, b: quad._grad_f(x, y, b),
+        grad_g=lambda x, y, b: quad._grad_g(x, y, b),
+        hvp_g=lambda x, y, v, b: quad._hvp_g(x, y, v, b),
+        cross_g=lambda x, y, v, b: quad._cross_g(x, y, v, b),
+        dim_x=4, dim_y=6, n_upper=40, n_lower=60)
+    L, mu = problem.estimate_lower_smoothness(np.zeros(4), np.zeros(6))
+    assert L == pytest.approx(quad.lower_smoothness, rel=1e-3)
+    assert mu == pytest.approx(quad.lower_strong_convexity, rel=1e-3)
+    res = minimize_bilevel(problem, np.zeros(4), method="implicit", tol=1e-8, maxiter=500)
+    assert res.success, res.message
+    np.testing.assert_allclose(res.x, quad.solution(), atol=1e-6)
+
+
+def test_bsvrb_tracking_implicit_vectors_converges():
+    problem = MultiBlockBilevel([quadratic_bilevel(3, 4, n_upper=20, n_lower=30, seed=s)
+                                 for s in range(3)])
+    grad = lambda x: sum(b.value_gradient(x) for b in problem.blocks) / 3  # noqa: E731
+    res = minimize_bilevel(problem, np.zeros(3), method="bsvrb", hessian="hvp", tol=1e-8,
+                           maxiter=3000)
+    assert res.success, res.message
+    assert np.linalg.norm(grad(res.x)) <= 1e-8
+    assert res.n_hessian == 0 and res.n_hvp > 0
