@@ -28,6 +28,7 @@ from ._linalg import (
 )
 from ._ot import random_ot_problem, random_point_clouds
 from ._smooth import rosenbrock
+from ._stochastic import FiniteSum, interpolating_least_squares, logistic_finite_sum
 
 __all__ = [
     "rosenbrock",
@@ -42,4 +43,6 @@ __all__ = [
     "lattice_label_propagation", "two_moons_label_propagation", "coordinate_nonneg_l1",
     # matrix completion
     "LowRankCompletionProblem", "random_low_rank_completion",
+    # stochastic finite sums
+    "FiniteSum", "logistic_finite_sum", "interpolating_least_squares",
 ]
