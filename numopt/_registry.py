@@ -15,7 +15,8 @@ __all__ = ["MethodSpec", "Option", "Example", "register_method", "get_method",
            "list_methods", "load_all", "PROBLEM_PACKAGES"]
 
 # Subpackages that register methods; imported lazily by load_all().
-PROBLEM_PACKAGES = ("linalg", "ot", "coordinate", "completion", "zeroth_order")
+PROBLEM_PACKAGES = ("linalg", "ot", "coordinate", "completion", "stochastic", "monotone",
+                    "bilevel", "zeroth_order")
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,15 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, Transfo
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import numopt
+from numopt.bilevel import TunedLogisticRegression
 from numopt.completion import MatrixCompleter
 from numopt.coordinate import Lasso, LabelPropagation, SparseLogisticRegression
 from numopt.ot import EntropicOT, SparseOT
 
 KINDS = {Lasso: RegressorMixin, SparseLogisticRegression: ClassifierMixin,
          LabelPropagation: ClassifierMixin, MatrixCompleter: TransformerMixin,
-         EntropicOT: TransformerMixin, SparseOT: TransformerMixin}
+         EntropicOT: TransformerMixin, SparseOT: TransformerMixin,
+         TunedLogisticRegression: ClassifierMixin}
 
 # scikit-learn's checks call fit(X, y): for the OT estimators that is fit(Xs=X, ys=y) with
 # no target cloud, which POT's convention fit(Xs, ys, Xt, yt) needs. The checks that fit
@@ -110,6 +112,7 @@ def test_exceptions_are_scikit_learns_classes():
 def test_import_numopt_loads_no_scikit_learn():
     code = ("import sys, numopt; numopt.minimize; numopt.ot.sinkhorn; "
             "numopt.coordinate.lasso; numopt.completion.complete; "
+            "numopt.bilevel.minimize_bilevel; "
             "assert 'sklearn' not in sys.modules, 'sklearn'; "
             "assert 'numba' not in sys.modules, 'numba'; "
             "assert 'cupy' not in sys.modules, 'cupy'; "
@@ -135,7 +138,10 @@ def test_unconverged_fit_warns_with_the_solvers_message():
              (np.outer(np.arange(1.0, 7.0), np.arange(1.0, 5.0)),)),
     lambda: (LabelPropagation(n_neighbors=2), "fit",
              (np.arange(12.0).reshape(6, 2), np.array([0, -1, -1, 1, -1, 1]))),
-], ids=["Lasso", "EntropicOT", "MatrixCompleter", "LabelPropagation"])
+    lambda: (TunedLogisticRegression(max_iter=3), "fit",
+             (np.arange(24.0).reshape(12, 2) % 5, np.arange(12) % 2)),
+], ids=["Lasso", "EntropicOT", "MatrixCompleter", "LabelPropagation",
+        "TunedLogisticRegression"])
 def test_verbose_prints_progress(make, capsys):
     est, method, args = make()
     with warnings.catch_warnings():

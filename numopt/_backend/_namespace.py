@@ -41,8 +41,11 @@ def _reject_dask_array(x):
         "joblib.parallel_config(backend='dask')) or numopt.distributed.map_problems")
 
 
-def get_namespace(*arrays):
-    """Return the array-API namespace shared by ``arrays``.
+def get_namespace(*arrays, **named_arrays):
+    """Return the array-API namespace shared by ``arrays`` and ``named_arrays``.
+
+    Arrays passed by keyword (``get_namespace(A=A, b=b, x0=x0)``) are named in the
+    error message when one of them is not an array.
 
     ``None`` and Python scalars are ignored (they go with any namespace); lists,
     tuples and NumPy scalars count as NumPy input; SciPy sparse
@@ -57,7 +60,7 @@ def get_namespace(*arrays):
         a ``dask.array`` input, which points to ``numopt.parallel.map_problems``.
     """
     namespaces = {}
-    for x in arrays:
+    for name, x in [(None, x) for x in arrays] + list(named_arrays.items()):
         if x is None or isinstance(x, (int, float, complex, bool)):
             continue  # optional arguments and Python scalars go with any namespace
         if _is_dask_array(x):
@@ -74,8 +77,9 @@ def get_namespace(*arrays):
             try:
                 xp = array_api_compat.array_namespace(x)
             except TypeError as exc:
+                where = "" if name is None else f"{name}: "
                 raise TypeError(
-                    f"unsupported input of type {type(x).__name__}: expected an array "
+                    f"{where}unsupported input of type {type(x).__name__}: expected an array "
                     "(NumPy, CuPy or another array-API library), a list or a sparse matrix"
                 ) from exc
             # key by library ("array_api_compat.cupy" and cupyx sparse are both "cupy")

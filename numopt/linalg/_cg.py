@@ -204,8 +204,8 @@ def cg(A, b, x0=None, *, M=None, tol=1e-5, atol=0.0, maxiter=None, callback=None
     >>> bool(res.success), bool(np.linalg.norm(b - A @ res.x) < 1e-6)
     (True, True)
     """
-    arrays = [v for v in (A, M) if v is not None and not operator_like(v)]
-    xp = get_namespace(b, *(v for v in (x0, *arrays) if v is not None))
+    xp = get_namespace(b=b, x0=x0, A=None if operator_like(A) else A,
+                       M=None if M is None or operator_like(M) else M)
     opts = check_options(options, CG_DEFAULTS, "cg")
     tol = check_scalar(tol if rtol is None else rtol, "rtol" if rtol is not None else "tol",
                        low=0.0)

@@ -281,8 +281,7 @@ def dcdm(A, b, x0=None, *, model="poisson", grid_shape=None, n_orth=None, tol=1e
     >>> bool(res.success), bool(np.linalg.norm(b - A @ res.x) <= 1e-8 * np.linalg.norm(b))
     (True, True)
     """
-    arrays = [A] if not operator_like(A) else []
-    xp = get_namespace(b, *(v for v in (x0, *arrays) if v is not None))
+    xp = get_namespace(b=b, x0=x0, A=None if operator_like(A) else A)
     opts = check_options(options, DCDM_DEFAULTS, "dcdm")
     stall_window = check_scalar(opts["stall_window"], "stall_window", low=0, integer=True)
     tol = check_scalar(tol, "tol", low=0.0)

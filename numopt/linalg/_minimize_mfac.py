@@ -27,7 +27,7 @@ from .._backend import float_dtype, get_namespace
 from .._loop import run_solver
 from .._result import Status
 from .._validation import as_array, check_options, check_scalar, check_seed
-from ..zeroth_order._objective import StochasticObjective, check_batch_size
+from ..stochastic._objective import StochasticObjective, check_batch_size
 from ._mfac import MFACInverseHessian
 
 DEFAULTS = {"lr": 1e-3, "momentum": 0.0, "weight_decay": 0.0, "ngrads": 1024,
@@ -58,7 +58,14 @@ class _MFAC:
                 g + self.weight_decay * x)
 
     def _measure(self, st):
-        f, g = self.objective.value_and_grad(st["x"], self.objective.full_batch())
+        try:
+            f, g = self.objective.value_and_grad(st["x"], self.objective.full_batch())
+        except (ValueError, IndexError) as exc:
+            if "x0" in str(exc):
+                raise
+            # a shape mismatch between x0 and the user's data: say what fixed the shape
+            raise ValueError(f"fun/jac could not be evaluated at an x of the shape of x0 "
+                             f"{tuple(st['x'].shape)}: {exc}") from exc
         f, g = self._regularized(st["x"], f, g)
         st.update(f=f, g=g, optimality=float(self.xp.max(self.xp.abs(g))),
                   measured_at=st["t"])
@@ -150,7 +157,8 @@ def minimize_mfac(fun, x0, args=(), *, jac=None, hess=None, hessp=None, bounds=N
     gtol = check_scalar(tol if tol is not None else opts["gtol"], "gtol", low=0)
     maxiter = check_scalar(opts["maxiter"], "maxiter", low=0, integer=True,
                            integral_float=True)
-    objective = StochasticObjective(fun, x0, args, jac, xp, n_samples=opts["n_samples"])
+    objective = StochasticObjective(fun, x0, args, jac, None, xp,
+                                    n_samples=opts["n_samples"])
     batch_size = check_batch_size(opts["batch_size"], "batch_size", objective.n_samples)
     measure_every = opts["measure_every"]
     if measure_every is None:

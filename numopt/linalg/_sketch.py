@@ -226,7 +226,7 @@ def sketch_solve(A, b, x0=None, *, sketch="kaczmarz", block_size=None, least_squ
         ``x``, ``success``, ``status``, ``message``, ``nit`` (sketch steps) and
         ``residual`` (the quantity the stopping rule tests).
     """
-    xp = get_namespace(*(v for v in (A, b, x0) if v is not None))
+    xp = get_namespace(A=A, b=b, x0=x0)
     opts = check_options(options, SKETCH_DEFAULTS, "sketch_solve")
     check_choice(sketch, "sketch", SKETCHES)
     if _is_sparse(A):

@@ -122,7 +122,7 @@ def sor_sweep(A, x, b, *, omega=1.0, sweep="forward", iterations=1, ordering="au
     >>> bool(np.linalg.norm(b - A @ x) < 0.5 * r0)
     True
     """
-    xp = get_namespace(*(v for v in (A, b) if v is not None))
+    xp = get_namespace(A=A, b=b)
     omega = check_scalar(omega, "omega", low=0.0, high=2.0, low_open=True, high_open=True)
     sweep = check_choice(sweep, "sweep", _SWEEPS)
     iterations = check_scalar(iterations, "iterations", low=0, integer=True)

@@ -221,7 +221,7 @@ def sor(A, b, x0=None, *, omega=1.0, symmetric=False, tol=1e-8, atol=0.0, maxite
     >>> res.success, res.nit < 300
     (True, True)
     """
-    xp = get_namespace(*(v for v in (A, b, x0) if v is not None))
+    xp = get_namespace(A=A, b=b, x0=x0)
     opts = check_options(options, SOR_DEFAULTS, "sor")
     omega = check_scalar(omega, "omega", low=0.0, high=2.0, low_open=True, high_open=True)
     symmetric = check_flag(symmetric, "symmetric")

@@ -26,8 +26,10 @@ from ._linalg import (
     random_spd_matrix,
     shifted_poisson_sequence,
 )
+from ._monotone import ouyang_xu_quadratic, policeman_burglar_matrix
 from ._ot import random_ot_problem, random_point_clouds
 from ._smooth import rosenbrock
+from ._stochastic import FiniteSum, interpolating_least_squares, logistic_finite_sum
 
 __all__ = [
     "rosenbrock",
@@ -35,6 +37,8 @@ __all__ = [
     "LinearSystem", "poisson_1d", "poisson_2d", "poisson_3d", "poisson_obstacles", "ObstacleProblem",
     "shifted_poisson_sequence",
     "heat_equation_sequence", "random_spd_matrix", "least_squares_problem",
+    # monotone inclusions
+    "policeman_burglar_matrix", "ouyang_xu_quadratic",
     # optimal transport
     "random_ot_problem", "random_point_clouds",
     # coordinate descent
@@ -42,4 +46,6 @@ __all__ = [
     "lattice_label_propagation", "two_moons_label_propagation", "coordinate_nonneg_l1",
     # matrix completion
     "LowRankCompletionProblem", "random_low_rank_completion",
+    # stochastic finite sums
+    "FiniteSum", "logistic_finite_sum", "interpolating_least_squares",
 ]

@@ -6,7 +6,7 @@ import numpy as np
 
 from .._backend import float_dtype, get_namespace, to_numpy
 from .._validation import as_array, check_scalar, check_seed
-from ._objective import StochasticObjective, check_batch_size
+from ._objective import ValueObjective, check_batch_size
 
 __all__ = ["check_problem", "check_common", "check_ranking", "check_order"]
 
@@ -18,7 +18,7 @@ def check_problem(fun, x0, args, n_samples):
     xp = get_namespace(x0)
     x0 = as_array(x0, "x0", xp, ndim=1)
     x0 = xp.astype(x0, float_dtype(xp, x0), copy=False)   # init copies it
-    return xp, x0, StochasticObjective(fun, x0, args, None, xp, n_samples=n_samples)
+    return xp, x0, ValueObjective(fun, x0, args, xp, n_samples=n_samples)
 
 
 def check_common(opts, objective, tol, d, evaluations_per_step):

@@ -59,8 +59,12 @@ def test_sor_on_gpu_solves(cp, symmetric):
     assert res.success and isinstance(res.x, cp.ndarray)
     cpu = sor(A, b, omega=1.5, symmetric=symmetric, tol=1e-9, ordering="multicolor",
               check_every=10)
-    assert res.nit == cpu.nit
-    np.testing.assert_allclose(res.x.get(), cpu.x, rtol=1e-9, atol=1e-10)
+    # both check every 10 sweeps; the device's reductions round differently, so a
+    # residual at the threshold may be noticed one check later on one of them
+    assert abs(res.nit - cpu.nit) <= 10
+    x = res.x.get()
+    assert np.linalg.norm(b - A @ x) <= 1e-9 * np.linalg.norm(b) * (1 + 1e-6)
+    np.testing.assert_allclose(x, cpu.x, rtol=1e-5, atol=1e-8)
 
 
 @pytest.mark.parametrize("kind", ["dense", "sparse", "operator"])

@@ -253,3 +253,14 @@ def test_cg_success_holds_for_the_residual_recomputed_in_wider_precision(dtype, 
             successes += 1
             assert true < tol * float(np.linalg.norm(b.astype(np.longdouble))), seed
     assert successes >= 3  # the sweep exercises the success path
+
+
+@pytest.mark.parametrize("solve", [cg, sor, sketch_solve])
+@pytest.mark.parametrize("argument", ["x0", "b"])
+def test_a_non_array_argument_is_named(solve, argument):
+    # cg(A, b, x0="Mb") used to say "unsupported input of type str" without naming x0.
+    A = poisson_2d(4).toarray()
+    kwargs = {"b": np.ones(16), "x0": None}
+    kwargs[argument] = "Mb"
+    with pytest.raises(TypeError, match=f"^{argument}: unsupported input of type str"):
+        solve(A, **kwargs)

@@ -1,0 +1,232 @@
+"""Numba kernels: the per-sample loops of the variance-reduced methods for the matrix
+operators (NumPy input). Each is the reference loop of
+:mod:`numopt.monotone._variance_reduced` without the Python overhead: one component
+difference touches one block of columns of ``M`` (or one row of a game's ``A``), and the
+projection runs in place.
+
+Operator kinds (``numopt.monotone._operators.OPERATOR_KINDS``): 0, ``F(z) = M z + q``
+split by column blocks (``M`` in Fortran order, so that a column is contiguous); 1, the
+game ``F(x, y) = (A^T y, -A x) + q`` split by the rows of ``A``.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ._variance_reduced import page_probability
+
+
+@njit(cache=True, nogil=True)
+def _project_simplex(v, radius):
+    """In place: Michelot's fixed point on a filtered candidate set, no sort. The
+    threshold ``tau`` of the projection is at least ``max(v) - radius`` (the largest
+    entry keeps at most ``radius``), so only the entries above that bound can stay
+    active: one pass collects them, and Michelot's sweeps (``tau`` = mean excess of the
+    candidates; drop those at or below it; repeat until none drops) run on that short
+    list. Each sweep only raises ``tau`` and shrinks the list, and it ends at the exact
+    threshold. At d = 500, on the Policeman-Burglar game's iterates (medians, loaded
+    2-core machine): near its sparse equilibrium (8 active entries) 6-8 us instead of
+    24 us for Condat's algorithm, at the uniform start (all active) 6-8 us instead of
+    14-16 us."""
+    d = v.shape[0]
+    vmax = v[0]
+    for j in range(1, d):
+        if v[j] > vmax:
+            vmax = v[j]
+    bound = vmax - radius
+    candidates = np.empty(d, v.dtype)
+    count = 0
+    total = 0.0
+    for j in range(d):
+        if v[j] > bound:
+            candidates[count] = v[j]
+            total += v[j]
+            count += 1
+    tau = (total - radius) / count
+    for _ in range(d):
+        kept = 0
+        total = 0.0
+        for t in range(count):
+            y = candidates[t]
+            if y > tau:
+                candidates[kept] = y
+                total += y
+                kept += 1
+        if kept == count:
+            break
+        count = kept
+        tau = (total - radius) / count
+    for j in range(d):
+        v[j] = max(v[j] - tau, 0.0)
+
+
+@njit(cache=True, nogil=True)
+def _project(kinds, starts, stops, pa, pb, z):
+    for blk in range(kinds.shape[0]):
+        kind = kinds[blk]
+        part = z[starts[blk]:stops[blk]]
+        if kind == 1:
+            _project_simplex(part, pa[blk])
+        elif kind == 2:
+            for j in range(part.shape[0]):
+                part[j] = min(max(part[j], pa[blk]), pb[blk])
+        elif kind == 3:
+            norm = math.sqrt(np.sum(part * part))
+            if norm > pa[blk]:
+                part *= pa[blk] / norm
+
+
+@njit(cache=True, nogil=True)
+def _full(kind, M, q, z, out):
+    if kind == 0:
+        out[:] = M @ z + q
+    else:
+        c = M.shape[1]
+        out[:c] = M.T @ z[c:]
+        out[c:] = -(M @ z[:c])
+        out += q
+
+
+@njit(cache=True, nogil=True)
+def _add_difference(kind, M, ptr, cols, i, scale, z, w, out):
+    """out += scale * (F_i(z) - F_i(w)), F_i = n * (component i of M)."""
+    n = ptr.shape[0] - 1
+    s = scale * n
+    if kind == 0:
+        d = M.shape[0]
+        for p in range(ptr[i], ptr[i + 1]):
+            j = cols[p]
+            dj = s * (z[j] - w[j])
+            if dj != 0.0:
+                for r in range(d):
+                    out[r] += dj * M[r, j]
+    else:
+        c = M.shape[1]
+        dy = s * (z[c + i] - w[c + i])
+        dx = 0.0
+        for r in range(c):
+            out[r] += dy * M[i, r]
+            dx += M[i, r] * (z[r] - w[r])
+        out[c + i] -= s * dx
+
+
+@njit(cache=True, nogil=True)
+def _vr_eg(kind, M, q, ptr, cols, kinds, starts, stops, pa, pb,
+           z, w, Fw, alpha, gamma, p, coins, indices):
+    n = ptr.shape[0] - 1
+    d = z.shape[0]
+    zbar = np.empty(d, z.dtype)
+    zh = np.empty(d, z.dtype)
+    g = np.empty(d, z.dtype)
+    calls = 0
+    for t in range(coins.shape[0]):
+        for r in range(d):
+            zbar[r] = alpha * z[r] + (1.0 - alpha) * w[r]
+            zh[r] = zbar[r] - gamma * Fw[r]
+        _project(kinds, starts, stops, pa, pb, zh)
+        g[:] = Fw
+        _add_difference(kind, M, ptr, cols, indices[t], 1.0, zh, w, g)
+        for r in range(d):
+            z[r] = zbar[r] - gamma * g[r]
+        _project(kinds, starts, stops, pa, pb, z)
+        calls += 2
+        if coins[t] < p:
+            w[:] = z
+            _full(kind, M, q, w, Fw)
+            calls += n
+    return calls
+
+
+def _prox_arrays(prox, dim):
+    return prox.blocks(dim)
+
+
+def vr_eg_round(xp, op, prox, z, w, Fw, alpha, gamma, p, coins, indices):
+    kind, M, q, ptr, cols = op.kernel_data
+    calls = _vr_eg(kind, M, q, ptr, cols, *_prox_arrays(prox, z.shape[0]), z, w, Fw,
+                   alpha, gamma, p, coins, indices)
+    return z, w, Fw, calls
+
+
+# the schedule is written once, in the reference module, and compiled here
+_page_probability = njit(cache=True, nogil=True)(page_probability)
+
+
+@njit(cache=True, nogil=True)
+def _halpern_page(kind, M, q, ptr, cols, kinds, starts, stops, pa, pb,
+                  u0, u, u_prev, Ft, k0, eta, coins, indices):
+    n = ptr.shape[0] - 1
+    d = u.shape[0]
+    b = indices.shape[1]
+    T = np.empty(d, u.dtype)
+    calls = 0
+    for t in range(coins.shape[0]):
+        k = k0 + t
+        if coins[t] < _page_probability(k, n):
+            _full(kind, M, q, u, Ft)
+            calls += n
+        else:
+            for j in range(b):
+                _add_difference(kind, M, ptr, cols, indices[t, j], 1.0 / b, u, u_prev, Ft)
+            calls += 2 * b
+        lam = 2.0 / (k + 4)
+        for r in range(d):
+            u_prev[r] = u[r]
+            T[r] = u[r] - eta * Ft[r]
+        _project(kinds, starts, stops, pa, pb, T)
+        for r in range(d):
+            u[r] = lam * u0[r] + (1.0 - lam) * T[r]
+    return calls
+
+
+def halpern_page_round(xp, op, prox, u0, u, u_prev, Ft, k0, eta, coins, indices):
+    kind, M, q, ptr, cols = op.kernel_data
+    calls = _halpern_page(kind, M, q, ptr, cols, *_prox_arrays(prox, u.shape[0]), u0, u,
+                          u_prev, Ft, k0, eta, coins, indices)
+    return u, u_prev, Ft, calls
+
+
+@njit(cache=True, nogil=True)
+def _forb(kind, M, q, ptr, cols, kinds, starts, stops, pa, pb,
+          u, c, gamma, alpha, p, coins, indices):
+    n = ptr.shape[0] - 1
+    d = u.shape[0]
+    v = u.copy()
+    w = u.copy()
+    w_prev = u.copy()
+    Fhat_w = np.empty(d, u.dtype)
+    _full(kind, M, q, u, Fhat_w)
+    Fhat_w *= c
+    g = np.empty(d, u.dtype)
+    vbar = np.empty(d, u.dtype)
+    calls = n
+    for t in range(coins.shape[0]):
+        for r in range(d):
+            vbar[r] = alpha * v[r] + (1.0 - alpha) * w[r]
+            g[r] = Fhat_w[r] + (v[r] - w_prev[r])
+        _add_difference(kind, M, ptr, cols, indices[t], c, v, w_prev, g)
+        for r in range(d):
+            v[r] = vbar[r] - gamma * g[r]
+        _project(kinds, starts, stops, pa, pb, v)
+        calls += 2
+        w_prev[:] = w
+        if coins[t] < p:
+            w[:] = v
+            _full(kind, M, q, w, Fhat_w)
+            for r in range(d):
+                Fhat_w[r] = c * Fhat_w[r] + (w[r] - u[r])
+            calls += n
+    return v, calls
+
+
+def forb_resolvent(xp, op, prox, u, c, gamma, alpha, p, coins, indices):
+    kind, M, q, ptr, cols = op.kernel_data
+    return _forb(kind, M, q, ptr, cols, *_prox_arrays(prox, u.shape[0]), u, c, gamma, alpha,
+                 p, coins, indices)
+
+
+def project_simplex(xp, z, radius):
+    out = z.copy()
+    _project_simplex(out, radius)
+    return out
