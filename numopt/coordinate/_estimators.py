@@ -17,6 +17,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._estimator import progress_callback, report_fit, warn_if_unconverged
 from .._units import Pow2
+from ..parallel import map_problems
 from ._api import bcd, lasso, sparse_logistic_regression
 from ._problems import LabelPropagationProblem
 
@@ -187,7 +188,14 @@ class LabelPropagation(ClassifierMixin, BaseEstimator):
         Maximum BCD iterations per class.
     block_size : int, default 100
     verbose : int, default 0
-        1: print each class's outcome; 2: also one line per BCD iteration.
+        1: print each class's outcome; 2: also one line per BCD iteration (printed by
+        the worker that solves the class when ``n_jobs`` is not 1).
+    n_jobs : int or None, default None
+        Number of joblib workers that solve the classes' problems (one per class;
+        scikit-learn's meaning: None is 1 unless an enclosing
+        ``joblib.parallel_config`` says otherwise, -1 uses every core, and a
+        ``joblib.parallel_config(backend="dask")`` runs them on a Dask cluster). The
+        fit does not depend on it.
 
     Attributes
     ----------
@@ -197,12 +205,13 @@ class LabelPropagation(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, n_neighbors=7, *, tol=1e-6, max_iter=1000, block_size=100,
-                 verbose=0):
+                 verbose=0, n_jobs=None):
         self.n_neighbors = n_neighbors
         self.tol = tol
         self.max_iter = max_iter
         self.block_size = block_size
         self.verbose = verbose
+        self.n_jobs = n_jobs
 
     def _knn_weights(self, A, B, k, exclude_self):
         """Gaussian weights from rows of ``A`` to their k nearest rows of ``B``."""
@@ -250,14 +259,17 @@ class LabelPropagation(ClassifierMixin, BaseEstimator):
         # every sample labelled: the labels are the solution, one pass
         self.n_iter_ = 1
         if (~labeled).any():
-            for c in range(classes.shape[0]):
-                problem = LabelPropagationProblem(W, Y[:, c], labeled,
-                                                  prior=1.0 / classes.shape[0])
-                label = f" (class {classes[c]!r})"
-                res = bcd(problem, partition="forest", rule="gsl", update="message_passing",
-                          block_size=self.block_size, tol=self.tol, maxiter=self.max_iter,
-                          callback=progress_callback(self, label))
-                report_fit(self, res, label)
+            labels = [f" (class {c!r})" for c in classes]
+            problems = [(LabelPropagationProblem(W, Y[:, c], labeled,
+                                                 prior=1.0 / classes.shape[0]),
+                         progress_callback(self, labels[c]))
+                        for c in range(classes.shape[0])]
+            # the classes are independent problems: solved on n_jobs workers, and
+            # reported and warned about here, where the caller sees the warnings
+            solved = map_problems(_PropagateClass(self.block_size, self.tol, self.max_iter),
+                                  problems, n_jobs=self.n_jobs)
+            for c, ((problem, _), res) in enumerate(zip(problems, solved)):
+                report_fit(self, res, labels[c])
                 if not res.success:
                     warnings.warn(f"LabelPropagation did not converge for class "
                                   f"{classes[c]!r}: {res.message}", ConvergenceWarning,
@@ -284,6 +296,20 @@ class LabelPropagation(ClassifierMixin, BaseEstimator):
         """The most probable class of each row."""
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
+
+
+class _PropagateClass:
+    """The solve of one class's label-propagation problem, a task of
+    :func:`numopt.parallel.map_problems` (a class, so it pickles by reference)."""
+
+    def __init__(self, block_size, tol, max_iter):
+        self.block_size, self.tol, self.max_iter = block_size, tol, max_iter
+
+    def __call__(self, problem_and_callback):
+        problem, callback = problem_and_callback
+        return bcd(problem, partition="forest", rule="gsl", update="message_passing",
+                   block_size=self.block_size, tol=self.tol, maxiter=self.max_iter,
+                   callback=callback)
 
 
 def _squared_distances(A, B):
