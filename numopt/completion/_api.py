@@ -120,6 +120,19 @@ def complete(M, rank, *, method="altmin", tol=1e-8, maxiter=None, seed=None, cal
         ``callback(intermediate_result)`` after every iteration (on a GPU, every
         ``gpu_check_every`` iterations: :func:`numopt.set_config`); raise
         ``StopIteration`` to stop.
+    client : dask.distributed.Client, optional
+        Run ``method="als"`` as block ALS across the cluster's workers (the
+        ``distributed`` extra). The observations are placed once on the workers, in
+        contiguous blocks of rows for the ``U`` half-step and of columns for the ``V``
+        half-step (one block of each per worker thread, balanced by observation
+        count); each half-step broadcasts the factor it solves against to every worker
+        and gathers the solved block rows, so only ``(W + 1)(m + n) k`` numbers travel
+        per iteration (``W`` workers). The iterates are those of the single-machine ALS
+        on the same data and seed. ``M`` may then also be a ``dask.dataframe`` with
+        integer columns ``row`` and ``col`` and a real column ``value`` (one observed
+        entry per row, duplicates added up; the shape is ``(max row + 1, max col + 1)``),
+        shuffled into blocks on the workers without passing through this process.
+        ``sample_splits`` must stay 1.
     **options
         ``altmin``: ``row_solver`` (``"auto"``: the sketched solve from rank 32 on, the
         exact normal equations below, where the ``k x k`` Gram matrix costs less than the
