@@ -288,11 +288,13 @@ def _product_block(block, Y, dtype):
     return csr @ Y
 
 
-def _misfit_block(block, B, C):
-    """The squared residual of the block's observations under ``C @ B.T``."""
-    xp = get_namespace(B)
+def _misfit_block(block, factors, lo, hi):
+    """The squared residual of the observations of rows ``lo:hi`` (the block) under
+    ``U @ V.T``, ``(U, V) = factors``."""
+    U, V = factors
+    xp = get_namespace(V)
     resid = get_kernel("completion.observed_residual", xp)(
-        xp, block.indptr, block.indices, block.data.astype(np.float64), C, B)
+        xp, block.indptr, block.indices, block.data.astype(np.float64), U[lo:hi], V)
     return float(np.dot(resid, resid))
 
 
@@ -328,11 +330,12 @@ class BlockALSSolver(AlternatingSolver):
                          seed=seed, options=options, auto_ridge=auto_ridge)
         self.client = client
 
-    def on_blocks(self, lines, task, shared, *args, per_block=None, stack=False):
-        """``task(block, shared, *args[, per_block[b]])`` on every block of ``lines``,
-        where the block lives; ``shared`` is broadcast to every worker once."""
+    def on_blocks(self, lines, task, shared, *args, spans=False, stack=False):
+        """``task(block, shared, *args)`` on every block of ``lines``, where the block
+        lives, with the block's first and last line appended when ``spans``; ``shared``
+        (an array or a tuple of arrays) is broadcast to every worker once."""
         shared = self.client.scatter(shared, broadcast=True, hash=False)
-        extra = [()] * len(lines.blocks) if per_block is None else [(p,) for p in per_block]
+        extra = lines.spans() if spans else [()] * len(lines.blocks)
         futures = [self.client.submit(task, block, shared, *args, *more, pure=False)
                    for block, more in zip(lines.blocks, extra)]
         out = self.client.gather(futures)
@@ -346,7 +349,8 @@ class BlockALSSolver(AlternatingSolver):
         return _BlockProducts(self)
 
     def _misfit(self, U, V):
-        U = U.astype(np.float64, copy=False)
-        sq = sum(self.on_blocks(self.obs.by_row, _misfit_block, V.astype(np.float64),
-                                per_block=[U[lo:hi] for lo, hi in self.obs.by_row.spans()]))
+        # both factors broadcast: a slice of U passed with each task would travel
+        # through the scheduler (0.4 s against 0.2 s locally at 20000 x 20000, k = 20)
+        sq = sum(self.on_blocks(self.obs.by_row, _misfit_block,
+                                (U.astype(np.float64), V.astype(np.float64)), spans=True))
         return sq, (math.sqrt(sq) / self.obs.norm if self.obs.norm > 0 else 0.0)
