@@ -7,7 +7,9 @@ repository root (it prints the command, the machine's load and medians of --repe
 
     PYTHONPATH=. python asv_benchmarks/parallel_timings.py
 
-``--ot`` / ``--overhead`` / ``--ceiling`` run one part. ``--ceiling`` measures what two
+``--ot`` / ``--overhead`` / ``--ceiling`` / ``--als`` run one part (``--als`` is not
+part of the default run: ``--als-size 20000 --als-rank 20 --als-rate 0.01`` is the
+issue's case). ``--ceiling`` measures what two
 processes gain on this machine at all (two copies of the serial loop at once, no pool):
 on a shared machine it bounds every parallel figure. Every figure is a median over ``--repeats``
 timed runs after one untimed warm-up run (worker start-up, Numba cache loads).
@@ -140,10 +142,20 @@ def overhead_case(repeats, count=40, n=600, iterations=None):
           f"Sinkhorn, {iterations} iterations) (load: {load()})")
 
     def report(label, workers, run):
-        t, runs, solving = median_time(run, repeats)
-        busy = sum(solving)
-        show(label, t, runs, f"  {1e3 * busy / count:.1f} ms solving per problem, "
-             f"overhead {workers * t / busy - 1:+.1%}")
+        # the overhead of each run from that run's own solving time (a median time
+        # paired with another run's solving time gave negative overheads under load)
+        run()
+        runs, overheads, busy = [], [], []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            solving = run()
+            runs.append(time.perf_counter() - start)
+            busy.append(sum(solving))
+            overheads.append(workers * runs[-1] / busy[-1] - 1)
+        t = statistics.median(runs)
+        show(label, t, runs, f"  {1e3 * statistics.median(busy) / count:.1f} ms solving "
+             f"per problem, overhead {statistics.median(overheads):+.1%} (runs "
+             + ", ".join(f"{o:+.1%}" for o in overheads) + ")")
         return t
 
     t_serial = report("serial loop", 1, lambda: [solve(p) for p in problems])
@@ -176,6 +188,70 @@ def overhead_case(repeats, count=40, n=600, iterations=None):
                 lambda: numopt.distributed.map_problems(client, int, small), repeats)
             show(f"200 empty tasks, numopt.distributed, {workers}", t_e, runs,
                  f"  {1e3 * t_e / len(small):.2f} ms per task")
+
+
+def als_case(size, rank, rate, repeats, iterations=6):
+    """Block ALS on a LocalCluster of 1 and 2 worker processes against the
+    single-machine ALS, same data and seed, interleaved (local, cluster, local, ...) so
+    that the machine's changing load hits both alike: seconds per iteration (median of
+    the intervals between callbacks; median over ``repeats`` pairs), the set-up (placing
+    the blocks, spectral start) and the numbers the block-ALS model ships per
+    iteration."""
+    import warnings
+
+    from numopt.completion import complete
+    from numopt.completion._block_als import shipped_numbers
+    from numopt.exceptions import OptimizeWarning
+    from numopt.problems import random_low_rank_completion
+
+    prob = random_low_rank_completion(size, rank=rank, rate=rate, seed=0)
+    M = prob.observed
+    print(f"\nALS, {size} x {size}, rank {rank}, {M.nnz} observations "
+          f"({M.nnz / size ** 2:.1%}), {iterations} iterations, medians of {repeats} "
+          f"interleaved pairs (load: {load()})")
+
+    def run(**kwargs):
+        stamps = [time.perf_counter()]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OptimizeWarning)
+            res = complete(M, rank, method="als", tol=0.0, maxiter=iterations, seed=0,
+                           callback=lambda intermediate_result: stamps.append(
+                               time.perf_counter()), **kwargs)
+        per_iter = float(np.median(np.diff(stamps[1:])))
+        return res, per_iter, stamps[1] - stamps[0] - per_iter
+
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        print("  dask.distributed not installed")
+        return
+    for workers in (1, 2):
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                          dashboard_address=None) as cluster, Client(cluster) as client:
+            run(client=client)     # warm-up: Numba cache loads in the workers
+            local, block = [], []
+            for _ in range(repeats):
+                local.append(run())
+                block.append(run(client=client))
+            ref = local[0][0]
+            diff = max(max(float(np.abs(r.U - ref.U).max()),
+                           float(np.abs(r.V - ref.V).max() / np.abs(ref.V).max()))
+                       for r, _, _ in block)
+            t_local = statistics.median(t for _, t, _ in local)
+            t_block = statistics.median(t for _, t, _ in block)
+            print(f"  {workers} worker(s): single machine "
+                  f"{t_local:.3f} s/iteration (runs "
+                  + ", ".join(f"{t:.2f}" for _, t, _ in local) + "), block ALS "
+                  f"{t_block:.3f} s/iteration (runs "
+                  + ", ".join(f"{t:.2f}" for _, t, _ in block) + f"): "
+                  f"{t_local / t_block:.2f}x the local speed; set-up "
+                  f"{statistics.median(s for _, _, s in local):.1f} s local, "
+                  f"{statistics.median(s for _, _, s in block):.1f} s block ALS; "
+                  f"max |diff| of the factors {diff:.1e}", flush=True)
+            shipped = shipped_numbers(M.shape, rank, workers) * 8
+            print(f"  {'':12s}shipped per iteration (model (W+1)(m+n)k x 8 bytes): "
+                  f"{shipped / 1e6:.1f} MB; observations ({M.nnz * 2 * 16 / 1e6:.0f} MB, "
+                  "both sides) placed once", flush=True)
 
 
 def ceiling(repeats, count=40, n=600, iterations=74):
@@ -212,11 +288,15 @@ def main():
     parser.add_argument("--ot", action="store_true")
     parser.add_argument("--overhead", action="store_true")
     parser.add_argument("--ceiling", action="store_true")
+    parser.add_argument("--als", action="store_true")
+    parser.add_argument("--als-size", type=int, default=4000)
+    parser.add_argument("--als-rank", type=int, default=10)
+    parser.add_argument("--als-rate", type=float, default=0.02)
     parser.add_argument("--loop", nargs=3, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.loop:
         return loop(*args.loop)
-    both = not (args.ot or args.overhead or args.ceiling)
+    both = not (args.ot or args.overhead or args.ceiling or args.als)
     print("$ " + shlex.join([os.path.basename(sys.executable)] + sys.argv))
     print(f"cores: {os.cpu_count()}")
     if args.ot or both:
@@ -225,6 +305,8 @@ def main():
         ceiling(args.repeats)
     if args.overhead or both:
         overhead_case(args.repeats)
+    if args.als:
+        als_case(args.als_size, args.als_rank, args.als_rate, args.repeats)
 
 
 if __name__ == "__main__":

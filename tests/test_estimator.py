@@ -14,10 +14,11 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import numopt
 from numopt.bilevel import TunedLogisticRegression
 from numopt.completion import MatrixCompleter
-from numopt.coordinate import Lasso, LabelPropagation, SparseLogisticRegression
+from numopt.coordinate import Lasso, LassoCV, LabelPropagation, SparseLogisticRegression
 from numopt.ot import EntropicOT, SparseOT
 
-KINDS = {Lasso: RegressorMixin, SparseLogisticRegression: ClassifierMixin,
+KINDS = {Lasso: RegressorMixin, LassoCV: RegressorMixin,
+         SparseLogisticRegression: ClassifierMixin,
          LabelPropagation: ClassifierMixin, MatrixCompleter: TransformerMixin,
          EntropicOT: TransformerMixin, SparseOT: TransformerMixin,
          TunedLogisticRegression: ClassifierMixin}
@@ -81,7 +82,8 @@ class SparseOTShifted(_TargetShifted, SparseOT):
 
 
 @parametrize_with_checks(
-    [Lasso(), SparseLogisticRegression(), LabelPropagation(), MatrixCompleter(),
+    [Lasso(), LassoCV(alphas=5, cv=3), SparseLogisticRegression(), LabelPropagation(),
+     MatrixCompleter(),
      EntropicOT(), SparseOT(), EntropicOTShifted(tol=1e-6), SparseOTShifted(k=2)],
     expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible_estimator(estimator, check):

@@ -108,8 +108,18 @@ class AlternatingSolver(StopsInStep):
                                  self.options["inner_tol"], self.options["max_inner"], reg)
 
     def init(self):
-        U, V = spectral_init(self.obs, self.rank, self.rng, self.xp, clip=self.options["clip"])
+        U, V = spectral_init(self.obs, self.rank, self.rng, self.xp, clip=self.options["clip"],
+                             products=self._products())
         return _State(U=U, V=V)
+
+    def _products(self):
+        """The products with ``P_Omega(M)`` of the spectral start (None: in this
+        process)."""
+        return None
+
+    def _misfit(self, U, V):
+        """``(sq, rel)`` recomputed in float64 from the factors ``U``, ``V``."""
+        return observed_misfit(self.obs, U, V, self.xp)
 
     def step(self, state):
         by_row, by_col, norm = self.parts[state.t % len(self.parts)]
@@ -126,8 +136,7 @@ class AlternatingSolver(StopsInStep):
         if rel <= self.tol or new.stationary:
             # a candidate stop: decide it on the returned factors (float64), not on the
             # residual the row solves accumulated in working precision
-            new.checked_sq, new.checked_rel = observed_misfit(self.obs, new.U, new.V,
-                                                              self.xp)
+            new.checked_sq, new.checked_rel = self._misfit(new.U, new.V)
         if math.isnan(rel):
             new.stop = Status.NONFINITE
         elif new.checked_rel <= self.tol:
@@ -147,7 +156,7 @@ class AlternatingSolver(StopsInStep):
     def _measure(self, state):
         """``(sq, rel)`` recomputed in float64 from the iterate's factors."""
         if math.isnan(state.checked_rel):
-            return observed_misfit(self.obs, state.U, state.V, self.xp)
+            return self._misfit(state.U, state.V)
         return state.checked_sq, state.checked_rel
 
     def result(self, state):

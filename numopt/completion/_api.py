@@ -9,6 +9,7 @@ from .._loop import run_solver
 from .._validation import check_choice, check_options, check_scalar, warn_caller
 from ..exceptions import OptimizeWarning
 from ._altmin import AlternatingSolver
+from ._block_als import BlockALSSolver, block_observations
 from ._observations import identifiable_count
 from ._softimpute import SoftImputeSolver
 from ._validation import (observations_from, validate_options, warn_about_coverage,
@@ -38,16 +39,14 @@ def _fill_unobserved(res, obs, xp):
     U, V = res.U, res.V
     counts_r, counts_c = obs.by_row.counts(), obs.by_col.counts()
     empty_rows, empty_cols = np.flatnonzero(counts_r == 0), np.flatnonzero(counts_c == 0)
-    values = (obs.values.astype(xp.float64) * obs.scale
-              if empty_rows.size or empty_cols.size else None)
+    row_sum, col_sum = (obs.value_sums(xp) if empty_rows.size or empty_cols.size
+                        else (None, None))
     fills = []
     if empty_rows.size:
-        col_sum = xp.bincount(obs.cols, weights=values, minlength=obs.shape[1])
         col_mean = col_sum / xp.asarray(np.maximum(counts_c, 1))
         fills.append(("U", xp.asarray(empty_rows),
                       xp.linalg.lstsq(V.astype(xp.float64), col_mean, rcond=None)[0]))
     if empty_cols.size:
-        row_sum = xp.bincount(obs.rows, weights=values, minlength=obs.shape[0])
         row_mean = row_sum / xp.asarray(np.maximum(counts_r, 1))
         fills.append(("V", xp.asarray(empty_cols),
                       xp.linalg.lstsq(U.astype(xp.float64), row_mean, rcond=None)[0]))
@@ -69,7 +68,7 @@ def _warn_about_zero_fit(res):
 
 
 def complete(M, rank, *, method="altmin", tol=1e-8, maxiter=None, seed=None, callback=None,
-             **options):
+             client=None, **options):
     """Complete a partially observed matrix with a rank-``rank`` factorization ``U @ V.T``.
 
     Parameters
@@ -121,6 +120,19 @@ def complete(M, rank, *, method="altmin", tol=1e-8, maxiter=None, seed=None, cal
         ``callback(intermediate_result)`` after every iteration (on a GPU, every
         ``gpu_check_every`` iterations: :func:`numopt.set_config`); raise
         ``StopIteration`` to stop.
+    client : dask.distributed.Client, optional
+        Run ``method="als"`` as block ALS across the cluster's workers (the
+        ``distributed`` extra). The observations are placed once on the workers, in
+        contiguous blocks of rows for the ``U`` half-step and of columns for the ``V``
+        half-step (one block of each per worker thread, balanced by observation
+        count); each half-step broadcasts the factor it solves against to every worker
+        and gathers the solved block rows, so only ``(W + 1)(m + n) k`` numbers travel
+        per iteration (``W`` workers). The iterates are those of the single-machine ALS
+        on the same data and seed. ``M`` may then also be a ``dask.dataframe`` with
+        integer columns ``row`` and ``col`` and a real column ``value`` (one observed
+        entry per row, duplicates added up; the shape is ``(max row + 1, max col + 1)``),
+        shuffled into blocks on the workers without passing through this process.
+        ``sample_splits`` must stay 1.
     **options
         ``altmin``: ``row_solver`` (``"auto"``: the sketched solve from rank 32 on, the
         exact normal equations below, where the ``k x k`` Gram matrix costs less than the
@@ -185,20 +197,29 @@ def complete(M, rank, *, method="altmin", tol=1e-8, maxiter=None, seed=None, cal
     >>> res.success, prob.relative_error(res.U, res.V) < 1e-6
     (True, True)
     """
-    xp = get_namespace(M)
     check_choice(method, "method", METHODS)
-    if method not in DEVICE_METHODS and is_cupy(xp):
+    if client is not None and method != "als":
+        raise ValueError(f"client runs method='als' only (block ALS across the Dask "
+                         f"workers), got method={method!r}")
+    xp = get_namespace(M) if client is None else None
+    if client is None and method not in DEVICE_METHODS and is_cupy(xp):
         raise TypeError(
             f"method={method!r} runs on the CPU only (NumPy/SciPy input), but M is a "
             f"{type(M).__module__.split('.')[0]} array on the GPU: use method='als' (its "
             "per-row solves run as batched CuPy kernels) or pass M to the host (M.get())")
     opts = validate_options(method, check_options(options, DEFAULTS[method],
                                                    f"complete(method={method!r})"), rank)
+    if client is not None and opts["sample_splits"] > 1:
+        raise ValueError(f"sample_splits={opts['sample_splits']} is not supported with "
+                         "client (the block ALS solves every observation each iteration)")
     tol = check_scalar(tol, "tol", low=0.0)
     maxiter = MAXITER[method] if maxiter is None else check_scalar(maxiter, "maxiter", low=0,
                                                                     integer=True)
-    obs = observations_from(M, xp)
     rank = check_scalar(rank, "rank", low=1, integer=True)
+    if client is None:
+        obs = observations_from(M, xp)
+    else:
+        obs, xp = block_observations(M, client)
     if rank > min(obs.shape):
         raise ValueError(f"rank must be at most min(m, n) = {min(obs.shape)}, got {rank}")
     warn_about_coverage(obs, rank)
@@ -207,7 +228,10 @@ def complete(M, rank, *, method="altmin", tol=1e-8, maxiter=None, seed=None, cal
     auto_ridge = (method != "softimpute" and "reg" not in options
                   and obs.n_observed < identifiable_count(obs.shape, rank))
     warn_about_identifiability(obs, rank, method, auto_ridge)
-    if method == "softimpute":
+    if client is not None:
+        solver = BlockALSSolver(client, obs, rank, tol=tol, seed=seed, options=opts,
+                                auto_ridge=auto_ridge)
+    elif method == "softimpute":
         solver = SoftImputeSolver(xp, obs, rank, tol=tol, seed=seed, options=opts)
     else:
         solver = AlternatingSolver(xp, obs, rank, exact=(method == "als"), tol=tol, seed=seed,

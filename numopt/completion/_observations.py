@@ -66,6 +66,13 @@ class Observations:
     def n_observed(self):
         return int(self.values.shape[0])
 
+    def value_sums(self, xp):
+        """``(row_sums, col_sums)``: the observed values of every row and of every
+        column added up, in float64 and in ``M``'s units."""
+        values = self.values.astype(xp.float64) * self.scale
+        return (xp.bincount(self.rows, weights=values, minlength=self.shape[0]),
+                xp.bincount(self.cols, weights=values, minlength=self.shape[1]))
+
 
 def observed_csr(obs, xp):
     """The observed entries as a CSR matrix (scipy or cupyx, for the spectral

@@ -15,9 +15,9 @@ from ._problems import (BinaryLogistic, GLMProblem, L1LeastSquares, L1Logistic,
 __all__ = ["bcd", "lasso", "sparse_logistic_regression", "LeastSquares", "BinaryLogistic",
            "SoftmaxLogistic", "LabelPropagationProblem", "L1LeastSquares", "L1Logistic",
            "QuadraticProblem", "GLMProblem", "SoftmaxProblem", "Lasso",
-           "SparseLogisticRegression", "LabelPropagation"]
+           "LassoCV", "SparseLogisticRegression", "LabelPropagation"]
 
-_ESTIMATORS = ("Lasso", "SparseLogisticRegression", "LabelPropagation")
+_ESTIMATORS = ("Lasso", "LassoCV", "SparseLogisticRegression", "LabelPropagation")
 
 # the estimators import scikit-learn: loaded on first access
 __getattr__, __dir__ = lazy_exports(__name__, _ESTIMATORS, "_estimators")

@@ -12,15 +12,17 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import check_cv
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._estimator import progress_callback, report_fit, warn_if_unconverged
 from .._units import Pow2
+from ..parallel import map_problems
 from ._api import bcd, lasso, sparse_logistic_regression
 from ._problems import LabelPropagationProblem
 
-__all__ = ["Lasso", "SparseLogisticRegression", "LabelPropagation"]
+__all__ = ["Lasso", "LassoCV", "SparseLogisticRegression", "LabelPropagation"]
 
 _FLOATS = [np.float64, np.float32]   # float32 is solved in float32; anything else float64
 
@@ -90,6 +92,140 @@ class Lasso(RegressorMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+class LassoCV(RegressorMixin, BaseEstimator):
+    r"""Lasso with its penalty chosen by cross-validation along a path of alphas.
+
+    scikit-learn's ``LassoCV``: for every fold, :func:`numopt.coordinate.lasso` solves
+    the whole path (warm-started from the previous, larger alpha) on the training part
+    and scores the mean squared error on the held-out part; ``alpha_`` minimises the
+    mean over folds and the model is refitted on all data at ``alpha_``.
+
+    Parameters
+    ----------
+    alphas : int or array-like, default 100
+        An int: that many alphas, log-spaced from ``alpha_max`` (the smallest alpha
+        whose solution is zero) down to ``eps * alpha_max``; an array: those alphas
+        (sorted in decreasing order).
+    eps : float, default 1e-3
+    fit_intercept : bool, default True
+    tol : float, default 1e-4
+        Duality-gap tolerance of every fit, as in :class:`Lasso`.
+    max_iter : int, default 100
+        Maximum working-set iterations of every fit.
+    cv : int, cross-validation generator or iterable, default None
+        scikit-learn's ``cv`` (None: 5-fold ``KFold``).
+    n_jobs : int or None, default None
+        Number of joblib workers that run the folds' paths (scikit-learn's meaning:
+        None is 1 unless an enclosing ``joblib.parallel_config`` says otherwise, -1 uses
+        every core; ``joblib.parallel_config(backend="dask")`` runs them on a Dask
+        cluster). The fit does not depend on it.
+    positive : bool, default False
+    verbose : int, default 0
+        1: print the final fit's outcome; 2: also one line per working-set iteration.
+
+    Attributes
+    ----------
+    alpha_, alphas_, mse_path_ (``(n_alphas, n_folds)``), coef_, intercept_, n_iter_,
+    dual_gap_, n_features_in_, result_ (the final fit's result)
+    """
+
+    def __init__(self, *, alphas=100, eps=1e-3, fit_intercept=True, tol=1e-4, max_iter=100,
+                 cv=None, n_jobs=None, positive=False, verbose=0):
+        self.alphas = alphas
+        self.eps = eps
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+        self.cv = cv
+        self.n_jobs = n_jobs
+        self.positive = positive
+        self.verbose = verbose
+
+    def _alpha_grid(self, X, y):
+        if not isinstance(self.alphas, (int, np.integer)):
+            alphas = np.sort(np.asarray(self.alphas, dtype=np.float64).ravel())[::-1]
+            if alphas.size == 0 or not np.all(np.isfinite(alphas)) or alphas[-1] <= 0:
+                raise ValueError(f"alphas must be positive and finite, got {self.alphas!r}")
+            return alphas
+        if self.alphas < 1:
+            raise ValueError(f"alphas must be a positive number of alphas or an array of "
+                             f"them, got {self.alphas!r}")
+        if not (np.isfinite(self.eps) and self.eps > 0):
+            raise ValueError(f"eps must be positive, got {self.eps!r}")
+        # X^T y_c = X_c^T y_c: the centred design's correlations, X never densified
+        residual = (y - y.mean()) if self.fit_intercept else y
+        Xy = np.asarray(X.T @ residual.astype(np.float64)).ravel()
+        if self.positive:
+            Xy = np.maximum(Xy, 0.0)
+        alpha_max = float(np.max(np.abs(Xy))) / X.shape[0]
+        tiny = float(np.finfo(np.float64).resolution)
+        if alpha_max <= tiny:   # y is constant (or orthogonal to X): any alpha gives 0
+            return np.full(int(self.alphas), tiny)
+        return np.geomspace(alpha_max, alpha_max * self.eps, num=int(self.alphas))
+
+    def fit(self, X, y):
+        X, y = validate_data(self, X, y, accept_sparse="csc", dtype=_FLOATS, y_numeric=True)
+        y = y.astype(X.dtype, copy=False)
+        alphas = self._alpha_grid(X, y)
+        folds = list(check_cv(self.cv).split(X, y))
+        path = _LassoPath(alphas, self.fit_intercept, self.tol, self.max_iter, self.positive)
+        scored = map_problems(path, [(X[train], y[train], X[test], y[test])
+                                     for train, test in folds], n_jobs=self.n_jobs)
+        self.mse_path_ = np.column_stack([mse for mse, _ in scored])
+        unconverged = sum(count for _, count in scored)
+        if unconverged:
+            warnings.warn(f"LassoCV: {unconverged} of {alphas.size * len(folds)} fits along "
+                          "the folds' paths did not converge (increase max_iter or tol)",
+                          ConvergenceWarning, stacklevel=2)
+        self.alphas_ = alphas
+        self.alpha_ = float(alphas[np.argmin(self.mse_path_.mean(axis=1))])
+        res = lasso(X, y, self.alpha_, fit_intercept=self.fit_intercept, tol=self.tol,
+                    maxiter=self.max_iter, positive=self.positive,
+                    callback=progress_callback(self))
+        self.result_ = res
+        self.coef_ = np.asarray(res.x)
+        self.intercept_ = float(res.intercept) if self.fit_intercept else 0.0
+        self.n_iter_ = int(res.nit)
+        self.dual_gap_ = float(res.dual_gap)
+        report_fit(self, res)
+        warn_if_unconverged(self, res, "increase max_iter or tol; the duality gap was checked")
+        return self
+
+    def predict(self, X):
+        """``X @ coef_ + intercept_``."""
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csc", dtype=_FLOATS, reset=False)
+        return np.asarray(X @ self.coef_ + self.intercept_).ravel()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+class _LassoPath:
+    """One fold of :class:`LassoCV`: the path on the training part, warm-started from
+    alpha to alpha, scored on the held-out part; a task of
+    :func:`numopt.parallel.map_problems`. Returns ``(mse per alpha, unconverged fits)``."""
+
+    def __init__(self, alphas, fit_intercept, tol, max_iter, positive):
+        self.alphas, self.fit_intercept = alphas, fit_intercept
+        self.tol, self.max_iter, self.positive = tol, max_iter, positive
+
+    def __call__(self, fold):
+        X_train, y_train, X_test, y_test = fold
+        mse, unconverged, coef = np.empty(self.alphas.size), 0, None
+        for i, alpha in enumerate(self.alphas):
+            res = lasso(X_train, y_train, alpha, coef0=coef, fit_intercept=self.fit_intercept,
+                        tol=self.tol, maxiter=self.max_iter, positive=self.positive)
+            coef = np.asarray(res.x)
+            intercept = float(res.intercept) if self.fit_intercept else 0.0
+            error = (np.asarray(X_test @ coef).ravel() + intercept).astype(np.float64) - y_test
+            mse[i] = float(np.mean(error * error))
+            unconverged += not res.success
+        return mse, unconverged
 
 
 class SparseLogisticRegression(ClassifierMixin, BaseEstimator):
@@ -187,7 +323,14 @@ class LabelPropagation(ClassifierMixin, BaseEstimator):
         Maximum BCD iterations per class.
     block_size : int, default 100
     verbose : int, default 0
-        1: print each class's outcome; 2: also one line per BCD iteration.
+        1: print each class's outcome; 2: also one line per BCD iteration (printed by
+        the worker that solves the class when ``n_jobs`` is not 1).
+    n_jobs : int or None, default None
+        Number of joblib workers that solve the classes' problems (one per class;
+        scikit-learn's meaning: None is 1 unless an enclosing
+        ``joblib.parallel_config`` says otherwise, -1 uses every core, and a
+        ``joblib.parallel_config(backend="dask")`` runs them on a Dask cluster). The
+        fit does not depend on it.
 
     Attributes
     ----------
@@ -197,12 +340,13 @@ class LabelPropagation(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, n_neighbors=7, *, tol=1e-6, max_iter=1000, block_size=100,
-                 verbose=0):
+                 verbose=0, n_jobs=None):
         self.n_neighbors = n_neighbors
         self.tol = tol
         self.max_iter = max_iter
         self.block_size = block_size
         self.verbose = verbose
+        self.n_jobs = n_jobs
 
     def _knn_weights(self, A, B, k, exclude_self):
         """Gaussian weights from rows of ``A`` to their k nearest rows of ``B``."""
@@ -250,14 +394,17 @@ class LabelPropagation(ClassifierMixin, BaseEstimator):
         # every sample labelled: the labels are the solution, one pass
         self.n_iter_ = 1
         if (~labeled).any():
-            for c in range(classes.shape[0]):
-                problem = LabelPropagationProblem(W, Y[:, c], labeled,
-                                                  prior=1.0 / classes.shape[0])
-                label = f" (class {classes[c]!r})"
-                res = bcd(problem, partition="forest", rule="gsl", update="message_passing",
-                          block_size=self.block_size, tol=self.tol, maxiter=self.max_iter,
-                          callback=progress_callback(self, label))
-                report_fit(self, res, label)
+            labels = [f" (class {c!r})" for c in classes]
+            problems = [(LabelPropagationProblem(W, Y[:, c], labeled,
+                                                 prior=1.0 / classes.shape[0]),
+                         progress_callback(self, labels[c]))
+                        for c in range(classes.shape[0])]
+            # the classes are independent problems: solved on n_jobs workers, and
+            # reported and warned about here, where the caller sees the warnings
+            solved = map_problems(_PropagateClass(self.block_size, self.tol, self.max_iter),
+                                  problems, n_jobs=self.n_jobs)
+            for c, ((problem, _), res) in enumerate(zip(problems, solved)):
+                report_fit(self, res, labels[c])
                 if not res.success:
                     warnings.warn(f"LabelPropagation did not converge for class "
                                   f"{classes[c]!r}: {res.message}", ConvergenceWarning,
@@ -284,6 +431,20 @@ class LabelPropagation(ClassifierMixin, BaseEstimator):
         """The most probable class of each row."""
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
+
+
+class _PropagateClass:
+    """The solve of one class's label-propagation problem, a task of
+    :func:`numopt.parallel.map_problems` (a class, so it pickles by reference)."""
+
+    def __init__(self, block_size, tol, max_iter):
+        self.block_size, self.tol, self.max_iter = block_size, tol, max_iter
+
+    def __call__(self, problem_and_callback):
+        problem, callback = problem_and_callback
+        return bcd(problem, partition="forest", rule="gsl", update="message_passing",
+                   block_size=self.block_size, tol=self.tol, maxiter=self.max_iter,
+                   callback=callback)
 
 
 def _squared_distances(A, B):

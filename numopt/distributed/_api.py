@@ -10,12 +10,12 @@ from .._validation import check_flag, check_scalar
 from ..parallel._tasks import (TaskFailure, as_problem_list, call_solve, check_solve,
                                mark_failure, passes_seed, spawn_seeds)
 
-__all__ = ["map_problems"]
+__all__ = ["map_problems", "import_distributed"]
 
 _NOTHING_SHARED = object()
 
 
-def _import_distributed():
+def import_distributed():
     try:
         import distributed
     except ImportError as exc:
@@ -88,7 +88,7 @@ def map_problems(client, solve, problems, *, shared=None, seed=None,
     ...     results = numopt.distributed.map_problems(
     ...         client, lambda ab, M: sinkhorn(*ab, M, reg=0.05), weight_pairs, shared=M)
     """
-    distributed = _import_distributed()
+    distributed = import_distributed()
     if not isinstance(client, distributed.Client):
         raise TypeError(f"client must be a dask.distributed.Client, got "
                         f"{type(client).__name__}")

@@ -107,3 +107,23 @@ def test_missing_dask_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)   # import raises ImportError
     with pytest.raises(ImportError, match=r"numopt\[distributed\]"):
         numopt.distributed.map_problems(None, print, [1])
+
+
+def test_block_als_on_worker_processes_gives_the_local_als(client):
+    # the block ALS of numopt.completion (issue 23, item 3) across two worker processes:
+    # its blocks and factors pickled both ways, its per-row kernels run by the workers
+    import distributed
+
+    from numopt.completion import complete
+    from numopt.problems import random_low_rank_completion
+
+    M = random_low_rank_completion(60, 40, rank=2, rate=0.4, seed=0).observed
+    local = complete(M, 2, method="als", seed=0, tol=1e-10)
+    with distributed.get_task_stream(client) as stream:
+        res = complete(M, 2, method="als", seed=0, tol=1e-10, client=client)
+    workers = {task["worker"] for task in stream.data
+               if str(task["key"]).startswith("_solve_block")}
+    assert len(workers) == 2     # one row block and one column block on each
+    assert res.success and res.nit == local.nit
+    np.testing.assert_allclose(res.U, local.U, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(res.V, local.V, rtol=0, atol=1e-10 * np.abs(local.V).max())
