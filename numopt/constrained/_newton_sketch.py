@@ -194,12 +194,15 @@ class NewtonSketchSolver:
         bnorm = s["kkt"]
         theta = min(self.accuracy, bnorm) if self.sharpen else self.accuracy
         eta1, eta2 = s["eta1"], s["eta2"]
-        shift = 0.0 if s["shift"] == 0.0 else max(_SHIFT_MIN, s["shift"] / 10)
+        # the unshifted Hessian first (a lasting shift would cost the fast local rate);
+        # a needed shift restarts near the last one (IPOPT's rule)
+        shift = 0.0
+        first_shift = max(_SHIFT_MIN, s["shift"] / 10)
         if not np.all(np.any(Bmat != 0, axis=1) if not _is_sparse(Bmat)
                       else np.diff(scipy.sparse.csr_array(Bmat).indptr) > 0):
-            shift = max(shift, _SHIFT_MIN)   # a variable with no curvature at all
+            shift = first_shift   # a variable with no curvature at all
         K = self._kkt_matrix(Bmat, G, shift, sparse)
-        z0, direction = None, None
+        z0, direction, last_residual = None, None, math.inf
         for _ in range(_MAX_TRIES):
             z, inner = self._solve(K, b, theta, deficient, s["rng"], z0)
             s["inner_nit"] += inner
@@ -208,9 +211,18 @@ class NewtonSketchSolver:
             Bdx = B.matvec(dx)
             curvature = float(dx @ Bdx) + shift * float(dx @ dx)
             if curvature < _CURVATURE * float(dx @ dx) and shift < _SHIFT_MAX:
-                shift = max(_SHIFT_MIN, 10 * shift)
+                # no positive curvature along dx (tested before the accuracy: a singular
+                # KKT matrix would keep the sketch from ever reaching it)
+                shift = first_shift if shift == 0.0 else 10 * shift
                 K = self._kkt_matrix(Bmat, G, shift, sparse)
-                z0 = None
+                z0, last_residual = None, math.inf
+                continue
+            residual = float(np.linalg.norm(K @ z - b))
+            if not deficient and residual > theta * bnorm and residual < 0.9 * last_residual:
+                # the accuracy condition comes before the merit: sketch on from here
+                # (until a further run no longer helps: the rounding floor of an
+                # ill-conditioned KKT matrix, or a sketch too slow to reach theta)
+                z0, last_residual = z, residual
                 continue
             # D = P + Q: P is free of the penalties, Q is linear in them
             P = float(gL @ dx + c @ dl)
@@ -219,13 +231,11 @@ class NewtonSketchSolver:
             if P + Q <= -0.25 * T:
                 direction = (dx, dl)
                 break
-            residual = float(np.linalg.norm(K @ z - b))
-            inexact = (not deficient and residual > theta * bnorm) or Q > -0.5 * T
-            if inexact:
+            if Q > -0.5 * T:   # the solve was too inexact for the merit: tighten it
                 if theta <= _THETA_FLOOR or self.kkt_solver == "direct":
                     break
                 theta = max(theta / 10, _THETA_FLOOR)
-                z0 = z   # the same system, solved further
+                z0, last_residual = z, math.inf
                 continue
             scale = max(2.0, 2.0 * P / (-Q - 0.25 * T))
             eta1, eta2 = eta1 * scale, eta2 * scale
@@ -239,6 +249,7 @@ class NewtonSketchSolver:
         slope = float(gx @ dx + gl @ dl)
         merit0 = self._merit(s, eta1, eta2)
         alpha, new = 1.0, None
+        noise = 10 * np.finfo(float).eps * abs(merit0)
         if slope < 0:
             for _ in range(_MAX_HALVINGS):
                 try:
@@ -248,7 +259,9 @@ class NewtonSketchSolver:
                 except UserFunctionError as exc:
                     s["last_nan"] = exc.name
                     value = math.inf
-                if value <= merit0 + self.armijo * alpha * slope:
+                # the test is relaxed by the rounding of the merit (IPOPT does the
+                # same): near a solution its decrease falls below the last digits of f
+                if value <= merit0 + self.armijo * alpha * slope + noise:
                     new = trial
                     break
                 alpha *= 0.5
@@ -291,6 +304,7 @@ class NewtonSketchSolver:
             "optimality": float(np.max(np.abs(s["gL"]))),
             "eta1": s["eta1"], "eta2": s["eta2"], "hessian_shift": s["shift"],
             "rank_deficient_steps": s["rank_deficient_steps"],
+            "step_size": s["alpha"],
             "stats": {"nfev": int(obj.nfev), "njev": int(obj.ngev), "nhev": counts.nhev,
                       "constr_nfev": counts.constr_nfev, "constr_njev": counts.constr_njev,
                       "constr_nhev": counts.constr_nhev, "inner_nit": s["inner_nit"],
