@@ -82,7 +82,7 @@ def minimize_eq(fun, x0, *, jac, hess=None, hessp=None, constraints, args=(), to
     -------
     OptimizeResult
         ``x``, ``fun``, ``jac`` (gradient of ``f``), ``multipliers`` (``l`` with
-        ``grad f + J^T l = 0``; SciPy's trust-constr reports ``v = -l``),
+        ``grad f + J^T l = 0``, the sign of trust-constr's ``v``),
         ``kkt_residual``, ``constraint_violation`` (``max |c_i|``), ``optimality``
         (``max |grad_x L|``), ``nit``, ``nfev``, ``njev``, ``nhev``, ``constr_nfev``,
         ``constr_njev``, ``constr_nhev``, ``inner_nit`` (sketch steps), ``kkt_solves``,

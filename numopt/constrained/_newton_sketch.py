@@ -105,6 +105,7 @@ class NewtonSketchSolver:
                      rank_deficient_steps=0, descent_fallbacks=0, failed=None,
                      stalled=False, alpha=None, lambda_min_GGt=None, last_nan=None)
         state["B"] = nlp.hessian(x, state["lam"])
+        state["HgL"] = state["B"].matvec(state["gL"])
         return state
 
     @staticmethod
@@ -154,14 +155,20 @@ class NewtonSketchSolver:
 
         if scipy.sparse.issparse(K):
             K = K.toarray()
-        rows = np.any(K != 0, axis=1)   # a zero row holds no equation to project on
-        Kr, br = (K, b) if rows.all() else (K[rows], b[rows])
-        size = Kr.shape[0] if not least_squares else Kr.shape[1]
+        # a zero row holds no equation to project on, a zero column (the same index: K
+        # is symmetric) no unknown to move: the sketch sees the rest
+        live = np.any(K != 0, axis=1)
+        Kr, br = (K, b) if live.all() else (K[np.ix_(live, live)], b[live])
+        if z0 is not None and not live.all():
+            z0 = z0[live]
+        size = Kr.shape[0]
         block = min(size, self.block_size or 50) if self.sketch != "kaczmarz" else None
         res = sketch_solve(Kr, br, z0, sketch=self.sketch, block_size=block,
                            least_squares=least_squares, tol=theta,
                            maxiter=self.inner_maxiter, seed=rng)
-        return np.asarray(res.x, dtype=float), int(res.nit)
+        z = np.zeros(K.shape[0])
+        z[live] = res.x
+        return z, int(res.nit)
 
     # -- one iteration -----------------------------------------------------------------
     def step(self, s):
@@ -183,7 +190,7 @@ class NewtonSketchSolver:
         nlp = self.nlp
         x, lam, c, G, gL, B = s["x"], s["lam"], s["c"], s["G"], s["gL"], s["B"]
         n, m = x.shape[0], c.shape[0]
-        HgL = B.matvec(gL)
+        HgL = s["HgL"]
         Bmat = B.matrix()
         deficient, ratio = self._rank_deficient(G)
         s["lambda_min_GGt"] = ratio
@@ -271,6 +278,7 @@ class NewtonSketchSolver:
         s.update(new)
         s["alpha"] = alpha
         s["B"] = nlp.hessian(s["x"], s["lam"])
+        s["HgL"] = s["B"].matvec(s["gL"])
         return s
 
     @staticmethod
