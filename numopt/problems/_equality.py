@@ -10,6 +10,7 @@ family with quadratic equalities.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -26,6 +27,9 @@ __all__ = [
     "poisson_control",
     "random_quadratic_equality",
 ]
+
+# least-squares multipliers through a dense SVD up to this many Jacobian entries
+_DENSE_LSTSQ_LIMIT = 250_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,14 +92,22 @@ class EqualityConstrainedProblem:
         """
         g = np.asarray(self.grad(x), dtype=float)
         J = self.jacobian(x)
-        if not sp.issparse(J):
-            return np.linalg.lstsq(np.asarray(J, dtype=float).T, -g, rcond=None)[0]
+        if not sp.issparse(J) or self.m * self.n <= _DENSE_LSTSQ_LIMIT:
+            # SVD-based: also right where J is rank-deficient (the minimum-norm y)
+            J = J.toarray() if sp.issparse(J) else np.asarray(J, dtype=float)
+            return np.linalg.lstsq(J.T, -g, rcond=None)[0]
         # The augmented system [I J^T; J 0] [r; y] = [-g; 0] is the stable sparse way to
-        # a least-squares solution (normal equations square the conditioning).
+        # a least-squares solution (normal equations square the conditioning); it is
+        # singular where J loses rank, and LSQR takes over.
         J = sp.csr_array(J, dtype=float)
         K = sp.block_array([[sp.identity(self.n, format="csr"), J.T], [J, None]], format="csc")
         rhs = np.concatenate([-g, np.zeros(self.m)])
-        return spla.spsolve(K, rhs)[self.n:]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", spla.MatrixRankWarning)
+            y = spla.spsolve(K, rhs)[self.n:]
+        if np.all(np.isfinite(y)):
+            return y
+        return spla.lsqr(J.T, -g, atol=1e-15, btol=1e-15, iter_lim=20 * self.m)[0]
 
     def kkt_residual(self, x, y=None):
         """``|(grad f(x) + J(x)^T y, c(x))|_2``; ``y=None`` uses the least-squares

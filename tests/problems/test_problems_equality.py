@@ -10,6 +10,7 @@ import scipy.optimize
 import scipy.sparse as sp
 
 from numopt import problems
+from numopt.problems import _equality
 
 SMALL = {
     "logistic": lambda: problems.constrained_logistic_regression(),
@@ -105,7 +106,8 @@ def test_pde_jacobian_is_sparse_and_sizes_follow_the_grid():
     assert J.nnz <= 6 * problem.m
 
 
-def test_least_squares_multipliers_sparse_and_dense_agree():
+def test_least_squares_multipliers_sparse_and_dense_agree(monkeypatch):
+    monkeypatch.setattr(_equality, "_DENSE_LSTSQ_LIMIT", 0)  # the sparse path
     problem = problems.poisson_control(5, cubic=10.0)
     rng = np.random.default_rng(2)
     x = rng.standard_normal(problem.n)
@@ -118,6 +120,25 @@ def test_least_squares_multipliers_sparse_and_dense_agree():
     np.testing.assert_allclose(y, dense.least_squares_multipliers(x), rtol=1e-8, atol=1e-10)
     # they minimize the stationarity part: any other y gives a larger residual
     assert problem.kkt_residual(x) <= problem.kkt_residual(x, y + 1e-3 * rng.standard_normal(y.size))
+
+
+@pytest.mark.parametrize("limit", [0, 10 ** 9], ids=["sparse", "dense"])
+def test_least_squares_multipliers_where_the_jacobian_loses_rank(monkeypatch, limit):
+    # a repeated constraint row: the augmented system is singular, LSQR takes over
+    monkeypatch.setattr(_equality, "_DENSE_LSTSQ_LIMIT", limit)
+    base = problems.poisson_control(4)
+    rows = np.r_[np.arange(base.m), 0]
+    twice = problems.EqualityConstrainedProblem(
+        name="twice", x0=base.x0, n=base.n, m=base.m + 1, fun=base.fun, grad=base.grad,
+        constraint=lambda x: base.constraint(x)[rows],
+        jacobian=lambda x: sp.csr_array(base.jacobian(x)[rows]), hessp=base.hessp,
+        constraint_hessp=lambda x, y, v: base.constraint_hessp(x, np.bincount(rows, y), v))
+    x = np.random.default_rng(4).standard_normal(base.n)
+    y = twice.least_squares_multipliers(x)
+    assert np.all(np.isfinite(y))
+    # the same stationarity residual as without the repeated row
+    assert twice.kkt_residual(x, y) == pytest.approx(
+        np.sqrt(base.kkt_residual(x) ** 2 + base.constraint(x)[0] ** 2), rel=1e-6)
 
 
 @pytest.mark.parametrize("make, kwargs, error, name", [
