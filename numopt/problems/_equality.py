@@ -34,7 +34,8 @@ _DENSE_LSTSQ_LIMIT = 250_000
 
 @dataclass(frozen=True, eq=False)
 class EqualityConstrainedProblem:
-    """``min f(x) s.t. c(x) = 0`` with first derivatives and Hessian-vector products.
+    """An equality-constrained problem, minimize ``f(x)`` subject to ``c(x) = 0``, with
+    first derivatives and Hessian-vector products.
 
     Attributes
     ----------
@@ -268,7 +269,7 @@ def _sigmoid(z):
 def poisson_control(N=32, *, alpha=1e-3, cubic=0.0):
     """Distributed control of the Poisson equation on the unit square, ``N x N``
     interior grid (Dirichlet boundary), unknowns ``x = (y, u)``, ``n = 2 N^2``,
-    ``m = N^2``:
+    ``m = N^2``::
 
         min  1/2 |y - y_d|^2 + alpha/2 |u|^2
         s.t. A y + cubic h^2 y^3 - h^2 u = 0,
@@ -346,7 +347,7 @@ def poisson_control(N=32, *, alpha=1e-3, cubic=0.0):
 # ---- synthetic nonconvex family ----------------------------------------------------
 
 def random_quadratic_equality(n=1000, m=500, *, curvature=1.0, seed=0):
-    """A seeded nonconvex problem with ``m`` quadratic equality constraints:
+    """A seeded nonconvex problem with ``m`` quadratic equality constraints::
 
         min  1/2 x^T Q x + q^T x + curvature * sum_i cos(x_i)
         s.t. c_i(x) = b_i^T x + (r_i^T x)(s_i^T x) - d_i = 0,   i = 1..m,
