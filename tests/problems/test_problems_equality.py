@@ -21,11 +21,12 @@ SMALL = {
 }
 
 
-def _trust_constr(problem):
+def _trust_constr(problem, hessian="product"):
     with warnings.catch_warnings():
         # trust-constr warns that delta_grad == 0 on exactly quadratic problems
         warnings.simplefilter("ignore", UserWarning)
-        return scipy.optimize.minimize(method="trust-constr", **problem.minimize_kwargs(),
+        return scipy.optimize.minimize(method="trust-constr",
+                                       **problem.minimize_kwargs(hessian=hessian),
                                        options={"gtol": 1e-9, "xtol": 1e-14, "maxiter": 1000})
 
 
@@ -49,10 +50,11 @@ def test_wrong_derivative_is_caught():
     assert bad.derivative_errors(np.ones(problem.n))["grad"] > 1e-3
 
 
+@pytest.mark.parametrize("hessian", ["product", "matrix"])
 @pytest.mark.parametrize("key", sorted(SMALL))
-def test_trust_constr_solves_the_small_instance(key):
+def test_trust_constr_solves_the_small_instance(key, hessian):
     problem = SMALL[key]()
-    result = _trust_constr(problem)
+    result = _trust_constr(problem, hessian)
     assert result.success, result.message
     assert np.linalg.norm(problem.constraint(result.x)) < 1e-8
     assert problem.kkt_residual(result.x) < 1e-6
@@ -139,6 +141,18 @@ def test_least_squares_multipliers_where_the_jacobian_loses_rank(monkeypatch, li
     # the same stationarity residual as without the repeated row
     assert twice.kkt_residual(x, y) == pytest.approx(
         np.sqrt(base.kkt_residual(x) ** 2 + base.constraint(x)[0] ** 2), rel=1e-6)
+
+
+def test_hessian_form_is_checked():
+    problem = problems.random_quadratic_equality(6, 3)
+    with pytest.raises(ValueError, match="^hessian must be one of"):
+        problem.minimize_kwargs(hessian="dense")
+    bare = problems.EqualityConstrainedProblem(
+        name="bare", x0=problem.x0, n=6, m=3, fun=problem.fun, grad=problem.grad,
+        constraint=problem.constraint, jacobian=problem.jacobian, hessp=problem.hessp,
+        constraint_hessp=problem.constraint_hessp)
+    with pytest.raises(ValueError, match="^hessian: problem bare has no"):
+        bare.minimize_kwargs(hessian="matrix")
 
 
 @pytest.mark.parametrize("make, kwargs, error, name", [
