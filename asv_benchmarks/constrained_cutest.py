@@ -112,8 +112,9 @@ def published(rows, solvers, out=sys.stdout):
     for name, paper in PUBLISHED_ITERATIONS.items():
         if name not in table:
             continue
-        cells = "".join(f"{str(table[name][s]['nit']) + ('' if table[name][s]['solved'] else '*'):>14}"
-                        for s in solvers)
+        marked = [f"{table[name][s]['nit']}{'' if table[name][s]['solved'] else '*'}"
+                  for s in solvers]
+        cells = "".join(f"{cell:>14}" for cell in marked)
         print(f"  {name:<10}{paper:>6}{cells}", file=out)
     print("  (* = not solved)", file=out)
 

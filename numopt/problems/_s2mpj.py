@@ -10,8 +10,9 @@ matplotlib and pypdf, which the problem files do not). The wheel is found with
 Each problem is a module with one class deriving from ``s2mpjlib.CUTEst_problem``:
 ``fgx`` (objective and gradient), ``cJx`` (constraints and Jacobian, without the bounds
 ``clower <= c(x) <= cupper``), ``fHxv`` and ``evalHJv("HIv", ...)`` (Hessian-vector
-products), ``fgHx`` and ``cJHx`` (the Hessians as matrices), ``x0`` and the classification string ``pbclass``. Problems without objective
-groups (the nonlinear-equation "NE" problems) get ``f = 0``.
+products), ``fgHx`` and ``cJHx`` (the Hessians as matrices), ``x0`` and the
+classification string ``pbclass``. Problems without objective groups (the
+nonlinear-equation "NE" problems) get ``f = 0``.
 """
 
 from __future__ import annotations
