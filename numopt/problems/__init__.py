@@ -14,6 +14,12 @@ from ._coordinate import (
     lattice_label_propagation,
     two_moons_label_propagation,
 )
+from ._equality import (
+    EqualityConstrainedProblem,
+    constrained_logistic_regression,
+    poisson_control,
+    random_quadratic_equality,
+)
 from ._linalg import (
     LinearSystem,
     ObstacleProblem,
@@ -27,6 +33,7 @@ from ._linalg import (
     shifted_poisson_sequence,
 )
 from ._ot import random_ot_problem, random_point_clouds
+from ._s2mpj import PAPER_PROBLEMS, load_s2mpj, paper_problems, s2mpj_equality_problems
 from ._smooth import rosenbrock
 
 __all__ = [
@@ -42,4 +49,8 @@ __all__ = [
     "lattice_label_propagation", "two_moons_label_propagation", "coordinate_nonneg_l1",
     # matrix completion
     "LowRankCompletionProblem", "random_low_rank_completion",
+    # equality-constrained nonlinear programs
+    "EqualityConstrainedProblem", "constrained_logistic_regression", "poisson_control",
+    "random_quadratic_equality", "load_s2mpj", "s2mpj_equality_problems", "paper_problems",
+    "PAPER_PROBLEMS",
 ]
