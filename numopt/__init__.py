@@ -17,7 +17,7 @@ from .exceptions import OptimizeWarning
 __version__ = "0.1.0.dev0"
 
 _SUBPACKAGES = ("linalg", "ot", "coordinate", "completion", "stochastic", "monotone", "bilevel",
-                "zeroth_order", "problems", "testing", "parallel", "distributed")
+                "zeroth_order", "constrained", "problems", "testing", "parallel", "distributed")
 
 __all__ = [
     "minimize",

@@ -16,7 +16,7 @@ __all__ = ["MethodSpec", "Option", "Example", "register_method", "get_method",
 
 # Subpackages that register methods; imported lazily by load_all().
 PROBLEM_PACKAGES = ("linalg", "ot", "coordinate", "completion", "stochastic", "monotone",
-                    "bilevel", "zeroth_order")
+                    "bilevel", "zeroth_order", "constrained")
 
 
 @dataclass(frozen=True)

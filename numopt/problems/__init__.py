@@ -14,6 +14,12 @@ from ._coordinate import (
     lattice_label_propagation,
     two_moons_label_propagation,
 )
+from ._equality import (
+    EqualityConstrainedProblem,
+    constrained_logistic_regression,
+    poisson_control,
+    random_quadratic_equality,
+)
 from ._linalg import (
     LinearSystem,
     ObstacleProblem,
@@ -28,6 +34,7 @@ from ._linalg import (
 )
 from ._monotone import ouyang_xu_quadratic, policeman_burglar_matrix
 from ._ot import random_ot_problem, random_point_clouds
+from ._s2mpj import PAPER_PROBLEMS, load_s2mpj, paper_problems, s2mpj_equality_problems
 from ._smooth import rosenbrock
 from ._stochastic import FiniteSum, interpolating_least_squares, logistic_finite_sum
 
@@ -48,4 +55,8 @@ __all__ = [
     "LowRankCompletionProblem", "random_low_rank_completion",
     # stochastic finite sums
     "FiniteSum", "logistic_finite_sum", "interpolating_least_squares",
+    # equality-constrained nonlinear programs
+    "EqualityConstrainedProblem", "constrained_logistic_regression", "poisson_control",
+    "random_quadratic_equality", "load_s2mpj", "s2mpj_equality_problems", "paper_problems",
+    "PAPER_PROBLEMS",
 ]

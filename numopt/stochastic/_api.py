@@ -89,20 +89,31 @@ def minimize_diffgrad(fun, x0, args=(), *, jac=None, hess=None, hessp=None, boun
                      callback, options)
 
 
+def _hessp_from_hess(hess):
+    def hessp(x, v, *rest):
+        return hess(x, *rest) @ v
+
+    return hessp
+
+
 def minimize_adahessian(fun, x0, args=(), *, jac=None, hess=None, hessp=None, bounds=None,
                         constraints=(), tol=None, callback=None, **options):
     """AdaHessian (Yao et al., AAAI 2021), written from the paper.
 
-    Needs ``hessp(x, v[, batch])``. Options: ``lr`` (0.15), ``beta1``, ``beta2``, ``eps``
+    Needs ``hessp(x, v[, batch])``, or SciPy's ``hess(x[, batch])`` returning the Hessian
+    matrix (as trust-ncg does, ``hessp`` wins when both are given). Options: ``lr`` (0.15), ``beta1``, ``beta2``, ``eps``
     (1e-4), ``hessian_power`` (``k``: 1, the paper's and the official value;
     torch-optimizer uses 0.5), ``block_size`` (spatial averaging over blocks of that many
     consecutive entries; 1: none), ``n_hutchinson`` (Rademacher probes per step), plus
     the package's common options.
     """
     _no_bounds("adahessian", bounds, constraints)
+    if hessp is None and callable(hess):
+        hessp = _hessp_from_hess(hess)
     if hessp is None:
         raise TypeError("method 'adahessian' needs hessp(x, v[, batch]) (Hessian-vector "
-                        "products of the batch objective), got hessp=None")
+                        "products of the batch objective) or a callable hess, got "
+                        "hessp=None")
 
     def rule(opts):
         return AdaHessianRule(check_beta(opts["beta1"], "beta1"),

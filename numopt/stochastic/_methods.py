@@ -93,7 +93,7 @@ register_method(MethodSpec(
     example=_example({"lr": 0.3, "hessp": True}), has_kernels=True,
     reference="Yao et al., ADAHESSIAN: An Adaptive Second Order Optimizer for Machine "
               "Learning, AAAI 2021",
-    namespaces=_STOCHASTIC_NAMESPACES, uses=("jac", "hessp"),
+    namespaces=_STOCHASTIC_NAMESPACES, uses=("jac", "hess", "hessp"),
 ))
 
 _ADADAGRAD_OPTIONS = {

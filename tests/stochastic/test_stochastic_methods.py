@@ -39,6 +39,18 @@ def test_rosenbrock(method, options):
     assert np.abs(rosen_der(res.x)).max() <= 1e-4      # the measure, recomputed here
 
 
+def test_adahessian_takes_scipys_hess():
+    # SciPy's calling convention gives hess (a matrix), not hessp: AdaHessian used to
+    # raise TypeError for it; its probes z then see hess(x) @ z, the same products
+    from scipy.optimize import rosen_hess
+
+    kwargs = dict(method="adahessian", jac=rosen_der, options={"maxiter": 50, "seed": 3})
+    with_hess = numopt.minimize(rosen, [-1.2, 1.0], hess=rosen_hess, **kwargs)
+    with_hessp = numopt.minimize(rosen, [-1.2, 1.0], hessp=rosen_hess_prod, **kwargs)
+    np.testing.assert_allclose(with_hess.x, with_hessp.x, rtol=1e-12)
+    assert with_hess.nhev == with_hessp.nhev == 50
+
+
 @pytest.fixture(scope="module")
 def logistic():
     return logistic_finite_sum(npx)
