@@ -7,8 +7,9 @@ One measure for every solver, recomputed on what it returns: the KKT residual
 solver estimates them); a run is solved when it is <= ``SUCCESS_TOL``. Each solver is
 asked to stop at least as strictly as that: numopt's ``tol`` is the same residual with
 its own multipliers; trust-constr gets a callback that stops it at the first iterate
-where the same residual with its own multipliers is <= ``tol``; SLSQP has no KKT test
-and gets ``ftol=1e-10``.
+where the same residual with its own multipliers is <= ``tol`` (and ``gtol = tol /
+sqrt(n + m)``, so that its own max-norm test cannot stop it earlier); SLSQP has no KKT
+test and gets ``ftol=1e-10``.
 
 numopt's timings exist only where ``numopt.constrained`` imports, so this module runs
 (peers only) on a branch without it. ``solve`` is shared with the script
@@ -68,7 +69,10 @@ def _trust_constr(problem, tol, maxiter, hessian, watch):
         result = scipy.optimize.minimize(
             method="trust-constr", **problem.minimize_kwargs(hessian=hessian),
             callback=stop_at_tol,
-            options={"gtol": tol, "xtol": 1e-14, "maxiter": maxiter})
+            # its own test bounds max-norms: at tol / sqrt(n + m) it implies ours, and
+            # the callback above usually stops it first
+            options={"gtol": tol / math.sqrt(problem.n + problem.m), "xtol": 1e-14,
+                     "maxiter": maxiter})
     return result.x, result.nit, result
 
 
