@@ -16,8 +16,8 @@ from .exceptions import OptimizeWarning
 
 __version__ = "0.1.0.dev0"
 
-_SUBPACKAGES = ("linalg", "ot", "coordinate", "completion", "problems", "testing",
-                "parallel", "distributed")
+_SUBPACKAGES = ("linalg", "ot", "coordinate", "completion", "constrained", "problems",
+               "testing", "parallel", "distributed")
 
 __all__ = [
     "minimize",

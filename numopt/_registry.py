@@ -15,7 +15,7 @@ __all__ = ["MethodSpec", "Option", "Example", "register_method", "get_method",
            "list_methods", "load_all", "PROBLEM_PACKAGES"]
 
 # Subpackages that register methods; imported lazily by load_all().
-PROBLEM_PACKAGES = ("linalg", "ot", "coordinate", "completion")
+PROBLEM_PACKAGES = ("linalg", "ot", "coordinate", "completion", "constrained")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,341 @@
+"""Inexact Newton for ``min f(x) s.t. c(x) = 0`` with the KKT system solved by
+randomized iterative sketching and steps tested on an exact augmented Lagrangian
+(Hong, Na, Mahoney & Kolar, ICML 2023).
+
+Each iteration at ``(x, l)`` with ``g = grad_x L = grad f + G^T l`` and ``c = c(x)``:
+
+1. Solve ``[B + d I, G^T; G, 0] [dx; dl] = -[g; c]`` (``B`` the Lagrangian Hessian)
+   with :func:`numopt.linalg.sketch_solve` to the accuracy ``||r|| <= theta ||(g, c)||``
+   (``theta = min(accuracy, ||(g, c)||)`` when sharpened: superlinear local rate).
+2. Curvature test ``dx^T (B + d I) dx >= kappa ||dx||^2`` (an inertia-free stand-in for
+   "the reduced Hessian is positive definite"): otherwise raise the shift ``d``.
+3. Descent test on the merit ``L_eta = f + l^T c + eta1/2 |c|^2 + eta2/2 |g|^2``:
+   its directional derivative ``D = P + Q`` splits into ``P = g.dx + c.dl`` (free of
+   the penalties) and ``Q``, linear in ``(eta1, eta2)``, which an exact solve makes
+   ``-T = -(eta1 |c|^2 + eta2 |g|^2)``. Accept when ``D <= -T/4``. If ``Q > -T/2``
+   the solve was too inexact: tighten ``theta``. Otherwise ``P`` is too large: scale
+   both penalties by the factor that makes ``D <= -T/4``.
+4. Armijo backtracking on ``L_eta``.
+
+When ``lambda_min(G G^T) <= rank_tol * lambda_max(G G^T)`` (or ``G`` has a zero row)
+the KKT system is solved in the least-squares sense (its minimum-norm multiplier
+step), and the result counts those iterations; when no direction passes the tests the
+step falls back to steepest descent on the merit.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse
+import scipy.sparse.linalg
+
+from .._result import Status
+from .._validation import _is_sparse
+from ._validation import UserFunctionError
+
+__all__ = ["NewtonSketchSolver"]
+
+_THETA_FLOOR = 1e-12
+_SHIFT_MIN, _SHIFT_MAX = 1e-4, 1e12
+_CURVATURE = 1e-8
+_MAX_TRIES = 40
+_MAX_HALVINGS = 50
+_DENSE_RANK_CHECK = 3000   # rows of G up to which lambda_min(G G^T) is computed
+
+
+class NewtonSketchSolver:
+    """``run_solver`` object. The state is a dict: the iterate ``x``, ``lam`` and its
+    values (``f``, ``gf``, ``c``, ``G``, ``gL``, ``kkt``), the Lagrangian Hessian ``B``,
+    the penalties ``eta1``, ``eta2``, the Hessian shift ``shift``, the sampling ``rng``,
+    counters, and ``failed`` (a user function that returned NaN, or a stalled search)."""
+
+    def __init__(self, nlp, x0, lam0, dtype, *, tol, kkt_solver, sketch, block_size,
+                 inner_maxiter, accuracy, sharpen, eta1, eta2, armijo, rank_tol, seed):
+        self.nlp, self.x0, self.lam0, self.dtype = nlp, x0, lam0, dtype
+        self.tol, self.kkt_solver, self.sketch = tol, kkt_solver, sketch
+        self.block_size, self.inner_maxiter = block_size, inner_maxiter
+        self.accuracy, self.sharpen, self.eta = accuracy, sharpen, (eta1, eta2)
+        self.armijo, self.rank_tol, self.seed = armijo, rank_tol, seed
+
+    # -- evaluations -------------------------------------------------------------------
+    def _round(self, v):
+        """``v`` in the caller's dtype and back: the state holds exactly what is
+        returned, so the reported KKT residual is that of the returned point."""
+        return np.asarray(np.asarray(v, dtype=self.dtype), dtype=float)
+
+    def _point(self, x, lam):
+        nlp = self.nlp
+        f, gf = nlp.fun_and_grad(x)
+        c = nlp.constraints(x)
+        G = nlp.jacobian(x)
+        gL = gf + G.T @ lam
+        return {"x": x, "lam": lam, "f": f, "gf": gf, "c": c, "G": G, "gL": gL,
+                "kkt": float(math.hypot(np.linalg.norm(gL), np.linalg.norm(c)))}
+
+    def init(self):
+        try:
+            return self._init()
+        except UserFunctionError as exc:
+            raise ValueError(f"{exc.name} returned NaN or inf at x0") from None
+
+    def _init(self):
+        nlp = self.nlp
+        x = self._round(self.x0)
+        f, gf = nlp.fun_and_grad(x)
+        c = nlp.constraints(x)
+        m, n = c.shape[0], x.shape[0]
+        if m > n:
+            raise ValueError(f"more equality constraints than unknowns: the constraints "
+                             f"return shape ({m},) and x0 has shape ({n},); newton-sketch "
+                             "needs m <= n")
+        G = nlp.jacobian(x)
+        if self.lam0 is None:
+            lam = self._least_squares_multipliers(G, gf)
+        else:
+            lam = np.asarray(self.lam0, dtype=float)
+            if lam.shape != (m,):
+                raise ValueError(f"multipliers0 has shape {lam.shape}, expected ({m},) "
+                                 "(one per equality constraint)")
+        state = self._point(x, self._round(lam))
+        state.update(eta1=float(self.eta[0]), eta2=float(self.eta[1]), shift=0.0,
+                     rng=np.random.default_rng(self.seed), inner_nit=0, kkt_solves=0,
+                     rank_deficient_steps=0, descent_fallbacks=0, failed=None,
+                     stalled=False, alpha=None, lambda_min_GGt=None, last_nan=None)
+        state["B"] = nlp.hessian(x, state["lam"])
+        state["HgL"] = state["B"].matvec(state["gL"])
+        return state
+
+    @staticmethod
+    def _least_squares_multipliers(G, gf):
+        """``argmin ||gf + G^T l||``: the multipliers that best fit the start."""
+        if _is_sparse(G):
+            return scipy.sparse.linalg.lsqr(G.T, -gf, atol=1e-12, btol=1e-12)[0]
+        return scipy.linalg.lstsq(G.T, -gf, lapack_driver="gelsy")[0]
+
+    # -- the KKT solve -----------------------------------------------------------------
+    def _rank_deficient(self, G):
+        """``(flag, lambda_min(G G^T) / lambda_max)``; large sparse ``G`` is assumed
+        full rank (the eigenvalues would cost more than the step)."""
+        m = G.shape[0]
+        if m > _DENSE_RANK_CHECK:
+            return False, None
+        Gd = G.toarray() if _is_sparse(G) else G
+        ev = scipy.linalg.eigvalsh(Gd @ Gd.T)
+        top = max(float(ev[-1]), 0.0)
+        ratio = float(ev[0]) / top if top > 0 else 0.0
+        return ratio <= self.rank_tol, ratio
+
+    def _kkt_matrix(self, Bmat, G, shift, sparse):
+        n, m = G.shape[1], G.shape[0]
+        if sparse:
+            B = scipy.sparse.csr_array(Bmat) + shift * scipy.sparse.eye_array(n)
+            return scipy.sparse.csc_array(scipy.sparse.block_array(
+                [[B, G.T], [G, None]], format="csc"))
+        B = Bmat.toarray() if _is_sparse(Bmat) else np.array(Bmat)
+        B[np.diag_indices(n)] += shift
+        Gd = G.toarray() if _is_sparse(G) else G
+        K = np.zeros((n + m, n + m))
+        K[:n, :n], K[:n, n:], K[n:, :n] = B, Gd.T, Gd
+        return K
+
+    def _solve(self, K, b, theta, least_squares, rng, z0):
+        """``(z, inner steps)`` with ``K z ~ b``."""
+        if self.kkt_solver == "direct":
+            if scipy.sparse.issparse(K):
+                if least_squares:
+                    return scipy.sparse.linalg.lsqr(K, b, atol=1e-14, btol=1e-14)[0], 0
+                return scipy.sparse.linalg.spsolve(K, b), 0
+            if least_squares:
+                return scipy.linalg.lstsq(K, b, lapack_driver="gelsd")[0], 0
+            return scipy.linalg.solve(K, b, assume_a="sym"), 0
+        from ..linalg import sketch_solve
+
+        if scipy.sparse.issparse(K):
+            K = K.toarray()
+        # a zero row holds no equation to project on, a zero column (the same index: K
+        # is symmetric) no unknown to move: the sketch sees the rest
+        live = np.any(K != 0, axis=1)
+        Kr, br = (K, b) if live.all() else (K[np.ix_(live, live)], b[live])
+        if z0 is not None and not live.all():
+            z0 = z0[live]
+        size = Kr.shape[0]
+        block = min(size, self.block_size or 50) if self.sketch != "kaczmarz" else None
+        res = sketch_solve(Kr, br, z0, sketch=self.sketch, block_size=block,
+                           least_squares=least_squares, tol=theta,
+                           maxiter=self.inner_maxiter, seed=rng)
+        z = np.zeros(K.shape[0])
+        z[live] = res.x
+        return z, int(res.nit)
+
+    # -- one iteration -----------------------------------------------------------------
+    def step(self, s):
+        if s["failed"] is not None or s["stalled"]:
+            return s
+        try:
+            return self._step(s)
+        except UserFunctionError as exc:
+            s["failed"] = exc.name
+            return s
+
+    def _merit_gradient(self, s, HgL, eta1, eta2):
+        G, c, gL = s["G"], s["c"], s["gL"]
+        gx = gL + eta1 * (G.T @ c) + eta2 * HgL
+        gl = c + eta2 * (G @ gL)
+        return gx, gl
+
+    def _step(self, s):
+        nlp = self.nlp
+        x, lam, c, G, gL, B = s["x"], s["lam"], s["c"], s["G"], s["gL"], s["B"]
+        n, m = x.shape[0], c.shape[0]
+        HgL = s["HgL"]
+        Bmat = B.matrix()
+        deficient, ratio = self._rank_deficient(G)
+        s["lambda_min_GGt"] = ratio
+        if deficient:
+            s["rank_deficient_steps"] += 1
+        sparse = self.kkt_solver == "direct" and _is_sparse(G) and _is_sparse(Bmat)
+        b = -np.concatenate([gL, c])
+        bnorm = s["kkt"]
+        theta = min(self.accuracy, bnorm) if self.sharpen else self.accuracy
+        eta1, eta2 = s["eta1"], s["eta2"]
+        # the unshifted Hessian first (a lasting shift would cost the fast local rate);
+        # a needed shift restarts near the last one (IPOPT's rule)
+        shift = 0.0
+        first_shift = max(_SHIFT_MIN, s["shift"] / 10)
+        if not np.all(np.any(Bmat != 0, axis=1) if not _is_sparse(Bmat)
+                      else np.diff(scipy.sparse.csr_array(Bmat).indptr) > 0):
+            shift = first_shift   # a variable with no curvature at all
+        K = self._kkt_matrix(Bmat, G, shift, sparse)
+        z0, direction, last_residual = None, None, math.inf
+        for _ in range(_MAX_TRIES):
+            z, inner = self._solve(K, b, theta, deficient, s["rng"], z0)
+            s["inner_nit"] += inner
+            s["kkt_solves"] += 1
+            dx, dl = z[:n], z[n:]
+            Bdx = B.matvec(dx)
+            curvature = float(dx @ Bdx) + shift * float(dx @ dx)
+            if curvature < _CURVATURE * float(dx @ dx) and shift < _SHIFT_MAX:
+                # no positive curvature along dx (tested before the accuracy: a singular
+                # KKT matrix would keep the sketch from ever reaching it)
+                shift = first_shift if shift == 0.0 else 10 * shift
+                K = self._kkt_matrix(Bmat, G, shift, sparse)
+                z0, last_residual = None, math.inf
+                continue
+            residual = float(np.linalg.norm(K @ z - b))
+            if not deficient and residual > theta * bnorm and residual < 0.9 * last_residual:
+                # the accuracy condition comes before the merit: sketch on from here
+                # (until a further run no longer helps: the rounding floor of an
+                # ill-conditioned KKT matrix, or a sketch too slow to reach theta)
+                z0, last_residual = z, residual
+                continue
+            # D = P + Q: P is free of the penalties, Q is linear in them
+            P = float(gL @ dx + c @ dl)
+            Q = eta1 * float(c @ (G @ dx)) + eta2 * float(gL @ (Bdx + G.T @ dl))
+            T = eta1 * float(c @ c) + eta2 * float(gL @ gL)
+            if P + Q <= -0.25 * T:
+                direction = (dx, dl)
+                break
+            if Q > -0.5 * T:   # the solve was too inexact for the merit: tighten it
+                if theta <= _THETA_FLOOR or self.kkt_solver == "direct":
+                    break
+                theta = max(theta / 10, _THETA_FLOOR)
+                z0, last_residual = z, math.inf
+                continue
+            scale = max(2.0, 2.0 * P / (-Q - 0.25 * T))
+            eta1, eta2 = eta1 * scale, eta2 * scale
+        s["shift"] = shift
+        s["eta1"], s["eta2"] = eta1, eta2
+        gx, gl = self._merit_gradient(s, HgL, eta1, eta2)
+        if direction is None:   # no Newton direction passed: steepest descent on L_eta
+            s["descent_fallbacks"] += 1
+            direction = (-gx, -gl)
+        dx, dl = direction
+        slope = float(gx @ dx + gl @ dl)
+        merit0 = self._merit(s, eta1, eta2)
+        alpha, new = 1.0, None
+        noise = 10 * np.finfo(float).eps * abs(merit0)
+        if slope < 0:
+            for _ in range(_MAX_HALVINGS):
+                try:
+                    trial = self._point(self._round(x + alpha * dx),
+                                        self._round(lam + alpha * dl))
+                    value = self._merit(trial, eta1, eta2)
+                except UserFunctionError as exc:
+                    s["last_nan"] = exc.name
+                    value = math.inf
+                # the test is relaxed by the rounding of the merit (IPOPT does the
+                # same): near a solution its decrease falls below the last digits of f
+                if value <= merit0 + self.armijo * alpha * slope + noise:
+                    new = trial
+                    break
+                alpha *= 0.5
+        if new is None:
+            s["stalled"] = True
+            return s
+        s.update(new)
+        s["alpha"] = alpha
+        s["B"] = nlp.hessian(s["x"], s["lam"])
+        s["HgL"] = s["B"].matvec(s["gL"])
+        return s
+
+    @staticmethod
+    def _merit(p, eta1, eta2):
+        c, gL = p["c"], p["gL"]
+        return (p["f"] + float(p["lam"] @ c) + 0.5 * eta1 * float(c @ c)
+                + 0.5 * eta2 * float(gL @ gL))
+
+    # -- verdict -----------------------------------------------------------------------
+    def check(self, s):
+        if s["failed"] is not None:
+            return Status.NONFINITE
+        if not math.isfinite(s["kkt"]):
+            return Status.NONFINITE
+        if s["kkt"] <= self.tol:
+            return Status.SUCCESS
+        if s["stalled"]:
+            return Status.LINE_SEARCH_FAILED
+        return None
+
+    def result(self, s):
+        counts = self.nlp.counts
+        obj = self.nlp.objective
+        return {
+            "x": np.asarray(s["x"], dtype=self.dtype),
+            "fun": s["f"],
+            "jac": np.asarray(s["gf"], dtype=self.dtype),
+            "multipliers": np.asarray(s["lam"], dtype=self.dtype),
+            "kkt_residual": s["kkt"],
+            "constraint_violation": float(np.max(np.abs(s["c"]))),
+            "optimality": float(np.max(np.abs(s["gL"]))),
+            "eta1": s["eta1"], "eta2": s["eta2"], "hessian_shift": s["shift"],
+            "rank_deficient_steps": s["rank_deficient_steps"],
+            "step_size": s["alpha"],
+            "stats": {"nfev": int(obj.nfev), "njev": int(obj.ngev), "nhev": counts.nhev,
+                      "constr_nfev": counts.constr_nfev, "constr_njev": counts.constr_njev,
+                      "constr_nhev": counts.constr_nhev, "inner_nit": s["inner_nit"],
+                      "kkt_solves": s["kkt_solves"],
+                      "descent_fallbacks": s["descent_fallbacks"]},
+        }
+
+    def detail(self, s, status):
+        notes = []
+        if s["failed"] is not None:
+            notes.append(f"{s['failed']} returned NaN or inf at an iterate.")
+        elif status is not Status.SUCCESS:
+            c_norm = float(np.linalg.norm(s["c"]))
+            notes.append(f"The KKT residual ||(grad f + J^T l, c)|| = {s['kkt']:.3e} is "
+                         f"above tol = {self.tol:.3e} (||c|| = {c_norm:.3e}).")
+            if s["stalled"] and s.get("last_nan"):
+                notes.append(f"{s['last_nan']} returned NaN or inf at a trial point.")
+        if s["rank_deficient_steps"]:
+            notes.append(f"The constraint Jacobian was nearly rank-deficient "
+                         f"(lambda_min(G G^T) / lambda_max <= {self.rank_tol:g}) at "
+                         f"{s['rank_deficient_steps']} iterations: least-squares KKT "
+                         "(minimum-norm multiplier) steps were used there.")
+        if s["descent_fallbacks"]:
+            notes.append(f"{s['descent_fallbacks']} steps fell back to steepest descent on "
+                         "the augmented Lagrangian merit.")
+        return " ".join(notes)
