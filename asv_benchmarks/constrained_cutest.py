@@ -42,7 +42,8 @@ GALLERY = ("logistic", "poisson-128", "quadratic-1000x500")
 SLSQP_MAX_N = 5000
 
 
-def run_set(names, build, solvers, *, tol, maxiter, hessian, repeat=1, out=sys.stdout):
+def run_set(names, build, solvers, *, tol, maxiter, hessian, time_limit=None, repeat=1,
+            out=sys.stdout):
     """Solve every problem with every solver (``repeat`` times, keeping the run of
     median time); print one row each; return the rows."""
     header = f"{'problem':<12}{'n':>6}{'m':>6}" + "".join(
@@ -57,12 +58,15 @@ def run_set(names, build, solvers, *, tol, maxiter, hessian, repeat=1, out=sys.s
             if solver == "slsqp" and problem.n > SLSQP_MAX_N:
                 line += f" | {'too large':>12} {'':>5} {'':>8} {'':>8}"
                 continue
-            runs = sorted((solve(problem, solver, tol=tol, maxiter=maxiter, hessian=hessian)
+            runs = sorted((solve(problem, solver, tol=tol, maxiter=maxiter, hessian=hessian,
+                                 time_limit=time_limit)
                            for _ in range(repeat)), key=lambda o: o["time"])
             outcome = runs[len(runs) // 2]
-            row[solver] = {k: outcome[k] for k in ("nit", "time", "kkt", "solved", "error")}
+            row[solver] = {k: outcome[k]
+                           for k in ("nit", "time", "kkt", "solved", "timed_out", "error")}
             row[solver]["times"] = [o["time"] for o in runs]
-            mark = "solved" if outcome["solved"] else ("error" if outcome["error"] else "-")
+            mark = ("solved" if outcome["solved"] else "error" if outcome["error"]
+                    else "time limit" if outcome["timed_out"] else "-")
             line += (f" | {mark:>12} {outcome['nit']:>5} {outcome['time']:>8.3f} "
                      f"{outcome['kkt']:>8.1e}")
         print(line, file=out, flush=True)
@@ -134,6 +138,9 @@ def main(argv=None):
                         help="Hessians for numopt and trust-constr (default: matrices on "
                              "CUTEst, where S2MPJ forms them in one pass; products on the "
                              "gallery)")
+    parser.add_argument("--time-limit", type=float, default=None,
+                        help="seconds per solve; a solver still running then is stopped "
+                             "by its callback and counts as not solved")
     parser.add_argument("--repeat", type=int, default=1,
                         help="runs per solver and problem; the median time is kept")
     parser.add_argument("--json", default=None, help="write rows and summaries here")
@@ -145,10 +152,12 @@ def main(argv=None):
         args.tol = GALLERY_TOL if args.gallery else SUCCESS_TOL
     if args.hessian is None:
         args.hessian = "product" if args.gallery else "matrix"
-    print(f"Hessians as {args.hessian}s; success: KKT residual <= {args.tol:g}")
+    print(f"Hessians: {args.hessian}; success: KKT residual <= {args.tol:g}; time limit per "
+          f"solve: {args.time_limit or 'none'} s")
     if args.gallery:
         rows = run_set(GALLERY, _gallery_problem, args.solvers, tol=args.tol,
-                       maxiter=args.maxiter, hessian=args.hessian, repeat=args.repeat)
+                       maxiter=args.maxiter, hessian=args.hessian, repeat=args.repeat,
+                       time_limit=args.time_limit)
         report["gallery"] = {"rows": rows,
                              "summary": summarize("gallery", rows, args.solvers, args.tol)}
     else:
@@ -164,7 +173,7 @@ def main(argv=None):
             if todo:
                 for row in run_set(todo, problems.load_s2mpj, args.solvers, tol=args.tol,
                                    maxiter=args.maxiter, hessian=args.hessian,
-                                   repeat=args.repeat):
+                                   repeat=args.repeat, time_limit=args.time_limit):
                     done[row["problem"]] = row
             rows = [done[n] for n in sets[key]]
             report[key] = {"rows": rows, "summary": summarize(key, rows, args.solvers, args.tol)}

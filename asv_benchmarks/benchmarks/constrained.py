@@ -7,8 +7,9 @@ One measure for every solver, recomputed on what it returns: the KKT residual
 solver estimates them); a run is solved when it is <= ``SUCCESS_TOL``. Each solver is
 asked to stop at least as strictly as that: numopt's ``tol`` is the same residual with
 its own multipliers; trust-constr gets a callback that stops it at the first iterate
-where the same residual with its own multipliers is <= ``tol``; SLSQP has no KKT test
-and gets ``ftol=1e-10``.
+where the same residual with its own multipliers is <= ``tol`` (and ``gtol = tol /
+sqrt(n + m)``, so that its own max-norm test cannot stop it earlier); SLSQP has no KKT
+test and gets ``ftol=1e-10``.
 
 numopt's timings exist only where ``numopt.constrained`` imports, so this module runs
 (peers only) on a branch without it. ``solve`` is shared with the script
@@ -42,16 +43,17 @@ def _s2mpj_available():
     return True
 
 
-def _numopt(problem, tol, maxiter, hessian):
+def _numopt(problem, tol, maxiter, hessian, watch):
     import numopt
 
     result = numopt.minimize(method="newton-sketch", tol=tol,
                              options={"maxiter": maxiter, "seed": 0},
+                             callback=lambda intermediate_result: watch(),
                              **problem.minimize_kwargs(hessian=hessian))
     return result.x, result.nit, result
 
 
-def _trust_constr(problem, tol, maxiter, hessian):
+def _trust_constr(problem, tol, maxiter, hessian, watch):
     def stop_at_tol(intermediate_result):
         # the shared measure with trust-constr's own multipliers (its lagrangian_grad is
         # grad f + J^T v), free at every iterate: it stops as soon as it is met
@@ -59,6 +61,7 @@ def _trust_constr(problem, tol, maxiter, hessian):
                                    np.ravel(intermediate_result.constr[0])])
         if np.linalg.norm(residual) <= tol:
             raise StopIteration
+        watch()
 
     with warnings.catch_warnings():
         # "delta_grad == 0.0" on quadratic problems, and similar chatter
@@ -66,14 +69,17 @@ def _trust_constr(problem, tol, maxiter, hessian):
         result = scipy.optimize.minimize(
             method="trust-constr", **problem.minimize_kwargs(hessian=hessian),
             callback=stop_at_tol,
-            options={"gtol": tol, "xtol": 1e-14, "maxiter": maxiter})
+            # its own test bounds max-norms: at tol / sqrt(n + m) it implies ours, and
+            # the callback above usually stops it first
+            options={"gtol": tol / math.sqrt(problem.n + problem.m), "xtol": 1e-14,
+                     "maxiter": maxiter})
     return result.x, result.nit, result
 
 
-def _slsqp(problem, tol, maxiter, hessian):  # first derivatives only
+def _slsqp(problem, tol, maxiter, hessian, watch):  # first derivatives only
     result = scipy.optimize.minimize(
         method="SLSQP", **problem.minimize_kwargs(second_order=False, dense_jacobian=True),
-        options={"ftol": 1e-10, "maxiter": maxiter})
+        callback=lambda xk: watch(), options={"ftol": 1e-10, "maxiter": maxiter})
     return result.x, result.nit, result
 
 
@@ -82,15 +88,24 @@ if HAS_NUMOPT:
     SOLVERS = {"numopt": _numopt, **SOLVERS}
 
 
-def solve(problem, solver, *, tol=SUCCESS_TOL, maxiter=MAXITER, hessian="product"):
+def solve(problem, solver, *, tol=SUCCESS_TOL, maxiter=MAXITER, hessian="product",
+          time_limit=None):
     """Run one solver on one problem, the Hessians given as ``hessian`` ("product" or
-    "matrix", the same for every solver); returns a dict with ``x``, ``nit``, ``time`` (s),
-    ``kkt`` (the shared measure), ``solved`` (``kkt <= tol``), ``error`` (the text of an
+    "matrix", the same for every solver), stopped by its callback after ``time_limit``
+    seconds; returns a dict with ``x``, ``nit``, ``time`` (s), ``kkt`` (the shared
+    measure), ``solved`` (``kkt <= tol``), ``timed_out``, ``error`` (the text of an
     exception the solver raised, else None) and ``result``."""
     start = time.perf_counter()
+    timed_out = []
+
+    def watch():
+        if time_limit is not None and time.perf_counter() - start > time_limit:
+            timed_out.append(True)
+            raise StopIteration
+
     try:
         with np.errstate(all="ignore"):
-            x, nit, result = SOLVERS[solver](problem, tol, maxiter, hessian)
+            x, nit, result = SOLVERS[solver](problem, tol, maxiter, hessian, watch)
         error = None
     except Exception as exc:  # a crash counts as a failure, and the table says why
         x, nit, result, error = problem.x0, -1, None, f"{type(exc).__name__}: {exc}"
@@ -100,7 +115,8 @@ def solve(problem, solver, *, tol=SUCCESS_TOL, maxiter=MAXITER, hessian="product
     except Exception:  # e.g. NaN in a user function at the returned point
         kkt = math.inf
     return {"x": x, "nit": int(nit), "time": elapsed, "kkt": kkt,
-            "solved": bool(kkt <= tol), "error": error, "result": result}
+            "solved": bool(kkt <= tol), "timed_out": bool(timed_out), "error": error,
+            "result": result}
 
 
 class _ProblemBenchmark(PeerBenchmark):
