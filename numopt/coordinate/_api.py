@@ -9,12 +9,12 @@ import numpy as np
 from .._backend import get_namespace, is_numpy
 from .._loop import run_solver
 from .._units import ldexp_float
-from .._validation import (as_array, check_choice, check_flag, check_options, check_scalar,
-                           check_shape)
+from .._validation import (as_array, check_choice, check_flag, check_nonnegative,
+                           check_options, check_scalar, check_shape)
 from ._bcd import (FIXED_PARTITIONS, PARTITIONS, RULES, UPDATES, BCDSolver,
                    CompiledBCDSolver, batch_path)
-from ._glm_l1 import (LOGISTIC, QUADRATIC, L1GLMProblem, WorkingSetCD, extreme_exponent,
-                      ldexp_design)
+from ._glm_l1 import SparseGLMProblem, WorkingSetCD, extreme_exponent, ldexp_design
+from ._glm_objects import L1, ElasticNet, Logistic, Quadratic
 from ._problems import QuadraticProblem
 from ._validation import check_binary_labels, check_design
 
@@ -25,12 +25,12 @@ GLM_DEFAULTS = {"p0": None, "anderson_k": 5, "max_epochs": 50_000, "positive": F
 # working set of 100 saved one or two of them on every timing case (Gaussian
 # 1000x5000 at alpha_max/20: 2 outer iterations instead of 4); the logistic fits
 # (breast_cancer poly-2) were fastest from 10
-P0_DEFAULT = {QUADRATIC: 100, LOGISTIC: 10}
+P0_DEFAULT = {Quadratic: 100, Logistic: 10}
 
 
-def _glm_options(options, method, datafit):
+def _glm_options(options, method, datafit_class):
     opts = check_options(options, GLM_DEFAULTS, method)
-    p0 = P0_DEFAULT[datafit] if opts["p0"] is None else opts["p0"]
+    p0 = P0_DEFAULT[datafit_class] if opts["p0"] is None else opts["p0"]
     p0 = check_scalar(p0, "p0", low=1, integer=True)
     k = check_scalar(opts["anderson_k"], "anderson_k", low=0, integer=True)
     epochs = check_scalar(opts["max_epochs"], "max_epochs", low=1, integer=True)
@@ -38,8 +38,35 @@ def _glm_options(options, method, datafit):
     return p0, k, epochs, positive, opts["disp"]
 
 
-def _fit_l1_glm(X, y, alpha, datafit, *, coef0, fit_intercept, tol, maxiter, callback,
-                options, method):
+def _check_sample_weight(sample_weight, n, xp, dtype):
+    """Non-negative finite weights, rescaled to sum to ``n`` (scikit-learn's convention:
+    the objective's mean becomes a weighted mean), or None."""
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, (int, float)) and not isinstance(sample_weight, bool):
+        sample_weight = xp.full(n, float(sample_weight), dtype=dtype)
+    sw = as_array(sample_weight, "sample_weight", xp, ndim=1, dtype=dtype)
+    check_shape(sw, "sample_weight", (n,), against="the rows of X")
+    check_nonnegative(sw, "sample_weight", xp)
+    total = float(xp.sum(xp.astype(sw, xp.float64)))
+    if not total > 0:
+        raise ValueError("sample_weight must have a positive sum, got all zeros")
+    return xp.astype(sw * (n / total), dtype)
+
+
+def _penalty(alpha, l1_ratio, positive, exp_X, exp_y):
+    """The penalty of ``alpha * (l1_ratio ||w||_1 + (1 - l1_ratio) / 2 ||w||^2)`` for
+    the data divided by ``2**exp_X`` and ``2**exp_y`` (``w' = 2**(exp_X - exp_y) w``:
+    the L1 level scales by ``2**-(exp_X + exp_y)``, the L2 one by ``2**(-2 exp_X)``)."""
+    a1 = ldexp_float(alpha * l1_ratio, -exp_X - exp_y)
+    if l1_ratio == 1.0:
+        return L1(a1, positive=positive)
+    a2 = ldexp_float(alpha * (1.0 - l1_ratio), -2 * exp_X)
+    return ElasticNet(a1 + a2, a1 / (a1 + a2), positive=positive)
+
+
+def _fit_l1_glm(X, y, alpha, datafit_class, *, coef0, fit_intercept, tol, maxiter,
+                callback, options, method, l1_ratio=1.0, sample_weight=None):
     xp = get_namespace(X, y, coef0)
     if not is_numpy(xp):
         raise TypeError("X and y must be NumPy arrays (or X a SciPy sparse matrix): the "
@@ -49,11 +76,14 @@ def _fit_l1_glm(X, y, alpha, datafit, *, coef0, fit_intercept, tol, maxiter, cal
     alpha = check_scalar(alpha, "alpha", low=0, low_open=True)
     tol = check_scalar(tol, "tol", low=0, low_open=True)
     maxiter = check_scalar(maxiter, "maxiter", low=0, integer=True)
-    p0, k, epochs, positive, disp = _glm_options(options, method, datafit)
+    l1_ratio = check_scalar(l1_ratio, "l1_ratio", low=0, high=1)
+    p0, k, epochs, positive, disp = _glm_options(options, method, datafit_class)
     fit_intercept = check_flag(fit_intercept, "fit_intercept")
-    if datafit == LOGISTIC:
+    quadratic = datafit_class is Quadratic
+    if not quadratic:
         check_binary_labels(y, xp)
     n, p = X.shape
+    sample_weight = _check_sample_weight(sample_weight, n, xp, dtype)
     if coef0 is None:
         coef0 = xp.zeros(p, dtype=dtype)
     else:
@@ -65,24 +95,25 @@ def _fit_l1_glm(X, y, alpha, datafit, *, coef0, fit_intercept, tol, maxiter, cal
     # ||y||^2, the logistic KKT tolerance is rescaled with it), without the overflow or
     # underflow of the squared column norms and of ||y||^2
     exp_X = extreme_exponent(X, dtype)
-    exp_y = extreme_exponent(y, dtype) if datafit == QUADRATIC else 0
+    exp_y = extreme_exponent(y, dtype) if quadratic else 0
     if exp_X:
         X = ldexp_design(X, -exp_X)
     if exp_y:
         y = np.ldexp(y, -exp_y)
     if exp_X or exp_y:
-        alpha = ldexp_float(alpha, -exp_X - exp_y)
         coef0 = np.ldexp(coef0, exp_X - exp_y)
-        if datafit == LOGISTIC:
+        if not quadratic:
             tol = ldexp_float(tol, -exp_X)
-    if datafit == QUADRATIC:
-        intercept0 = float(xp.mean(y)) if fit_intercept else 0.0
+    penalty = _penalty(alpha, l1_ratio, positive, exp_X, exp_y)
+    weights = xp.ones_like(y) if sample_weight is None else sample_weight
+    if quadratic:
+        intercept0 = float(xp.sum(weights * y)) / n if fit_intercept else 0.0
     else:
-        pos = float(xp.mean(xp.astype(y > 0, dtype)))
+        pos = float(xp.sum(weights * xp.astype(y > 0, dtype))) / n
         pos = min(max(pos, 1e-6), 1 - 1e-6)
         intercept0 = math.log(pos / (1 - pos)) if fit_intercept else 0.0
-    problem = L1GLMProblem(xp, X, y, alpha, datafit=datafit,
-                           fit_intercept=fit_intercept, positive=positive)
+    problem = SparseGLMProblem(xp, X, y, datafit_class(sample_weight=sample_weight),
+                               penalty, fit_intercept=fit_intercept)
     solver = WorkingSetCD(problem, coef0, intercept0, tol=tol, p0=p0, anderson_k=k,
                           max_epochs=epochs, exponents=(exp_X, exp_y))
     return run_solver(solver, maxiter=maxiter, callback=callback, disp=disp, xp=xp)
@@ -137,7 +168,7 @@ def lasso(X, y, alpha, *, coef0=None, fit_intercept=False, tol=1e-4, maxiter=100
     >>> res.success, sorted(np.flatnonzero(np.abs(res.x) > 0.5).tolist())
     (True, [0, 1, 2])
     """
-    return _fit_l1_glm(X, y, alpha, QUADRATIC, coef0=coef0, fit_intercept=fit_intercept,
+    return _fit_l1_glm(X, y, alpha, Quadratic, coef0=coef0, fit_intercept=fit_intercept,
                        tol=tol, maxiter=maxiter, callback=callback, options=options,
                        method="lasso")
 
@@ -163,7 +194,7 @@ def sparse_logistic_regression(X, y, alpha, *, coef0=None, fit_intercept=False, 
         As in :func:`lasso`; ``kkt_violation`` is the optimality measure (``dual_gap``
         is NaN).
     """
-    return _fit_l1_glm(X, y, alpha, LOGISTIC, coef0=coef0, fit_intercept=fit_intercept,
+    return _fit_l1_glm(X, y, alpha, Logistic, coef0=coef0, fit_intercept=fit_intercept,
                        tol=tol, maxiter=maxiter, callback=callback, options=options,
                        method="sparse_logistic_regression")
 
