@@ -21,7 +21,8 @@ import math
 import numpy as np
 
 __all__ = ["Quadratic", "Logistic", "Huber", "L1", "WeightedL1", "ElasticNet",
-           "NonNegativeL1", "L1L2", "logistic_loss", "min_norm_subgradient"]
+           "NonNegativeL1", "L1L2", "logistic_loss", "logistic_derivative",
+           "logistic_curvature", "min_norm_subgradient"]
 
 
 def logistic_loss(xp, margin):
@@ -30,17 +31,25 @@ def logistic_loss(xp, margin):
                     -margin + xp.log1p(xp.exp(-xp.abs(margin))))
 
 
-def _logistic_derivative(xp, y, z):
+def logistic_derivative(xp, y, z):
     """``d/dz log(1 + exp(-y z)) = -y / (1 + exp(y z))`` without overflow."""
     t = y * z
     e = xp.exp(-xp.abs(t))
     return xp.where(t > 0, -y * e / (1.0 + e), -y / (1.0 + e))
 
 
+def logistic_curvature(xp, y, z):
+    """``d^2/dz^2 log(1 + exp(-y z)) = sigma(y z) (1 - sigma(y z))`` (``y = +-1``)."""
+    e = xp.exp(-xp.abs(y * z))
+    return e / ((1.0 + e) * (1.0 + e))
+
+
 def min_norm_subgradient(xp, w, g, l1, positive, l2=0.0):
     """The element of smallest magnitude of ``g + l2 w + d(l1 |w| (+ indicator w >= 0))``
     per coordinate: its absolute value is the distance of ``-g`` to the penalty's
     subdifferential (zero exactly at the coordinates that satisfy the KKT conditions)."""
+    if not positive and isinstance(l1, (int, float)) and not l1:
+        return g + l2 * w if l2 else g
     g = g + l2 * w if l2 else g
     if positive:
         return xp.where(w > 0, g + l1, xp.minimum(g + l1, 0.0))
@@ -119,12 +128,11 @@ class Logistic(_Datafit):
         return logistic_loss(xp, y * state)
 
     def _derivatives(self, xp, y, state):
-        return _logistic_derivative(xp, y, state)
+        return logistic_derivative(xp, y, state)
 
     def hessian_weights(self, xp, y, state):
-        """``s_i f''(z_i) = s_i sigma(y z) (1 - sigma(y z))``."""
-        e = xp.exp(-xp.abs(y * state))
-        return self._weigh(e / ((1.0 + e) * (1.0 + e)))
+        """``s_i f''(z_i)``."""
+        return self._weigh(logistic_curvature(xp, y, state))
 
 
 class L1L2:
