@@ -1,4 +1,5 @@
-"""scikit-learn estimators: the Lasso, sparse logistic regression and label propagation.
+"""scikit-learn estimators: Lasso, elastic net (and their cross-validated versions),
+sparse logistic regression and label propagation.
 
 Each inherits ``sklearn.base.BaseEstimator`` and the mixin of its kind, so ``score``,
 ``get_params``/``set_params``, ``clone``, tags and input validation (``validate_data``,
@@ -10,22 +11,110 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import check_cv
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._estimator import progress_callback, report_fit, warn_if_unconverged
 from .._units import Pow2
-from ._api import bcd, lasso, sparse_logistic_regression
+from ._api import (_alpha_grid, _path, _setup_glm, _solve_glm, bcd, elastic_net,
+                   sparse_logistic_regression)
+from ._glm_objects import Quadratic
 from ._problems import LabelPropagationProblem
 
-__all__ = ["Lasso", "SparseLogisticRegression", "LabelPropagation"]
+__all__ = ["Lasso", "ElasticNet", "LassoCV", "ElasticNetCV", "SparseLogisticRegression",
+           "LabelPropagation"]
 
 _FLOATS = [np.float64, np.float32]   # float32 is solved in float32; anything else float64
 
 
-class Lasso(RegressorMixin, BaseEstimator):
+class _PenalizedLeastSquares(RegressorMixin, BaseEstimator):
+    """The fit, predict and tags that Lasso and ElasticNet share."""
+
+    def _l1_ratio(self):
+        return self.l1_ratio
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model; ``sample_weight`` (optional, non-negative) weighs the squared
+        residuals, rescaled to sum to ``n_samples`` as scikit-learn does."""
+        X, y = validate_data(self, X, y, accept_sparse="csc", dtype=_FLOATS, y_numeric=True)
+        y = y.astype(X.dtype, copy=False)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
+                                                 ensure_non_negative=True)
+        coef0 = None
+        if self.warm_start and getattr(self, "coef_", None) is not None \
+                and self.coef_.shape == (X.shape[1],):
+            coef0 = self.coef_
+        res = elastic_net(X, y, self.alpha, self._l1_ratio(), coef0=coef0,
+                          fit_intercept=self.fit_intercept, sample_weight=sample_weight,
+                          tol=self.tol, maxiter=self.max_iter, positive=self.positive,
+                          callback=progress_callback(self))
+        self.result_ = res
+        self.coef_ = np.asarray(res.x)
+        self.intercept_ = float(res.intercept) if self.fit_intercept else 0.0
+        self.n_iter_ = int(res.nit)
+        self.dual_gap_ = float(res.dual_gap)
+        report_fit(self, res)
+        warn_if_unconverged(self, res, "increase max_iter or tol; the duality gap was checked")
+        return self
+
+    def predict(self, X):
+        """``X @ coef_ + intercept_``."""
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csc", dtype=_FLOATS, reset=False)
+        return np.asarray(X @ self.coef_ + self.intercept_).ravel()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+class ElasticNet(_PenalizedLeastSquares):
+    r"""Elastic net with scikit-learn's objective and a duality-gap certificate.
+
+    Minimises :math:`\frac{1}{2n}\|y - Xw - b\|_2^2 + \alpha\rho\|w\|_1 +
+    \frac{\alpha(1 - \rho)}{2}\|w\|_2^2` (:math:`\rho` = ``l1_ratio``) with
+    :func:`numopt.coordinate.elastic_net` (working sets, Numba coordinate descent,
+    Anderson extrapolation).
+
+    Parameters
+    ----------
+    alpha : float, default 1.0
+    l1_ratio : float, default 0.5
+    fit_intercept : bool, default True
+    tol : float, default 1e-4
+        Stop when the duality gap is at most ``tol * ||y - mean(y)||^2 / n``
+        (scikit-learn's criterion; weighted with ``sample_weight``).
+    max_iter : int, default 100
+        Maximum number of working-set iterations.
+    warm_start : bool, default False
+    positive : bool, default False
+    verbose : int, default 0
+        1: print the fit's outcome; 2: also one line per working-set iteration.
+
+    Attributes
+    ----------
+    coef_, intercept_, n_iter_, dual_gap_, n_features_in_, result_
+    """
+
+    def __init__(self, alpha=1.0, *, l1_ratio=0.5, fit_intercept=True, tol=1e-4,
+                 max_iter=100, warm_start=False, positive=False, verbose=0):
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+        self.warm_start = warm_start
+        self.positive = positive
+        self.verbose = verbose
+
+
+class Lasso(_PenalizedLeastSquares):
     r"""Lasso with scikit-learn's objective and a duality-gap certificate.
 
     Minimises :math:`\frac{1}{2n}\|y - Xw - b\|_2^2 + \alpha\|w\|_1` with
@@ -38,7 +127,7 @@ class Lasso(RegressorMixin, BaseEstimator):
     fit_intercept : bool, default True
     tol : float, default 1e-4
         Stop when the duality gap is at most ``tol * ||y - mean(y)||^2 / n``
-        (scikit-learn's criterion).
+        (scikit-learn's criterion; weighted with ``sample_weight``).
     max_iter : int, default 100
         Maximum number of working-set iterations.
     warm_start : bool, default False
@@ -61,16 +150,56 @@ class Lasso(RegressorMixin, BaseEstimator):
         self.positive = positive
         self.verbose = verbose
 
-    def fit(self, X, y):
+    def _l1_ratio(self):
+        return 1.0
+
+
+class _PenalizedLeastSquaresCV(RegressorMixin, BaseEstimator):
+    """Cross-validated choice of ``alpha`` (and ``l1_ratio``) along warm-started paths,
+    the folds in parallel (joblib threads: the Numba kernels release the GIL)."""
+
+    def _l1_ratios(self):
+        return np.atleast_1d(np.asarray(self.l1_ratio, dtype=float))
+
+    def fit(self, X, y, sample_weight=None):
+        """Choose the penalty by K-fold mean squared error, then refit on all the data."""
         X, y = validate_data(self, X, y, accept_sparse="csc", dtype=_FLOATS, y_numeric=True)
         y = y.astype(X.dtype, copy=False)
-        coef0 = None
-        if self.warm_start and getattr(self, "coef_", None) is not None \
-                and self.coef_.shape == (X.shape[1],):
-            coef0 = self.coef_
-        res = lasso(X, y, self.alpha, coef0=coef0, fit_intercept=self.fit_intercept,
-                    tol=self.tol, maxiter=self.max_iter, positive=self.positive,
-                    callback=progress_callback(self))
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
+                                                 ensure_non_negative=True)
+        ratios = self._l1_ratios()
+        settings = dict(fit_intercept=self.fit_intercept, tol=self.tol,
+                        maxiter=self.max_iter, method=type(self).__name__)
+        options = {"positive": self.positive}
+        full = _setup_glm(X, y, Quadratic, coef0=None, options=options,
+                          sample_weight=sample_weight, **settings)
+        grids = [_alpha_grid(full, self.alphas, float(r), self.eps) for r in ratios]
+        folds = list(check_cv(self.cv).split(X, y))
+        jobs = [(k, train, test) for k in range(ratios.shape[0]) for train, test in folds]
+
+        def fold_mse(k, train, test):
+            sw = None if sample_weight is None else sample_weight[train]
+            setup = _setup_glm(X[train], y[train], Quadratic, coef0=None, options=options,
+                               sample_weight=sw, **settings)
+            fits = _path(setup, grids[k], float(ratios[k]))
+            coefs = np.stack([np.asarray(res.x) for res in fits], axis=1)
+            pred = np.asarray(X[test] @ coefs) + np.asarray([res.intercept for res in fits])
+            sq = (pred - y[test][:, None]) ** 2
+            w = None if sample_weight is None else sample_weight[test]
+            return np.average(sq, axis=0, weights=w)
+
+        mse = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+            delayed(fold_mse)(*job) for job in jobs)
+        mse_path = np.asarray(mse).reshape(ratios.shape[0], len(folds), -1).transpose(0, 2, 1)
+        mean = mse_path.mean(axis=2)
+        k, i = np.unravel_index(np.argmin(mean), mean.shape)
+        self.l1_ratio_ = float(ratios[k])
+        self.alpha_ = float(grids[k][i])
+        res = _solve_glm(full, self.alpha_, self.l1_ratio_, callback=progress_callback(self))
+        single = np.ndim(self.l1_ratio) == 0
+        self.mse_path_ = mse_path[0] if single else mse_path
+        self.alphas_ = grids[0] if single else np.stack(grids)
         self.result_ = res
         self.coef_ = np.asarray(res.x)
         self.intercept_ = float(res.intercept) if self.fit_intercept else 0.0
@@ -80,16 +209,87 @@ class Lasso(RegressorMixin, BaseEstimator):
         warn_if_unconverged(self, res, "increase max_iter or tol; the duality gap was checked")
         return self
 
-    def predict(self, X):
-        """``X @ coef_ + intercept_``."""
-        check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse="csc", dtype=_FLOATS, reset=False)
-        return np.asarray(X @ self.coef_ + self.intercept_).ravel()
+    predict = _PenalizedLeastSquares.predict
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+class ElasticNetCV(_PenalizedLeastSquaresCV):
+    """Elastic net with ``alpha`` (and ``l1_ratio``, when a list) chosen by
+    cross-validation (scikit-learn's ``ElasticNetCV``).
+
+    Parameters
+    ----------
+    l1_ratio : float or list of float, default 0.5
+    eps : float, default 1e-3
+        ``alpha_min / alpha_max`` of the automatic grid.
+    alphas : int or array, default 100
+        The number of penalties of the automatic grid, or the penalties.
+    fit_intercept : bool, default True
+    max_iter : int, default 100
+        Working-set iterations of each solve.
+    tol : float, default 1e-4
+    cv : int, cross-validation generator or iterable, default None (5 folds)
+    verbose : int, default 0
+    n_jobs : int, default None
+        Folds (times ``l1_ratio`` values) solved in parallel, in joblib threads.
+    positive : bool, default False
+
+    Attributes
+    ----------
+    alpha_, l1_ratio_, coef_, intercept_, mse_path_, alphas_, dual_gap_, n_iter_,
+    n_features_in_, result_
+    """
+
+    def __init__(self, *, l1_ratio=0.5, eps=1e-3, alphas=100, fit_intercept=True,
+                 max_iter=100, tol=1e-4, cv=None, verbose=0, n_jobs=None, positive=False):
+        self.l1_ratio = l1_ratio
+        self.eps = eps
+        self.alphas = alphas
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.cv = cv
+        self.verbose = verbose
+        self.n_jobs = n_jobs
+        self.positive = positive
+
+
+class LassoCV(_PenalizedLeastSquaresCV):
+    """Lasso with ``alpha`` chosen by cross-validation (scikit-learn's ``LassoCV``).
+
+    Parameters
+    ----------
+    eps, alphas, fit_intercept, max_iter, tol, cv, verbose, n_jobs, positive
+        As in :class:`ElasticNetCV`.
+
+    Attributes
+    ----------
+    alpha_, coef_, intercept_, mse_path_, alphas_, dual_gap_, n_iter_, n_features_in_,
+    result_
+    """
+
+    def __init__(self, *, eps=1e-3, alphas=100, fit_intercept=True, max_iter=100, tol=1e-4,
+                 cv=None, verbose=0, n_jobs=None, positive=False):
+        self.eps = eps
+        self.alphas = alphas
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.cv = cv
+        self.verbose = verbose
+        self.n_jobs = n_jobs
+        self.positive = positive
+
+    def _l1_ratios(self):
+        return np.ones(1)
+
+    @property
+    def l1_ratio(self):
+        return 1.0
 
 
 class SparseLogisticRegression(ClassifierMixin, BaseEstimator):

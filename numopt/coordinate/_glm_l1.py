@@ -17,6 +17,7 @@ problems small.
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -127,10 +128,11 @@ def inner_cd(xp, X, y, w, state, ws, lipschitz, datafit, penalty, fit_intercept,
     ``ws``, Anderson extrapolation of the last ``K + 1`` iterates every ``K + 1`` sweeps
     (kept only when it lowers the objective), and a check every ``check_every`` sweeps.
 
-    Quadratic datafit: stop once the duality gap of the problem restricted to ``ws``
-    (sum scaling) is at most ``inner_tol``, the dual point being the best of the
+    With ``y_dual`` (quadratic datafit: ``y``, centred with an intercept): stop once
+    the duality gap of the problem restricted to ``ws`` (sum scaling) is at most
+    ``inner_tol``, the dual point being the best of the
     rescaled residual and the rescaled Anderson extrapolation of the last ``dual_k + 1``
-    residuals seen at the checks (celer's dual extrapolation). Other datafits: stop
+    residuals seen at the checks (celer's dual extrapolation). Without: stop
     once the largest distance of the gradient to the subdifferential on ``ws`` (sum
     scaling) is at most ``inner_tol``. Returns ``(w, state, n_epochs, theta, dual)``:
     the best dual point and its dual objective (``-inf`` without a gap).
@@ -140,7 +142,6 @@ def inner_cd(xp, X, y, w, state, ws, lipschitz, datafit, penalty, fit_intercept,
     n_ws = int(ws.shape[0])
     history = xp.zeros((K + 1, int(track.shape[0])), dtype=w.dtype)
     n_hist = 0
-    y_dual = y if y_dual is None else y_dual
     dual_hist, best_dual, theta_best = [], -math.inf, xp.zeros_like(state)
 
     def objective(coef_ws, st):
@@ -170,7 +171,7 @@ def inner_cd(xp, X, y, w, state, ws, lipschitz, datafit, penalty, fit_intercept,
                         state = trial
         if (epoch + 1) % check_every:
             continue
-        if datafit.has_dual_gap:
+        if y_dual is not None:
             primal = objective(xp.take(w, ws), state)
             candidates = [-state]
             if dual_k > 0:
@@ -249,11 +250,11 @@ class SparseGLMProblem:
         self.xp, self.X, self.y = xp, X, y
         self.datafit, self.fit_intercept = datafit, fit_intercept
         self.n_samples, self.n_features = X.shape
-        self.penalty = penalty.scaled(xp, self.n_samples, self.n_features, y.dtype)
-        self.positive = self.penalty.positive
         self.sparse = hasattr(X, "indptr")
         self.X_kernel = (X.data, X.indices, X.indptr) if self.sparse else X
-        self.lipschitz = datafit.curvature * column_sq_norms(X, xp, sample_weight=datafit.sample_weight)
+        self.lipschitz = datafit.curvature * column_sq_norms(
+            X, xp, sample_weight=datafit.sample_weight)
+        self._set_penalty(penalty)
         if datafit.has_dual_gap:
             s = datafit.sample_weight
             yc = y
@@ -262,6 +263,22 @@ class SparseGLMProblem:
             self.y_scale = float(xp.sum(yc * yc if s is None else s * yc * yc)) / (
                 self.n_samples)
             self.y_centered = yc
+
+    def with_penalty(self, penalty):
+        """The same data with another penalty (the data's checks and column norms are
+        not repeated: a regularisation path changes only the penalty)."""
+        other = copy.copy(self)
+        other._set_penalty(penalty)
+        return other
+
+    def _set_penalty(self, penalty):
+        self.penalty = penalty.scaled(self.xp, self.n_samples, self.n_features,
+                                      self.y.dtype)
+        self.positive = self.penalty.positive
+        # the duality gap certifies the quadratic datafit unless a feature has no
+        # penalty at all (no l2, l1_j = 0: the rescaled dual point would be 0)
+        self.certified_by_gap = self.datafit.has_dual_gap and (
+            self.penalty.l2 > 0 or bool(self.xp.all(self.penalty.l1 > 0)))
 
     def grad_sum(self, state):
         """``X^T (s * f'(z))``: the gradient of the sum-of-losses objective."""
@@ -291,7 +308,11 @@ class SparseGLMProblem:
         scale = self.penalty.dual_scale(xp, corr)
         dual = (scale * float(xp.sum(s * residual * xp.astype(self.y_centered, wide)))
                 - 0.5 * scale * scale * sq - self.penalty.conjugate(xp, scale * corr))
-        return max(primal - dual, 0.0) / self.n_samples, corr * scale
+        # at the optimum of an elastic net the residual is the dual optimum and the two
+        # objectives agree to the last bits: a difference below the rounding error of
+        # evaluating them certifies nothing (it read exactly 0, success at tol=1e-300)
+        floor = 4.0 * np.finfo(np.float64).eps * (abs(primal) + abs(dual))
+        return max(primal - dual, floor) / self.n_samples, corr * scale
 
 
 class WorkingSetCD:
@@ -312,14 +333,14 @@ class WorkingSetCD:
         # cadence (every 10 epochs; checking after 5 as well stopped the inner solver
         # too early and cost outer iterations, each a full X^T r)
         if check_inner is None:
-            check_inner = 10 if problem.datafit.has_dual_gap else 6
+            check_inner = 10 if problem.certified_by_gap else 6
         self.max_epochs, self.check_inner, self.dual_k = max_epochs, check_inner, dual_k
         self.w0, self.intercept0 = w0, intercept0
         xp = problem.xp
         self.dot_kernel = get_kernel("coordinate.columns_dot", xp)
         self.newton_kernel = get_kernel("coordinate.newton_direction", xp)
         self.inner_kernel = get_kernel("coordinate.inner_cd", xp)
-        if problem.datafit.has_dual_gap:
+        if problem.certified_by_gap:
             self.threshold = tol * problem.y_scale
         else:
             self.threshold = tol
@@ -347,13 +368,13 @@ class WorkingSetCD:
     def _measure(self, st):
         pb, xp = self.pb, self.pb.xp
         p = pb.n_features
-        gap = pb.datafit.has_dual_gap
-        if gap and pb.y.dtype == xp.float32:
+        gap = pb.certified_by_gap
+        if pb.datafit.residual_state and pb.y.dtype == xp.float32:
             # the residual the inner solver updates drifts by rounding, and in float32
             # that drift alone let the gap read 0 (success at tol 1e-12 with a true gap
             # of 3.8e-5): measure on a residual computed afresh
             st["state"] = self._state_of(st["w"])
-        if pb.fit_intercept and gap:
+        if pb.fit_intercept and pb.datafit.has_dual_gap:
             # exact intercept step: the (weighted) residual has mean zero, so the dual
             # point is feasible
             s = pb.datafit.sample_weight
@@ -415,7 +436,7 @@ class WorkingSetCD:
         p = pb.n_features
         ws = self._working_set(st)
         full = int(ws.shape[0]) == p
-        if pb.datafit.has_dual_gap:
+        if pb.certified_by_gap:
             # the Lasso inner solver stops on the gap of the restricted problem (sum
             # scaling) at 0.1 times the outer one (celer: 0.3); solving the inner
             # problems further saved outer iterations (each a full X^T r) on every
@@ -507,7 +528,7 @@ class WorkingSetCD:
         if measure <= self.threshold:
             return ""
         e, c = self.exponents
-        gap = self.pb.datafit.has_dual_gap
+        gap = self.pb.certified_by_gap
         name = "duality gap" if gap else "KKT violation"
         unit = 2 * c if gap else e + c
         return (f"The {name} {ldexp_float(measure, unit):.3e} is above "

@@ -255,8 +255,11 @@ def _huber_derivative(df, y_i, z_i):
 
 @_method((HuberType,), "loss")
 def _huber_loss(df, y_i, z_i):
+    # m (a - m / 2) with m = min(|z|, delta): z^2 / 2 inside, delta (|z| - delta / 2)
+    # outside, without a branch (Numba's inliner mis-scopes the phi of a conditional)
     a = abs(z_i)
-    return 0.5 * a * a if a <= df.delta else df.delta * (a - 0.5 * df.delta)
+    m = min(a, df.delta)
+    return m * (a - 0.5 * m)
 
 
 @_method((LogisticType,), "derivative")
@@ -647,12 +650,12 @@ def inner_cd(xp, X, y, w, state, ws, lipschitz, datafit, penalty, fit_intercept,
     """Numba version of :func:`numopt.coordinate._glm_l1.inner_cd` (in place)."""
     t = w.dtype.type
     n_samples = state.shape[0]
-    gap_check = datafit.has_dual_gap
+    gap_check = y_dual is not None
     theta = np.zeros(n_samples, dtype=w.dtype)
     rows = dual_k + 1 if gap_check and dual_k > 0 else 0
     dual_hist = np.zeros((rows, n_samples), dtype=w.dtype)
     if y_dual is None:
-        y_dual = y
+        y_dual = y     # unused: no gap check
     df = as_numba(datafit, n_samples, w.dtype)
     pen = as_numba(penalty, n_samples, w.dtype)
     n, dual = _inner_cd(*_split(X, w.dtype), y, w, state, ws, lipschitz, df, pen,
