@@ -121,9 +121,11 @@ def _setup_glm(X, y, datafit_class, *, coef0, fit_intercept, tol, maxiter, optio
                            disp=disp, coef0=coef0, intercept0=intercept0)
 
 
-def _solve_glm(setup, alpha, l1_ratio=1.0, *, coef0=None, intercept0=None, callback=None):
+def _solve_glm(setup, alpha, l1_ratio=1.0, *, coef0=None, intercept0=None, warm=None,
+               report_warm=False, callback=None):
     """One working-set solve of ``setup``'s problem at ``alpha`` (warm start in the
-    caller's units, or the setup's)."""
+    caller's units, or the setup's; ``warm``: the previous solve's ``warm`` field, in
+    the solver's units, with ``report_warm`` on for a path)."""
     exp_X, exp_y = setup.exponents
     if coef0 is None:
         coef0 = setup.coef0
@@ -134,7 +136,8 @@ def _solve_glm(setup, alpha, l1_ratio=1.0, *, coef0=None, intercept0=None, callb
     problem = setup.problem.with_penalty(penalty)
     solver = WorkingSetCD(problem, coef0, intercept0, tol=setup.tol, p0=setup.p0,
                           anderson_k=setup.k, max_epochs=setup.epochs,
-                          exponents=setup.exponents)
+                          exponents=setup.exponents, warm=warm,
+                          report_warm=report_warm)
     return run_solver(solver, maxiter=setup.maxiter, callback=callback, disp=setup.disp,
                       xp=setup.xp)
 
@@ -334,10 +337,11 @@ def _alpha_grid(setup, alphas, l1_ratio, eps):
 
 def _path(setup, grid, l1_ratio, callback=None):
     """The solves of ``setup`` along ``grid``, each warm-started at the previous."""
-    fits, coef, intercept = [], None, None
+    fits, coef, intercept, warm = [], None, None, None
     for alpha in grid:
-        res = _solve_glm(setup, float(alpha), l1_ratio, coef0=coef, intercept0=intercept)
-        coef, intercept = np.asarray(res.x), float(res.intercept)
+        res = _solve_glm(setup, float(alpha), l1_ratio, coef0=coef, intercept0=intercept,
+                         warm=warm, report_warm=True)
+        coef, intercept, warm = np.asarray(res.x), float(res.intercept), res.pop("warm")
         fits.append(res)
     return fits
 
