@@ -322,9 +322,14 @@ class SparseLogisticRegression(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.verbose = verbose
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model; ``sample_weight`` (optional, non-negative) weighs the
+        per-sample losses, rescaled to sum to ``n_samples``."""
         X, y = validate_data(self, X, y, accept_sparse="csc", dtype=_FLOATS)
         check_classification_targets(y)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
+                                                 ensure_non_negative=True)
         classes = np.unique(y)
         if classes.shape[0] != 2:
             raise ValueError("Only binary classification is supported: y must hold "
@@ -332,7 +337,7 @@ class SparseLogisticRegression(ClassifierMixin, BaseEstimator):
                              f"{classes.shape[0]} class(es): {classes[:5].tolist()}")
         self.classes_ = classes
         y_pm = np.where(y == classes[1], 1.0, -1.0).astype(X.dtype)
-        res = sparse_logistic_regression(X, y_pm, self.alpha,
+        res = sparse_logistic_regression(X, y_pm, self.alpha, sample_weight=sample_weight,
                                          fit_intercept=self.fit_intercept, tol=self.tol,
                                          maxiter=self.max_iter,
                                          callback=progress_callback(self))

@@ -229,3 +229,19 @@ def test_elastic_net_gap_below_rounding_is_not_success():
     res = elastic_net(X, y, 0.05, 0.7, tol=1e-300, maxiter=3)
     assert not res.success and res.nit == 3
     assert 0 < res.dual_gap < 1e-12 * (y @ y) / y.shape[0]
+
+
+def test_sparse_logistic_sample_weight_matches_sklearn():
+    """scikit-learn's ``C sum_i s_i loss_i + ||w||_1`` is ours with the weights rescaled
+    to sum to n and ``alpha = 1 / (C sum_i s_i)``."""
+    from numopt.coordinate import SparseLogisticRegression
+
+    X, y, rng = _data(n=80, p=30, seed=11)
+    labels = (y > 0).astype(int)
+    sw = rng.uniform(0.2, 3.0, y.shape[0])
+    C = 0.5
+    ours = SparseLogisticRegression(alpha=1.0 / (C * sw.sum()), fit_intercept=False,
+                                    tol=1e-10).fit(X, labels, sample_weight=sw)
+    ref = sk.LogisticRegression(C=C, l1_ratio=1.0, solver="liblinear", fit_intercept=False,
+                                tol=1e-12, max_iter=100_000).fit(X, labels, sample_weight=sw)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-5)
