@@ -1,7 +1,8 @@
-"""L1-regularised GLMs (Lasso, sparse logistic regression) by working-set coordinate descent.
+"""Sparse GLMs (Lasso, elastic net, sparse logistic regression, ...) by working-set
+coordinate descent, on a datafit and a penalty of ``_glm_objects``.
 
 The outer loop (one ``run_solver`` iteration each) computes the full gradient once,
-measures optimality (duality gap for least squares, KKT violation for logistic), scores
+measures optimality (duality gap for the quadratic datafit, KKT violation otherwise), scores
 every feature (Lasso: celer's distance of the dual constraint to tightness at the
 rescaled residual; logistic: distance to the subdifferential) and keeps the best ones
 plus the current support as the working set (twice the support, at least ``p0``). The
