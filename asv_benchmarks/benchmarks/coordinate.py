@@ -1,5 +1,5 @@
-"""numopt.coordinate: Lasso and L1 logistic regression against skglm, celer, scikit-learn
-(same input, same run, one BLAS thread), and BCD per-iteration cost.
+"""numopt.coordinate: Lasso, elastic-net paths and L1 logistic regression against skglm,
+celer, scikit-learn (same input, same run, one BLAS thread), and BCD per-iteration cost.
 
 Each peer runs with its own ``tol`` chosen (in ``setup``) as the loosest value of a
 grid at which it reaches the common certificate: Lasso duality gap
@@ -112,6 +112,135 @@ class LassoTimeToGap(PeerBenchmark):
         self._run("sklearn")
 
     def track_gap_numopt(self, design, ratio):
+        return float(self.reached["numopt"])
+
+
+def _sparse_truth(n, p, k, seed=0):
+    """Gaussian ``n x p`` design, ``k`` true nonzeros, 10% noise (issue 24's easy
+    instances); ``alpha_max`` is the smallest penalty with the zero solution."""
+    rng = np.random.default_rng(seed)
+    X = np.asfortranarray(rng.standard_normal((n, p)))
+    w = np.zeros(p)
+    w[rng.choice(p, k, replace=False)] = rng.standard_normal(k)
+    y = X @ w
+    y = y + 0.1 * np.std(y) * rng.standard_normal(n)
+    return X, y, float(np.max(np.abs(X.T @ y)) / n)
+
+
+class LassoSparseTruth(LassoTimeToGap):
+    """Time until the duality gap is <= 1e-6 ||y||^2/n on a Gaussian design with a
+    sparse truth at alpha_max/50 (issue 24)."""
+
+    params = smoke_params([(800, 3000, 30), (500, 10000, 20), (2000, 2000, 50)],)
+    param_names = ["n_p_k"]
+
+    def setup(self, shape):
+        import warnings
+
+        warnings.simplefilter("ignore")
+        X, y, amax = _sparse_truth(*smoke_size(shape, (100, 300, 5)))
+        self.inputs = {"X": X, "y": y, "alpha": amax / 50}
+        self.fits = _lasso_fits()
+        target = 1e-6 * (y @ y) / y.shape[0]
+        self.tols, self.reached = _choose_tols(self.fits, self.inputs, _lasso_gap, target)
+
+    def time_numopt(self, shape):
+        self._run("numopt")
+
+    def time_skglm(self, shape):
+        self._run("skglm")
+
+    def time_celer(self, shape):
+        self._run("celer")
+
+    def time_sklearn(self, shape):
+        self._run("sklearn")
+
+    def track_gap_numopt(self, shape):
+        return float(self.reached["numopt"])
+
+
+def _path_fits(l1_ratio):
+    """name -> fit(d, tol) -> coefs (p, n_alphas) along ``d["alphas"]`` (decreasing),
+    warm-started, no intercept."""
+    from numopt.coordinate import enet_path
+
+    fits = {"numopt": lambda d, tol: enet_path(d["X"], d["y"], l1_ratio=l1_ratio,
+                                               alphas=d["alphas"], tol=tol)[1]}
+    if has_module("skglm"):
+        import skglm
+
+        model = skglm.Lasso if l1_ratio == 1.0 else skglm.ElasticNet
+        kw = {} if l1_ratio == 1.0 else {"l1_ratio": l1_ratio}
+        fits["skglm"] = lambda d, tol: model(fit_intercept=False, **kw).path(
+            d["X"], d["y"], d["alphas"], tol=tol)[1]
+    if has_module("sklearn"):
+        from sklearn.linear_model import enet_path as sk_enet_path
+
+        fits["sklearn"] = lambda d, tol: sk_enet_path(
+            d["X"], d["y"], l1_ratio=l1_ratio, alphas=d["alphas"], tol=tol,
+            max_iter=100_000)[1]
+    return fits
+
+
+def _path_gap(l1_ratio):
+    """The largest elastic-net duality gap along the path (at the rescaled residual for
+    the Lasso, at the residual itself with an l2 term), mean scaling."""
+    def gap(X, y, coefs, alphas):
+        n = y.shape[0]
+        worst = 0.0
+        for w, alpha in zip(coefs.T, alphas):
+            R = y - X @ w
+            a1, a2 = alpha * l1_ratio * n, alpha * (1 - l1_ratio) * n
+            corr = X.T @ R
+            primal = 0.5 * R @ R + a1 * np.abs(w).sum() + 0.5 * a2 * w @ w
+            if a2 == 0:
+                norm = np.max(np.abs(corr))
+                c = min(1.0, a1 / norm) if norm > 0 else 1.0
+                dual = c * (R @ y) - 0.5 * c * c * (R @ R)
+            else:
+                excess = np.maximum(np.abs(corr) - a1, 0.0)
+                dual = R @ y - 0.5 * (R @ R) - (excess @ excess) / (2 * a2)
+            worst = max(worst, (primal - dual) / n)
+        return worst
+    return gap
+
+
+class RegularizationPath(PeerBenchmark):
+    """A 100-alpha Lasso and elastic-net path (alpha_max down to alpha_max / 1000),
+    Gaussian 800 x 3000 with 30 true nonzeros; every peer at the loosest tol that
+    brings the gap at every alpha to <= 1e-6 ||y||^2/n (issue 24)."""
+
+    params = smoke_params([1.0, 0.5],)
+    param_names = ["l1_ratio"]
+
+    def setup(self, l1_ratio):
+        import warnings
+
+        warnings.simplefilter("ignore")
+        X, y, amax = _sparse_truth(*smoke_size((800, 3000, 30), (100, 300, 5)))
+        alphas = np.geomspace(amax / l1_ratio, amax / l1_ratio * 1e-3, 100)
+        self.inputs = {"X": X, "y": y, "alpha": alphas, "alphas": alphas}
+        self.fits = _path_fits(l1_ratio)
+        target = 1e-6 * (y @ y) / y.shape[0]
+        self.tols, self.reached = _choose_tols(self.fits, self.inputs, _path_gap(l1_ratio),
+                                               target)
+
+    def _run(self, name):
+        if name not in self.fits:
+            raise NotImplementedError(f"{name} is not installed")
+        self.fits[name](self.inputs, self.tols[name])
+
+    def time_numopt(self, l1_ratio):
+        self._run("numopt")
+
+    def time_skglm(self, l1_ratio):
+        self._run("skglm")
+
+    def time_sklearn(self, l1_ratio):
+        self._run("sklearn")
+
+    def track_gap_numopt(self, l1_ratio):
         return float(self.reached["numopt"])
 
 

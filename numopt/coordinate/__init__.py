@@ -7,17 +7,20 @@ solvers behind the scikit-learn-style estimators.
 
 from .._lazy import lazy_exports
 from . import _demo, _methods  # noqa: F401  (registers the demos and methods)
-from ._api import bcd, lasso, sparse_logistic_regression
+from ._api import bcd, elastic_net, enet_path, lasso, lasso_path, sparse_logistic_regression
 from ._problems import (BinaryLogistic, GLMProblem, L1LeastSquares, L1Logistic,
                         LabelPropagationProblem, LeastSquares, QuadraticProblem, SoftmaxLogistic,
                         SoftmaxProblem)
 
-__all__ = ["bcd", "lasso", "sparse_logistic_regression", "LeastSquares", "BinaryLogistic",
+__all__ = ["bcd", "lasso", "elastic_net", "lasso_path", "enet_path",
+           "sparse_logistic_regression", "LeastSquares", "BinaryLogistic",
            "SoftmaxLogistic", "LabelPropagationProblem", "L1LeastSquares", "L1Logistic",
-           "QuadraticProblem", "GLMProblem", "SoftmaxProblem", "Lasso",
-           "LassoCV", "SparseLogisticRegression", "LabelPropagation"]
+           "QuadraticProblem", "GLMProblem", "SoftmaxProblem", "Lasso", "ElasticNet",
+           "LassoCV", "ElasticNetCV",
+           "SparseLogisticRegression", "LabelPropagation"]
 
-_ESTIMATORS = ("Lasso", "LassoCV", "SparseLogisticRegression", "LabelPropagation")
+_ESTIMATORS = ("Lasso", "ElasticNet", "LassoCV", "ElasticNetCV", "SparseLogisticRegression",
+               "LabelPropagation")
 
 # the estimators import scikit-learn: loaded on first access
 __getattr__, __dir__ = lazy_exports(__name__, _ESTIMATORS, "_estimators")

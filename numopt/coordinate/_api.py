@@ -3,34 +3,36 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 
 from .._backend import get_namespace, is_numpy
 from .._loop import run_solver
 from .._units import ldexp_float
-from .._validation import (as_array, check_choice, check_flag, check_options, check_scalar,
-                           check_shape)
+from .._validation import (as_array, check_choice, check_flag, check_nonnegative,
+                           check_options, check_scalar, check_shape)
 from ._bcd import (FIXED_PARTITIONS, PARTITIONS, RULES, UPDATES, BCDSolver,
                    CompiledBCDSolver, batch_path)
-from ._glm_l1 import (LOGISTIC, QUADRATIC, L1GLMProblem, WorkingSetCD, extreme_exponent,
-                      ldexp_design)
+from ._glm_l1 import SparseGLMProblem, WorkingSetCD, extreme_exponent, ldexp_design
+from ._glm_objects import L1, ElasticNet, Logistic, Quadratic
 from ._problems import QuadraticProblem
 from ._validation import check_binary_labels, check_design
 
-__all__ = ["lasso", "sparse_logistic_regression", "bcd"]
+__all__ = ["lasso", "elastic_net", "lasso_path", "enet_path", "sparse_logistic_regression",
+           "bcd"]
 
 GLM_DEFAULTS = {"p0": None, "anderson_k": 5, "max_epochs": 50_000, "positive": False}
 # first working-set sizes: a Lasso outer iteration costs a full X^T r, and a first
 # working set of 100 saved one or two of them on every timing case (Gaussian
 # 1000x5000 at alpha_max/20: 2 outer iterations instead of 4); the logistic fits
 # (breast_cancer poly-2) were fastest from 10
-P0_DEFAULT = {QUADRATIC: 100, LOGISTIC: 10}
+P0_DEFAULT = {Quadratic: 100, Logistic: 10}
 
 
-def _glm_options(options, method, datafit):
+def _glm_options(options, method, datafit_class):
     opts = check_options(options, GLM_DEFAULTS, method)
-    p0 = P0_DEFAULT[datafit] if opts["p0"] is None else opts["p0"]
+    p0 = P0_DEFAULT[datafit_class] if opts["p0"] is None else opts["p0"]
     p0 = check_scalar(p0, "p0", low=1, integer=True)
     k = check_scalar(opts["anderson_k"], "anderson_k", low=0, integer=True)
     epochs = check_scalar(opts["max_epochs"], "max_epochs", low=1, integer=True)
@@ -38,22 +40,52 @@ def _glm_options(options, method, datafit):
     return p0, k, epochs, positive, opts["disp"]
 
 
-def _fit_l1_glm(X, y, alpha, datafit, *, coef0, fit_intercept, tol, maxiter, callback,
-                options, method):
+def _check_sample_weight(sample_weight, n, xp, dtype):
+    """Non-negative finite weights, rescaled to sum to ``n`` (scikit-learn's convention:
+    the objective's mean becomes a weighted mean), or None."""
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, (int, float)) and not isinstance(sample_weight, bool):
+        sample_weight = xp.full(n, float(sample_weight), dtype=dtype)
+    sw = as_array(sample_weight, "sample_weight", xp, ndim=1, dtype=dtype)
+    check_shape(sw, "sample_weight", (n,), against="the rows of X")
+    check_nonnegative(sw, "sample_weight", xp)
+    total = float(xp.sum(xp.astype(sw, xp.float64)))
+    if not total > 0:
+        raise ValueError("sample_weight must have a positive sum, got all zeros")
+    return xp.astype(sw * (n / total), dtype)
+
+
+def _penalty(alpha, l1_ratio, positive, exp_X, exp_y):
+    """The penalty of ``alpha * (l1_ratio ||w||_1 + (1 - l1_ratio) / 2 ||w||^2)`` for
+    the data divided by ``2**exp_X`` and ``2**exp_y`` (``w' = 2**(exp_X - exp_y) w``:
+    the L1 level scales by ``2**-(exp_X + exp_y)``, the L2 one by ``2**(-2 exp_X)``)."""
+    a1 = ldexp_float(alpha * l1_ratio, -exp_X - exp_y)
+    if l1_ratio == 1.0:
+        return L1(a1, positive=positive)
+    a2 = ldexp_float(alpha * (1.0 - l1_ratio), -2 * exp_X)
+    return ElasticNet(a1 + a2, a1 / (a1 + a2), positive=positive)
+
+
+def _setup_glm(X, y, datafit_class, *, coef0, fit_intercept, tol, maxiter, options, method,
+               sample_weight=None):
+    """Validate and rescale the data of a sparse GLM once (a path solves it for many
+    penalties); returns the settings the solves share."""
     xp = get_namespace(X, y, coef0)
     if not is_numpy(xp):
         raise TypeError("X and y must be NumPy arrays (or X a SciPy sparse matrix): the "
                         "working-set solvers run on the CPU with Numba kernels; for GPU "
                         f"arrays use numopt.coordinate.bcd. Got {xp.__name__} arrays")
     X, y, dtype = check_design(X, y, xp)
-    alpha = check_scalar(alpha, "alpha", low=0, low_open=True)
     tol = check_scalar(tol, "tol", low=0, low_open=True)
     maxiter = check_scalar(maxiter, "maxiter", low=0, integer=True)
-    p0, k, epochs, positive, disp = _glm_options(options, method, datafit)
+    p0, k, epochs, positive, disp = _glm_options(options, method, datafit_class)
     fit_intercept = check_flag(fit_intercept, "fit_intercept")
-    if datafit == LOGISTIC:
+    quadratic = datafit_class is Quadratic
+    if not quadratic:
         check_binary_labels(y, xp)
     n, p = X.shape
+    sample_weight = _check_sample_weight(sample_weight, n, xp, dtype)
     if coef0 is None:
         coef0 = xp.zeros(p, dtype=dtype)
     else:
@@ -65,31 +97,63 @@ def _fit_l1_glm(X, y, alpha, datafit, *, coef0, fit_intercept, tol, maxiter, cal
     # ||y||^2, the logistic KKT tolerance is rescaled with it), without the overflow or
     # underflow of the squared column norms and of ||y||^2
     exp_X = extreme_exponent(X, dtype)
-    exp_y = extreme_exponent(y, dtype) if datafit == QUADRATIC else 0
+    exp_y = extreme_exponent(y, dtype) if quadratic else 0
     if exp_X:
         X = ldexp_design(X, -exp_X)
     if exp_y:
         y = np.ldexp(y, -exp_y)
-    if exp_X or exp_y:
-        alpha = ldexp_float(alpha, -exp_X - exp_y)
-        coef0 = np.ldexp(coef0, exp_X - exp_y)
-        if datafit == LOGISTIC:
-            tol = ldexp_float(tol, -exp_X)
-    if datafit == QUADRATIC:
-        intercept0 = float(xp.mean(y)) if fit_intercept else 0.0
+    if not quadratic and exp_X:
+        tol = ldexp_float(tol, -exp_X)
+    weights = xp.ones_like(y) if sample_weight is None else sample_weight
+    if not fit_intercept:
+        intercept0 = 0.0
+    elif quadratic:
+        intercept0 = float(xp.sum(weights * y)) / n
     else:
-        pos = float(xp.mean(xp.astype(y > 0, dtype)))
+        pos = float(xp.sum(weights * xp.astype(y > 0, dtype))) / n
         pos = min(max(pos, 1e-6), 1 - 1e-6)
-        intercept0 = math.log(pos / (1 - pos)) if fit_intercept else 0.0
-    problem = L1GLMProblem(xp, X, y, alpha, datafit=datafit,
-                           fit_intercept=fit_intercept, positive=positive)
-    solver = WorkingSetCD(problem, coef0, intercept0, tol=tol, p0=p0, anderson_k=k,
-                          max_epochs=epochs, exponents=(exp_X, exp_y))
-    return run_solver(solver, maxiter=maxiter, callback=callback, disp=disp, xp=xp)
+        intercept0 = math.log(pos / (1 - pos))
+    datafit = datafit_class(sample_weight=sample_weight)
+    problem = SparseGLMProblem(xp, X, y, datafit, L1(1.0, positive=positive),
+                               fit_intercept=fit_intercept)
+    return SimpleNamespace(xp=xp, problem=problem, exponents=(exp_X, exp_y), tol=tol,
+                           maxiter=maxiter, p0=p0, k=k, epochs=epochs, positive=positive,
+                           disp=disp, coef0=coef0, intercept0=intercept0)
 
 
-def lasso(X, y, alpha, *, coef0=None, fit_intercept=False, tol=1e-4, maxiter=100,
-          callback=None, **options):
+def _solve_glm(setup, alpha, l1_ratio=1.0, *, coef0=None, intercept0=None, warm=None,
+               report_warm=False, callback=None):
+    """One working-set solve of ``setup``'s problem at ``alpha`` (warm start in the
+    caller's units, or the setup's; ``warm``: the previous solve's ``warm`` field, in
+    the solver's units, with ``report_warm`` on for a path)."""
+    exp_X, exp_y = setup.exponents
+    if coef0 is None:
+        coef0 = setup.coef0
+    if exp_X or exp_y:
+        coef0 = np.ldexp(coef0, exp_X - exp_y)
+    intercept0 = setup.intercept0 if intercept0 is None else ldexp_float(intercept0, -exp_y)
+    penalty = _penalty(alpha, l1_ratio, setup.positive, exp_X, exp_y)
+    problem = setup.problem.with_penalty(penalty)
+    solver = WorkingSetCD(problem, coef0, intercept0, tol=setup.tol, p0=setup.p0,
+                          anderson_k=setup.k, max_epochs=setup.epochs,
+                          exponents=setup.exponents, warm=warm,
+                          report_warm=report_warm)
+    return run_solver(solver, maxiter=setup.maxiter, callback=callback, disp=setup.disp,
+                      xp=setup.xp)
+
+
+def _fit_l1_glm(X, y, alpha, datafit_class, *, coef0, fit_intercept, tol, maxiter,
+                callback, options, method, l1_ratio=1.0, sample_weight=None):
+    alpha = check_scalar(alpha, "alpha", low=0, low_open=True)
+    l1_ratio = check_scalar(l1_ratio, "l1_ratio", low=0, high=1)
+    setup = _setup_glm(X, y, datafit_class, coef0=coef0, fit_intercept=fit_intercept,
+                       tol=tol, maxiter=maxiter, options=options, method=method,
+                       sample_weight=sample_weight)
+    return _solve_glm(setup, alpha, l1_ratio, callback=callback)
+
+
+def lasso(X, y, alpha, *, coef0=None, fit_intercept=False, sample_weight=None, tol=1e-4,
+          maxiter=100, callback=None, **options):
     r"""Solve the Lasso by working-set coordinate descent with Anderson extrapolation.
 
     Minimises scikit-learn's objective
@@ -107,9 +171,14 @@ def lasso(X, y, alpha, *, coef0=None, fit_intercept=False, tol=1e-4, maxiter=100
         Warm start.
     fit_intercept : bool
         Fit the unpenalised intercept ``b`` (returned as ``intercept``).
+    sample_weight : array, shape (n,), optional
+        Non-negative weights ``s`` of the squared residuals, rescaled to sum to ``n``
+        (scikit-learn's convention): the datafit becomes
+        :math:`\frac{1}{2n}\sum_i s_i (y_i - x_i^T w - b)^2`.
     tol : float
-        Stop when the duality gap is at most ``tol * ||y_c||^2 / n`` (scikit-learn's
-        certificate; ``y_c`` is ``y`` centred when an intercept is fitted).
+        Stop when the duality gap is at most ``tol * ||y_c||_s^2 / n`` (scikit-learn's
+        certificate; ``y_c`` is ``y`` centred, with the weights, when an intercept is
+        fitted).
     maxiter : int
         Maximum number of outer (working-set) iterations.
     callback : callable, optional
@@ -137,13 +206,149 @@ def lasso(X, y, alpha, *, coef0=None, fit_intercept=False, tol=1e-4, maxiter=100
     >>> res.success, sorted(np.flatnonzero(np.abs(res.x) > 0.5).tolist())
     (True, [0, 1, 2])
     """
-    return _fit_l1_glm(X, y, alpha, QUADRATIC, coef0=coef0, fit_intercept=fit_intercept,
+    return _fit_l1_glm(X, y, alpha, Quadratic, coef0=coef0, fit_intercept=fit_intercept,
                        tol=tol, maxiter=maxiter, callback=callback, options=options,
-                       method="lasso")
+                       method="lasso", sample_weight=sample_weight)
 
 
-def sparse_logistic_regression(X, y, alpha, *, coef0=None, fit_intercept=False, tol=1e-6,
-                               maxiter=100, callback=None, **options):
+def elastic_net(X, y, alpha, l1_ratio=0.5, *, coef0=None, fit_intercept=False,
+                sample_weight=None, tol=1e-4, maxiter=100, callback=None, **options):
+    r"""Solve the elastic net by working-set coordinate descent (as :func:`lasso`).
+
+    Minimises scikit-learn's objective
+
+    .. math:: \frac{1}{2n}\|y - Xw - b\|_2^2 + \alpha\rho\|w\|_1
+              + \frac{\alpha(1 - \rho)}{2}\|w\|_2^2
+
+    with :math:`\rho` = ``l1_ratio`` in [0, 1] (1: the Lasso).
+
+    Parameters
+    ----------
+    X, y, alpha, coef0, fit_intercept, sample_weight, maxiter, callback, **options
+        As in :func:`lasso`.
+    l1_ratio : float
+        The share of the L1 term, in [0, 1].
+    tol : float
+        Stop when the duality gap (at the residual, the dual point of the elastic net's
+        Fenchel dual, rescaled only when ``l1_ratio`` is 1) is at most
+        ``tol * ||y_c||_s^2 / n``.
+
+    Returns
+    -------
+    OptimizeResult
+        As in :func:`lasso`.
+    """
+    return _fit_l1_glm(X, y, alpha, Quadratic, coef0=coef0, fit_intercept=fit_intercept,
+                       tol=tol, maxiter=maxiter, callback=callback, options=options,
+                       method="elastic_net", l1_ratio=l1_ratio, sample_weight=sample_weight)
+
+
+def enet_path(X, y, *, l1_ratio=0.5, eps=1e-3, alphas=100, coef_init=None,
+              return_n_iter=False, positive=False, fit_intercept=False, sample_weight=None,
+              tol=1e-4, max_iter=100, **options):
+    """The elastic-net solutions along a decreasing grid of penalties, each solve
+    warm-started at the previous solution (scikit-learn's ``enet_path``).
+
+    Parameters
+    ----------
+    X : array or scipy.sparse matrix, shape (n, p)
+    y : array, shape (n,)
+    l1_ratio : float
+        As in :func:`elastic_net`; 1 is the Lasso (:func:`lasso_path`).
+    eps : float
+        ``alpha_min / alpha_max`` of the automatic grid.
+    alphas : int or array
+        The number of penalties of the automatic grid (geometric, from ``alpha_max``,
+        the smallest penalty with the zero solution, down to ``eps * alpha_max``) or
+        the penalties themselves (solved in decreasing order).
+    coef_init : array, shape (p,), optional
+        Warm start of the first solve.
+    return_n_iter : bool
+        Also return the number of working-set iterations of each solve.
+    positive : bool
+        Constrain the coefficients to be >= 0.
+    fit_intercept : bool
+        Fit an unpenalised intercept at every penalty (scikit-learn's path assumes
+        centred data instead, which is the default here too: False).
+    sample_weight : array, shape (n,), optional
+        As in :func:`lasso`.
+    tol, max_iter : float, int
+        Of each solve (``tol`` and ``maxiter`` of :func:`elastic_net`).
+    **options
+        As in :func:`lasso`.
+
+    Returns
+    -------
+    alphas : array, shape (n_alphas,)
+    coefs : array, shape (p, n_alphas)
+    dual_gaps : array, shape (n_alphas,)
+        The duality gap (mean scaling) each solve reached.
+    n_iters : list of int
+        Only when ``return_n_iter``.
+    """
+    l1_ratio = check_scalar(l1_ratio, "l1_ratio", low=0, high=1)
+    options = {**options, "positive": positive}
+    setup = _setup_glm(X, y, Quadratic, coef0=coef_init, fit_intercept=fit_intercept,
+                       tol=tol, maxiter=max_iter, options=options, method="enet_path",
+                       sample_weight=sample_weight)
+    grid = _alpha_grid(setup, alphas, l1_ratio, eps)
+    fits = _path(setup, grid, l1_ratio)
+    coefs = np.stack([np.asarray(res.x) for res in fits], axis=1) if fits else \
+        np.zeros((setup.problem.n_features, 0), dtype=setup.coef0.dtype)
+    gaps = np.asarray([res.dual_gap for res in fits])
+    out = (grid, coefs, gaps)
+    return out + ([int(res.nit) for res in fits],) if return_n_iter else out
+
+
+def lasso_path(X, y, *, eps=1e-3, alphas=100, coef_init=None, return_n_iter=False,
+               positive=False, fit_intercept=False, sample_weight=None, tol=1e-4,
+               max_iter=100, **options):
+    """The Lasso solutions along a decreasing grid of penalties: :func:`enet_path` with
+    ``l1_ratio=1`` (scikit-learn's ``lasso_path``; same parameters and returns)."""
+    return enet_path(X, y, l1_ratio=1.0, eps=eps, alphas=alphas, coef_init=coef_init,
+                     return_n_iter=return_n_iter, positive=positive,
+                     fit_intercept=fit_intercept, sample_weight=sample_weight, tol=tol,
+                     max_iter=max_iter, **options)
+
+
+def _alpha_grid(setup, alphas, l1_ratio, eps):
+    """The penalties of a path, decreasing: scikit-learn's geometric grid from
+    ``alpha_max = max_j |X_j^T S y_c| / (n l1_ratio)`` when ``alphas`` is a count."""
+    if isinstance(alphas, (int, np.integer)) and not isinstance(alphas, bool):
+        n_alphas = check_scalar(alphas, "alphas", low=1, integer=True)
+        eps = check_scalar(eps, "eps", low=0, low_open=True)
+        if l1_ratio == 0:
+            raise ValueError("an automatic alpha grid needs l1_ratio > 0 (alpha_max is "
+                             "infinite for the ridge penalty): pass alphas explicitly")
+        pb = setup.problem
+        s = pb.datafit.sample_weight
+        yc = pb.y_centered if s is None else s * pb.y_centered
+        corr = np.asarray(pb.X.T @ yc)
+        top = float(np.max(corr if setup.positive else np.abs(corr))) if corr.size else 0.0
+        exp_X, exp_y = setup.exponents
+        alpha_max = ldexp_float(max(top, 0.0) / (pb.n_samples * l1_ratio), exp_X + exp_y)
+        if alpha_max <= np.finfo(float).tiny:
+            return np.full(n_alphas, np.finfo(float).resolution)
+        return np.geomspace(alpha_max, alpha_max * eps, num=n_alphas)
+    grid = as_array(alphas, "alphas", np, ndim=1, dtype=np.float64)
+    check_nonnegative(grid, "alphas", np)
+    return np.sort(grid)[::-1]
+
+
+def _path(setup, grid, l1_ratio, callback=None):
+    """The solves of ``setup`` along ``grid``, each warm-started at the previous."""
+    fits, coef, intercept, warm = [], None, None, None
+    for alpha in grid:
+        res = _solve_glm(setup, float(alpha), l1_ratio, coef0=coef, intercept0=intercept,
+                         warm=warm, report_warm=True)
+        coef, intercept, warm = np.asarray(res.x), float(res.intercept), res.pop("warm")
+        fits.append(res)
+    return fits
+
+
+def sparse_logistic_regression(X, y, alpha, *, coef0=None, fit_intercept=False,
+                               sample_weight=None, tol=1e-6, maxiter=100, callback=None,
+                               **options):
     r"""L1-regularised logistic regression by working-set coordinate descent.
 
     Minimises :math:`\frac1n\sum_i \log(1 + e^{-y_i (x_i^T w + b)}) + \alpha\|w\|_1`
@@ -151,8 +356,8 @@ def sparse_logistic_regression(X, y, alpha, *, coef0=None, fit_intercept=False, 
 
     Parameters
     ----------
-    X, y, alpha, coef0, fit_intercept, maxiter, callback, **options
-        As in :func:`lasso`.
+    X, y, alpha, coef0, fit_intercept, sample_weight, maxiter, callback, **options
+        As in :func:`lasso` (the weights multiply the per-sample losses).
     tol : float
         Stop when the KKT violation (largest distance of the gradient to the
         subdifferential, intercept included) is at most ``tol``.
@@ -163,9 +368,9 @@ def sparse_logistic_regression(X, y, alpha, *, coef0=None, fit_intercept=False, 
         As in :func:`lasso`; ``kkt_violation`` is the optimality measure (``dual_gap``
         is NaN).
     """
-    return _fit_l1_glm(X, y, alpha, LOGISTIC, coef0=coef0, fit_intercept=fit_intercept,
+    return _fit_l1_glm(X, y, alpha, Logistic, coef0=coef0, fit_intercept=fit_intercept,
                        tol=tol, maxiter=maxiter, callback=callback, options=options,
-                       method="sparse_logistic_regression")
+                       method="sparse_logistic_regression", sample_weight=sample_weight)
 
 
 BCD_DEFAULTS = {"seed": 0, "backtrack_factor": 2.0, "check_every": None}

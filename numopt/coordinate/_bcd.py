@@ -14,6 +14,7 @@ import numpy as np
 from .._backend import device_of, get_kernel, is_numpy, kernel, to_numpy
 from .._result import Status
 from .._validation import check_seed
+from ._glm_objects import min_norm_subgradient
 from ._problems import GLMProblem, QuadraticProblem, SoftmaxProblem
 
 FIXED_PARTITIONS = ("order", "sorted", "averaged")
@@ -34,18 +35,6 @@ def greedy_scores(xp, x, g, L, l1, positive, scaled):
 
 def soft_threshold(xp, v, t):
     return xp.sign(v) * xp.maximum(xp.abs(v) - t, 0.0)
-
-
-def min_norm_subgradient(xp, x, g, l1, positive):
-    """Entry-wise minimum-norm element of ``g + l1 * d|x|`` (+ normal cone of x >= 0)."""
-    if not l1 and not positive:
-        return g
-    if positive:
-        # penalty l1 * x + indicator(x >= 0)
-        at_zero = xp.minimum(g + l1, 0.0)
-        return xp.where(x > 0, g + l1, at_zero)
-    at_zero = xp.sign(g) * xp.maximum(xp.abs(g) - l1, 0.0)
-    return xp.where(x != 0, g + l1 * xp.sign(x), at_zero)
 
 
 def prox(xp, v, t, l1, positive):

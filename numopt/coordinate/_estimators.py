@@ -1,4 +1,5 @@
-"""scikit-learn estimators: the Lasso, sparse logistic regression and label propagation.
+"""scikit-learn estimators: Lasso, elastic net (and their cross-validated versions),
+sparse logistic regression and label propagation.
 
 Each inherits ``sklearn.base.BaseEstimator`` and the mixin of its kind, so ``score``,
 ``get_params``/``set_params``, ``clone``, tags and input validation (``validate_data``,
@@ -10,24 +11,111 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import check_cv
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .._estimator import progress_callback, report_fit, warn_if_unconverged
 from .._units import Pow2
 from ..parallel import map_problems
-from ._api import bcd, lasso, sparse_logistic_regression
+from ._api import (_alpha_grid, _path, _setup_glm, _solve_glm, bcd, elastic_net,
+                   sparse_logistic_regression)
+from ._glm_objects import Quadratic
 from ._problems import LabelPropagationProblem
 
-__all__ = ["Lasso", "LassoCV", "SparseLogisticRegression", "LabelPropagation"]
+__all__ = ["Lasso", "ElasticNet", "LassoCV", "ElasticNetCV", "SparseLogisticRegression",
+           "LabelPropagation"]
 
 _FLOATS = [np.float64, np.float32]   # float32 is solved in float32; anything else float64
 
 
-class Lasso(RegressorMixin, BaseEstimator):
+class _PenalizedLeastSquares(RegressorMixin, BaseEstimator):
+    """The fit, predict and tags that Lasso and ElasticNet share."""
+
+    def _l1_ratio(self):
+        return self.l1_ratio
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model; ``sample_weight`` (optional, non-negative) weighs the squared
+        residuals, rescaled to sum to ``n_samples`` as scikit-learn does."""
+        X, y = validate_data(self, X, y, accept_sparse="csc", dtype=_FLOATS, y_numeric=True)
+        y = y.astype(X.dtype, copy=False)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
+                                                 ensure_non_negative=True)
+        coef0 = None
+        if self.warm_start and getattr(self, "coef_", None) is not None \
+                and self.coef_.shape == (X.shape[1],):
+            coef0 = self.coef_
+        res = elastic_net(X, y, self.alpha, self._l1_ratio(), coef0=coef0,
+                          fit_intercept=self.fit_intercept, sample_weight=sample_weight,
+                          tol=self.tol, maxiter=self.max_iter, positive=self.positive,
+                          callback=progress_callback(self))
+        self.result_ = res
+        self.coef_ = np.asarray(res.x)
+        self.intercept_ = float(res.intercept) if self.fit_intercept else 0.0
+        self.n_iter_ = int(res.nit)
+        self.dual_gap_ = float(res.dual_gap)
+        report_fit(self, res)
+        warn_if_unconverged(self, res, "increase max_iter or tol; the duality gap was checked")
+        return self
+
+    def predict(self, X):
+        """``X @ coef_ + intercept_``."""
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csc", dtype=_FLOATS, reset=False)
+        return np.asarray(X @ self.coef_ + self.intercept_).ravel()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+class ElasticNet(_PenalizedLeastSquares):
+    r"""Elastic net with scikit-learn's objective and a duality-gap certificate.
+
+    Minimises :math:`\frac{1}{2n}\|y - Xw - b\|_2^2 + \alpha\rho\|w\|_1 +
+    \frac{\alpha(1 - \rho)}{2}\|w\|_2^2` (:math:`\rho` = ``l1_ratio``) with
+    :func:`numopt.coordinate.elastic_net` (working sets, Numba coordinate descent,
+    Anderson extrapolation).
+
+    Parameters
+    ----------
+    alpha : float, default 1.0
+    l1_ratio : float, default 0.5
+    fit_intercept : bool, default True
+    tol : float, default 1e-4
+        Stop when the duality gap is at most ``tol * ||y - mean(y)||^2 / n``
+        (scikit-learn's criterion; weighted with ``sample_weight``).
+    max_iter : int, default 100
+        Maximum number of working-set iterations.
+    warm_start : bool, default False
+    positive : bool, default False
+    verbose : int, default 0
+        1: print the fit's outcome; 2: also one line per working-set iteration.
+
+    Attributes
+    ----------
+    coef_, intercept_, n_iter_, dual_gap_, n_features_in_, result_
+    """
+
+    def __init__(self, alpha=1.0, *, l1_ratio=0.5, fit_intercept=True, tol=1e-4,
+                 max_iter=100, warm_start=False, positive=False, verbose=0):
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+        self.warm_start = warm_start
+        self.positive = positive
+        self.verbose = verbose
+
+
+class Lasso(_PenalizedLeastSquares):
     r"""Lasso with scikit-learn's objective and a duality-gap certificate.
 
     Minimises :math:`\frac{1}{2n}\|y - Xw - b\|_2^2 + \alpha\|w\|_1` with
@@ -40,7 +128,7 @@ class Lasso(RegressorMixin, BaseEstimator):
     fit_intercept : bool, default True
     tol : float, default 1e-4
         Stop when the duality gap is at most ``tol * ||y - mean(y)||^2 / n``
-        (scikit-learn's criterion).
+        (scikit-learn's criterion; weighted with ``sample_weight``).
     max_iter : int, default 100
         Maximum number of working-set iterations.
     warm_start : bool, default False
@@ -63,16 +151,56 @@ class Lasso(RegressorMixin, BaseEstimator):
         self.positive = positive
         self.verbose = verbose
 
-    def fit(self, X, y):
+    def _l1_ratio(self):
+        return 1.0
+
+
+class _PenalizedLeastSquaresCV(RegressorMixin, BaseEstimator):
+    """Cross-validated choice of ``alpha`` (and ``l1_ratio``) along warm-started paths,
+    the folds in parallel (joblib threads: the Numba kernels release the GIL)."""
+
+    def _l1_ratios(self):
+        return np.atleast_1d(np.asarray(self.l1_ratio, dtype=float))
+
+    def fit(self, X, y, sample_weight=None):
+        """Choose the penalty by K-fold mean squared error, then refit on all the data."""
         X, y = validate_data(self, X, y, accept_sparse="csc", dtype=_FLOATS, y_numeric=True)
         y = y.astype(X.dtype, copy=False)
-        coef0 = None
-        if self.warm_start and getattr(self, "coef_", None) is not None \
-                and self.coef_.shape == (X.shape[1],):
-            coef0 = self.coef_
-        res = lasso(X, y, self.alpha, coef0=coef0, fit_intercept=self.fit_intercept,
-                    tol=self.tol, maxiter=self.max_iter, positive=self.positive,
-                    callback=progress_callback(self))
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
+                                                 ensure_non_negative=True)
+        ratios = self._l1_ratios()
+        settings = dict(fit_intercept=self.fit_intercept, tol=self.tol,
+                        maxiter=self.max_iter, method=type(self).__name__)
+        options = {"positive": self.positive}
+        full = _setup_glm(X, y, Quadratic, coef0=None, options=options,
+                          sample_weight=sample_weight, **settings)
+        grids = [_alpha_grid(full, self.alphas, float(r), self.eps) for r in ratios]
+        folds = list(check_cv(self.cv).split(X, y))
+        jobs = [(k, train, test) for k in range(ratios.shape[0]) for train, test in folds]
+
+        def fold_mse(k, train, test):
+            sw = None if sample_weight is None else sample_weight[train]
+            setup = _setup_glm(X[train], y[train], Quadratic, coef0=None, options=options,
+                               sample_weight=sw, **settings)
+            fits = _path(setup, grids[k], float(ratios[k]))
+            coefs = np.stack([np.asarray(res.x) for res in fits], axis=1)
+            pred = np.asarray(X[test] @ coefs) + np.asarray([res.intercept for res in fits])
+            sq = (pred - y[test][:, None]) ** 2
+            w = None if sample_weight is None else sample_weight[test]
+            return np.average(sq, axis=0, weights=w)
+
+        mse = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+            delayed(fold_mse)(*job) for job in jobs)
+        mse_path = np.asarray(mse).reshape(ratios.shape[0], len(folds), -1).transpose(0, 2, 1)
+        mean = mse_path.mean(axis=2)
+        k, i = np.unravel_index(np.argmin(mean), mean.shape)
+        self.l1_ratio_ = float(ratios[k])
+        self.alpha_ = float(grids[k][i])
+        res = _solve_glm(full, self.alpha_, self.l1_ratio_, callback=progress_callback(self))
+        single = np.ndim(self.l1_ratio) == 0
+        self.mse_path_ = mse_path[0] if single else mse_path
+        self.alphas_ = grids[0] if single else np.stack(grids)
         self.result_ = res
         self.coef_ = np.asarray(res.x)
         self.intercept_ = float(res.intercept) if self.fit_intercept else 0.0
@@ -82,11 +210,7 @@ class Lasso(RegressorMixin, BaseEstimator):
         warn_if_unconverged(self, res, "increase max_iter or tol; the duality gap was checked")
         return self
 
-    def predict(self, X):
-        """``X @ coef_ + intercept_``."""
-        check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse="csc", dtype=_FLOATS, reset=False)
-        return np.asarray(X @ self.coef_ + self.intercept_).ravel()
+    predict = _PenalizedLeastSquares.predict
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -94,138 +218,79 @@ class Lasso(RegressorMixin, BaseEstimator):
         return tags
 
 
-class LassoCV(RegressorMixin, BaseEstimator):
-    r"""Lasso with its penalty chosen by cross-validation along a path of alphas.
-
-    scikit-learn's ``LassoCV``: for every fold, :func:`numopt.coordinate.lasso` solves
-    the whole path (warm-started from the previous, larger alpha) on the training part
-    and scores the mean squared error on the held-out part; ``alpha_`` minimises the
-    mean over folds and the model is refitted on all data at ``alpha_``.
+class ElasticNetCV(_PenalizedLeastSquaresCV):
+    """Elastic net with ``alpha`` (and ``l1_ratio``, when a list) chosen by
+    cross-validation (scikit-learn's ``ElasticNetCV``).
 
     Parameters
     ----------
-    alphas : int or array-like, default 100
-        An int: that many alphas, log-spaced from ``alpha_max`` (the smallest alpha
-        whose solution is zero) down to ``eps * alpha_max``; an array: those alphas
-        (sorted in decreasing order).
+    l1_ratio : float or list of float, default 0.5
     eps : float, default 1e-3
+        ``alpha_min / alpha_max`` of the automatic grid.
+    alphas : int or array, default 100
+        The number of penalties of the automatic grid, or the penalties.
     fit_intercept : bool, default True
-    tol : float, default 1e-4
-        Duality-gap tolerance of every fit, as in :class:`Lasso`.
     max_iter : int, default 100
-        Maximum working-set iterations of every fit.
-    cv : int, cross-validation generator or iterable, default None
-        scikit-learn's ``cv`` (None: 5-fold ``KFold``).
-    n_jobs : int or None, default None
-        Number of joblib workers that run the folds' paths (scikit-learn's meaning:
-        None is 1 unless an enclosing ``joblib.parallel_config`` says otherwise, -1 uses
-        every core; ``joblib.parallel_config(backend="dask")`` runs them on a Dask
-        cluster). The fit does not depend on it.
-    positive : bool, default False
+        Working-set iterations of each solve.
+    tol : float, default 1e-4
+    cv : int, cross-validation generator or iterable, default None (5 folds)
     verbose : int, default 0
-        1: print the final fit's outcome; 2: also one line per working-set iteration.
+    n_jobs : int, default None
+        Folds (times ``l1_ratio`` values) solved in parallel, in joblib threads.
+    positive : bool, default False
 
     Attributes
     ----------
-    alpha_, alphas_, mse_path_ (``(n_alphas, n_folds)``), coef_, intercept_, n_iter_,
-    dual_gap_, n_features_in_, result_ (the final fit's result)
+    alpha_, l1_ratio_, coef_, intercept_, mse_path_, alphas_, dual_gap_, n_iter_,
+    n_features_in_, result_
     """
 
-    def __init__(self, *, alphas=100, eps=1e-3, fit_intercept=True, tol=1e-4, max_iter=100,
-                 cv=None, n_jobs=None, positive=False, verbose=0):
-        self.alphas = alphas
+    def __init__(self, *, l1_ratio=0.5, eps=1e-3, alphas=100, fit_intercept=True,
+                 max_iter=100, tol=1e-4, cv=None, verbose=0, n_jobs=None, positive=False):
+        self.l1_ratio = l1_ratio
         self.eps = eps
+        self.alphas = alphas
         self.fit_intercept = fit_intercept
-        self.tol = tol
         self.max_iter = max_iter
+        self.tol = tol
         self.cv = cv
+        self.verbose = verbose
         self.n_jobs = n_jobs
         self.positive = positive
+
+
+class LassoCV(_PenalizedLeastSquaresCV):
+    """Lasso with ``alpha`` chosen by cross-validation (scikit-learn's ``LassoCV``).
+
+    Parameters
+    ----------
+    eps, alphas, fit_intercept, max_iter, tol, cv, verbose, n_jobs, positive
+        As in :class:`ElasticNetCV`.
+
+    Attributes
+    ----------
+    alpha_, coef_, intercept_, mse_path_, alphas_, dual_gap_, n_iter_, n_features_in_,
+    result_
+    """
+
+    def __init__(self, *, eps=1e-3, alphas=100, fit_intercept=True, max_iter=100, tol=1e-4,
+                 cv=None, verbose=0, n_jobs=None, positive=False):
+        self.eps = eps
+        self.alphas = alphas
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.cv = cv
         self.verbose = verbose
+        self.n_jobs = n_jobs
+        self.positive = positive
 
-    def _alpha_grid(self, X, y):
-        if not isinstance(self.alphas, (int, np.integer)):
-            alphas = np.sort(np.asarray(self.alphas, dtype=np.float64).ravel())[::-1]
-            if alphas.size == 0 or not np.all(np.isfinite(alphas)) or alphas[-1] <= 0:
-                raise ValueError(f"alphas must be positive and finite, got {self.alphas!r}")
-            return alphas
-        if self.alphas < 1:
-            raise ValueError(f"alphas must be a positive number of alphas or an array of "
-                             f"them, got {self.alphas!r}")
-        if not (np.isfinite(self.eps) and self.eps > 0):
-            raise ValueError(f"eps must be positive, got {self.eps!r}")
-        # X^T y_c = X_c^T y_c: the centred design's correlations, X never densified
-        residual = (y - y.mean()) if self.fit_intercept else y
-        Xy = np.asarray(X.T @ residual.astype(np.float64)).ravel()
-        if self.positive:
-            Xy = np.maximum(Xy, 0.0)
-        alpha_max = float(np.max(np.abs(Xy))) / X.shape[0]
-        tiny = float(np.finfo(np.float64).resolution)
-        if alpha_max <= tiny:   # y is constant (or orthogonal to X): any alpha gives 0
-            return np.full(int(self.alphas), tiny)
-        return np.geomspace(alpha_max, alpha_max * self.eps, num=int(self.alphas))
+    def _l1_ratios(self):
+        return np.ones(1)
 
-    def fit(self, X, y):
-        X, y = validate_data(self, X, y, accept_sparse="csc", dtype=_FLOATS, y_numeric=True)
-        y = y.astype(X.dtype, copy=False)
-        alphas = self._alpha_grid(X, y)
-        folds = list(check_cv(self.cv).split(X, y))
-        path = _LassoPath(alphas, self.fit_intercept, self.tol, self.max_iter, self.positive)
-        scored = map_problems(path, [(X[train], y[train], X[test], y[test])
-                                     for train, test in folds], n_jobs=self.n_jobs)
-        self.mse_path_ = np.column_stack([mse for mse, _ in scored])
-        unconverged = sum(count for _, count in scored)
-        if unconverged:
-            warnings.warn(f"LassoCV: {unconverged} of {alphas.size * len(folds)} fits along "
-                          "the folds' paths did not converge (increase max_iter or tol)",
-                          ConvergenceWarning, stacklevel=2)
-        self.alphas_ = alphas
-        self.alpha_ = float(alphas[np.argmin(self.mse_path_.mean(axis=1))])
-        res = lasso(X, y, self.alpha_, fit_intercept=self.fit_intercept, tol=self.tol,
-                    maxiter=self.max_iter, positive=self.positive,
-                    callback=progress_callback(self))
-        self.result_ = res
-        self.coef_ = np.asarray(res.x)
-        self.intercept_ = float(res.intercept) if self.fit_intercept else 0.0
-        self.n_iter_ = int(res.nit)
-        self.dual_gap_ = float(res.dual_gap)
-        report_fit(self, res)
-        warn_if_unconverged(self, res, "increase max_iter or tol; the duality gap was checked")
-        return self
-
-    def predict(self, X):
-        """``X @ coef_ + intercept_``."""
-        check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse="csc", dtype=_FLOATS, reset=False)
-        return np.asarray(X @ self.coef_ + self.intercept_).ravel()
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        return tags
-
-
-class _LassoPath:
-    """One fold of :class:`LassoCV`: the path on the training part, warm-started from
-    alpha to alpha, scored on the held-out part; a task of
-    :func:`numopt.parallel.map_problems`. Returns ``(mse per alpha, unconverged fits)``."""
-
-    def __init__(self, alphas, fit_intercept, tol, max_iter, positive):
-        self.alphas, self.fit_intercept = alphas, fit_intercept
-        self.tol, self.max_iter, self.positive = tol, max_iter, positive
-
-    def __call__(self, fold):
-        X_train, y_train, X_test, y_test = fold
-        mse, unconverged, coef = np.empty(self.alphas.size), 0, None
-        for i, alpha in enumerate(self.alphas):
-            res = lasso(X_train, y_train, alpha, coef0=coef, fit_intercept=self.fit_intercept,
-                        tol=self.tol, maxiter=self.max_iter, positive=self.positive)
-            coef = np.asarray(res.x)
-            intercept = float(res.intercept) if self.fit_intercept else 0.0
-            error = (np.asarray(X_test @ coef).ravel() + intercept).astype(np.float64) - y_test
-            mse[i] = float(np.mean(error * error))
-            unconverged += not res.success
-        return mse, unconverged
+    @property
+    def l1_ratio(self):
+        return 1.0
 
 
 class SparseLogisticRegression(ClassifierMixin, BaseEstimator):
@@ -258,9 +323,14 @@ class SparseLogisticRegression(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.verbose = verbose
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model; ``sample_weight`` (optional, non-negative) weighs the
+        per-sample losses, rescaled to sum to ``n_samples``."""
         X, y = validate_data(self, X, y, accept_sparse="csc", dtype=_FLOATS)
         check_classification_targets(y)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
+                                                 ensure_non_negative=True)
         classes = np.unique(y)
         if classes.shape[0] != 2:
             raise ValueError("Only binary classification is supported: y must hold "
@@ -268,7 +338,7 @@ class SparseLogisticRegression(ClassifierMixin, BaseEstimator):
                              f"{classes.shape[0]} class(es): {classes[:5].tolist()}")
         self.classes_ = classes
         y_pm = np.where(y == classes[1], 1.0, -1.0).astype(X.dtype)
-        res = sparse_logistic_regression(X, y_pm, self.alpha,
+        res = sparse_logistic_regression(X, y_pm, self.alpha, sample_weight=sample_weight,
                                          fit_intercept=self.fit_intercept, tol=self.tol,
                                          maxiter=self.max_iter,
                                          callback=progress_callback(self))

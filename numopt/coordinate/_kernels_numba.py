@@ -1,41 +1,30 @@
-"""Numba kernels for coordinate descent.
+"""Numba kernels of the block coordinate descent framework (``bcd``).
 
-* ``inner_cd``: the working-set inner solver of the L1 GLMs -- cyclic proximal
-  coordinate descent with the linear predictor maintained incrementally, Anderson
-  extrapolation every ``K + 1`` epochs and a KKT check, all in one compiled call;
-* ``newton_direction``: prox-Newton direction of the L1-logistic model by CD;
-* ``columns_dot``, ``column_sq_norms``: ``X[:, ws]^T v`` and squared column norms;
+* ``column_sq_norms``: squared column norms (the coordinate Lipschitz constants);
 * ``sparse_glm_block_step``: the incremental gradient update of the general BCD
   framework for sparse ``A``: after a block of coordinates moves, only the rows touched
   by those columns change, so only the gradient entries of the columns sharing those
-  rows are updated (never the full gradient).
+  rows are updated (never the full gradient);
+* the compiled batches of the greedy paths (``sparse_bcd_batch``,
+  ``softmax_bcd_batch``, ``forest_bcd_batch``).
 
-Datafit codes: 0 = least squares (``state = Xw + b - y``, the signed residual),
-1 = binary logistic with labels in {-1, 1} (``state = Xw + b``). Objectives are the
-*sums* over samples (the 1/n scaling is folded into ``n_alpha``). Dense and sparse
-storage share one compiled function per kernel (an ``is_sparse`` flag), so there is one
-signature per dtype and the on-disk cache loads fast.
+The working-set GLM solvers' kernels and the scalar formulas they share with these
+(soft-thresholding, the logistic derivative, the min-norm subgradient) live in
+``_glm_numba``. Datafit codes here: 0 = least squares (``state = Ax - b``), 1 = binary
+logistic with labels in {-1, 1} (``state = Ax``).
 
 The dense loops are compiled with ``fastmath={"reassoc", "contract"}``: re-associating
-the sums lets LLVM vectorise the column dot products (about 6x faster epochs on the
-442x1000 diabetes design); no flag that assumes finite values is set, so NaN/inf checks
-keep working.
+the sums lets LLVM vectorise the column dot products; no flag that assumes finite
+values is set, so NaN/inf checks keep working.
 """
 
 import numpy as np
 from numba import njit
 
+from ._glm_numba import logistic_derivative, min_norm_subgradient, soft_threshold
+
 QUADRATIC = 0
 LOGISTIC = 1
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _soft_threshold(value, threshold):
-    if value > threshold:
-        return value - threshold
-    if value < -threshold:
-        return value + threshold
-    return 0.0 * value
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -43,12 +32,7 @@ def _sample_derivative(datafit, y_i, state_i):
     """d loss_i / d z_i for the sum-of-losses objective."""
     if datafit == QUADRATIC:
         return state_i
-    # logistic: d/dz log(1 + exp(-y z)) = -y / (1 + exp(y z))
-    t = y_i * state_i
-    if t > 0:
-        e = np.exp(-t)
-        return -y_i * e / (1.0 + e)
-    return -y_i / (1.0 + np.exp(t))
+    return logistic_derivative(y_i, state_i)
 
 
 @njit(cache=True, nogil=True)
@@ -138,38 +122,6 @@ def sparse_glm_block_step(xp, csc, csr, y, state, grad, block, delta, datafit, w
 
 
 @njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
-def _columns_dot_dense(X, ws, v, out):
-    n_samples = X.shape[0]
-    for k in range(ws.shape[0]):
-        j = ws[k]
-        acc = 0.0
-        for i in range(n_samples):
-            acc += X[i, j] * v[i]
-        out[k] = acc
-
-
-@njit(cache=True, nogil=True)
-def _columns_dot_sparse(data, indices, indptr, ws, v, out):
-    for k in range(ws.shape[0]):
-        j = ws[k]
-        acc = 0.0
-        for q in range(indptr[j], indptr[j + 1]):
-            acc += data[q] * v[indices[q]]
-        out[k] = acc
-
-
-def columns_dot(xp, X, ws, v):
-    """``X[:, ws].T @ v`` without gathering the columns (Numba version)."""
-    out = np.empty(ws.shape[0], dtype=v.dtype)
-    if isinstance(X, tuple):
-        data, indices, indptr = X
-        _columns_dot_sparse(data, indices, indptr, ws, v, out)
-    else:
-        _columns_dot_dense(X, ws, v, out)
-    return out
-
-
-@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 def _column_sq_norms_f(X, out):
     for j in range(X.shape[1]):
         acc = 0.0
@@ -185,430 +137,6 @@ def column_sq_norms(xp, X):
     out = np.empty(X.shape[1], dtype=X.dtype)
     _column_sq_norms_f(X, out)
     return out
-
-
-@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
-def _newton_direction(X_dense, data, indices, indptr, is_sparse, ws, w, grad_ws, weights,
-                      n_alpha, fit_intercept, max_epochs, tol, delta, x_delta):
-    """Cyclic CD on the prox-Newton model of an L1 GLM restricted to ``ws``.
-
-    Model: ``grad^T d + 1/2 d^T X^T diag(weights) X d + n_alpha * ||w + d||_1``; the
-    intercept (last entry of ``delta`` when fitted) is unpenalised.
-    """
-    n_samples = weights.shape[0]
-    n_ws = ws.shape[0]
-    hess = np.zeros(n_ws, dtype=w.dtype)
-    for k in range(n_ws):
-        j = ws[k]
-        acc = 0.0
-        if is_sparse:
-            for q in range(indptr[j], indptr[j + 1]):
-                acc += data[q] * data[q] * weights[indices[q]]
-        else:
-            for i in range(n_samples):
-                acc += X_dense[i, j] * X_dense[i, j] * weights[i]
-        hess[k] = acc
-    hess_b = 0.0
-    grad_b = 0.0
-    if fit_intercept:
-        for i in range(n_samples):
-            hess_b += weights[i]
-        grad_b = grad_ws[n_ws]
-    for _ in range(max_epochs):
-        biggest = 0.0
-        for k in range(n_ws):
-            if hess[k] == 0.0:
-                continue
-            j = ws[k]
-            acc = 0.0
-            if is_sparse:
-                for q in range(indptr[j], indptr[j + 1]):
-                    acc += data[q] * weights[indices[q]] * x_delta[indices[q]]
-            else:
-                for i in range(n_samples):
-                    acc += X_dense[i, j] * weights[i] * x_delta[i]
-            old = w[j] + delta[k]
-            new = _soft_threshold(old - (grad_ws[k] + acc) / hess[k], n_alpha / hess[k])
-            step = new - old
-            if step != 0.0:
-                delta[k] += step
-                if is_sparse:
-                    for q in range(indptr[j], indptr[j + 1]):
-                        x_delta[indices[q]] += step * data[q]
-                else:
-                    for i in range(n_samples):
-                        x_delta[i] += step * X_dense[i, j]
-                change = abs(step) * hess[k]
-                if change > biggest:
-                    biggest = change
-        if fit_intercept and hess_b > 0.0:
-            acc = 0.0
-            for i in range(n_samples):
-                acc += weights[i] * x_delta[i]
-            step = -(grad_b + acc) / hess_b
-            delta[n_ws] += step
-            for i in range(n_samples):
-                x_delta[i] += step
-            change = abs(step) * hess_b
-            if change > biggest:
-                biggest = change
-        if biggest <= tol:
-            break
-
-
-def newton_direction(xp, X, ws, w, grad_ws, weights, n_alpha, fit_intercept, max_epochs,
-                     tol):
-    """Numba version of :func:`numopt.coordinate._glm_l1.newton_direction`."""
-    n_track = ws.shape[0] + int(fit_intercept)
-    delta = np.zeros(n_track, dtype=w.dtype)
-    x_delta = np.zeros(weights.shape[0], dtype=w.dtype)
-    one = w.dtype.type
-    if isinstance(X, tuple):
-        data, indices, indptr = X
-        dummy = np.zeros((1, 1), dtype=w.dtype)
-        _newton_direction(dummy, data, indices, indptr, True, ws, w, grad_ws, weights,
-                          one(n_alpha), fit_intercept, max_epochs, one(tol), delta, x_delta)
-    else:
-        dummy_i = np.zeros(1, dtype=np.int32)
-        _newton_direction(X, X[:1, 0], dummy_i, dummy_i, False, ws, w, grad_ws, weights,
-                          one(n_alpha), fit_intercept, max_epochs, one(tol), delta, x_delta)
-    return delta, x_delta
-
-
-@njit(cache=True, nogil=True)
-def _solve_small(C, rhs):
-    """Gaussian elimination with partial pivoting for the K x K Anderson system;
-    returns (solution, ok) with ok False when C is numerically singular."""
-    m = C.shape[0]
-    A = C.copy()
-    b = rhs.copy()
-    scale = 0.0
-    for i in range(m):
-        scale = max(scale, abs(A[i, i]))
-    if scale == 0.0:
-        return b, False
-    for k in range(m):
-        piv = k
-        for i in range(k + 1, m):
-            if abs(A[i, k]) > abs(A[piv, k]):
-                piv = i
-        if abs(A[piv, k]) <= 1e-14 * scale:
-            return b, False
-        if piv != k:
-            for j in range(m):
-                A[k, j], A[piv, j] = A[piv, j], A[k, j]
-            b[k], b[piv] = b[piv], b[k]
-        for i in range(k + 1, m):
-            f = A[i, k] / A[k, k]
-            for j in range(k, m):
-                A[i, j] -= f * A[k, j]
-            b[i] -= f * b[k]
-    x = np.empty(m, dtype=b.dtype)
-    for i in range(m - 1, -1, -1):
-        acc = b[i]
-        for j in range(i + 1, m):
-            acc -= A[i, j] * x[j]
-        x[i] = acc / A[i, i]
-    return x, True
-
-
-@njit(cache=True, nogil=True)
-def _sum_loss(datafit, y, state):
-    acc = 0.0
-    if datafit == QUADRATIC:
-        for i in range(state.shape[0]):
-            acc += 0.5 * state[i] * state[i]
-    else:
-        for i in range(state.shape[0]):
-            t = -y[i] * state[i]
-            if t > 0:
-                acc += t + np.log1p(np.exp(-t))
-            else:
-                acc += np.log1p(np.exp(t))
-    return acc
-
-
-@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
-def _ws_dual_norm(X, data, indices, indptr, is_sparse, ws, v, positive):
-    """``max_k |X[:, ws[k]]^T v|`` (or ``max_k X[:, ws[k]]^T v`` when ``positive``)."""
-    n_samples = v.shape[0]
-    worst = 0.0
-    for k in range(ws.shape[0]):
-        j = ws[k]
-        acc = 0.0
-        if is_sparse:
-            for q in range(indptr[j], indptr[j + 1]):
-                acc += data[q] * v[indices[q]]
-        else:
-            for i in range(n_samples):
-                acc += X[i, j] * v[i]
-        if not positive:
-            acc = abs(acc)
-        if acc > worst:
-            worst = acc
-    return worst
-
-
-@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
-def _rescaled_dual(X, data, indices, indptr, is_sparse, ws, theta, y_dual, n_alpha,
-                   positive):
-    """Scale ``theta`` in place into the dual feasible set of the Lasso restricted to
-    ``ws`` and return its dual objective ``theta^T y - ||theta||^2 / 2``."""
-    norm = _ws_dual_norm(X, data, indices, indptr, is_sparse, ws, theta, positive)
-    if norm > n_alpha:
-        scale = n_alpha / norm
-        for i in range(theta.shape[0]):
-            theta[i] *= scale
-    dot = 0.0
-    sq = 0.0
-    for i in range(theta.shape[0]):
-        dot += theta[i] * y_dual[i]
-        sq += theta[i] * theta[i]
-    return dot - 0.5 * sq
-
-
-@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
-def _inner_cd(X, data, indices, indptr, is_sparse, y, w, state, ws, lipschitz, n_alpha,
-              datafit, fit_intercept, positive, K, max_epochs, check_every, inner_tol,
-              y_dual, theta_best, dual_hist):
-    """Cyclic proximal CD on ``ws`` with Anderson extrapolation of the iterates every
-    ``K + 1`` epochs (kept only when it lowers the objective) and an optimality check
-    every ``check_every`` epochs; returns ``(epochs run, best dual objective)``.
-
-    Least squares: the check is the duality gap of the problem restricted to ``ws``
-    (sum scaling) with the best of the plain dual point (the rescaled residual) and the
-    extrapolated one (Anderson on the residuals kept at the checks, ``dual_hist``
-    rows), as in celer; the best dual point is written to ``theta_best``. Logistic: the
-    largest distance of the gradient to the subdifferential on ``ws`` (mean scaling).
-    """
-    n_samples = state.shape[0]
-    n_ws = ws.shape[0]
-    p = w.shape[0] - 1 if fit_intercept else w.shape[0]
-    m = n_ws + 1 if fit_intercept else n_ws
-    hist = np.zeros((K + 1, m), dtype=w.dtype)
-    n_hist = 0
-    alpha = n_alpha / n_samples
-    n_dual_hist = dual_hist.shape[0]
-    n_checks = 0
-    best_dual = -np.inf
-    theta = np.empty(n_samples, dtype=w.dtype)
-    for epoch in range(max_epochs):
-        for k in range(n_ws):
-            j = ws[k]
-            lj = lipschitz[j]
-            if lj == 0.0:
-                continue
-            grad = 0.0
-            if is_sparse:
-                for q in range(indptr[j], indptr[j + 1]):
-                    i = indices[q]
-                    grad += data[q] * _sample_derivative(datafit, y[i], state[i])
-            elif datafit == QUADRATIC:
-                for i in range(n_samples):
-                    grad += X[i, j] * state[i]
-            else:
-                for i in range(n_samples):
-                    grad += X[i, j] * _sample_derivative(datafit, y[i], state[i])
-            old = w[j]
-            new = _soft_threshold(old - grad / lj, n_alpha / lj)
-            if positive and new < 0.0:
-                new = 0.0 * new
-            if new != old:
-                w[j] = new
-                delta = new - old
-                if is_sparse:
-                    for q in range(indptr[j], indptr[j + 1]):
-                        state[indices[q]] += delta * data[q]
-                else:
-                    for i in range(n_samples):
-                        state[i] += delta * X[i, j]
-        if fit_intercept:
-            _intercept_step(datafit, y, w, state, n_samples)
-        if K > 0:
-            for k in range(n_ws):
-                hist[n_hist, k] = w[ws[k]]
-            if fit_intercept:
-                hist[n_hist, n_ws] = w[p]
-            n_hist += 1
-            if n_hist == K + 1:
-                n_hist = 0
-                _anderson_primal(X, data, indices, indptr, is_sparse, y, w, state, ws,
-                                 n_alpha, datafit, fit_intercept, positive, hist, p)
-        if (epoch + 1) % check_every != 0:
-            continue
-        if datafit == QUADRATIC:
-            # plain dual point: the residual -state, rescaled
-            pen = 0.0
-            for k in range(n_ws):
-                pen += abs(w[ws[k]])
-            primal = _sum_loss(datafit, y, state) + n_alpha * pen
-            for i in range(n_samples):
-                theta[i] = -state[i]
-            d = _rescaled_dual(X, data, indices, indptr, is_sparse, ws, theta, y_dual,
-                               n_alpha, positive)
-            if d > best_dual:
-                best_dual = d
-                theta_best[:] = theta
-            if n_dual_hist > 1:
-                # residual history (oldest first); Anderson on it once it is full
-                if n_checks < n_dual_hist:
-                    for i in range(n_samples):
-                        dual_hist[n_checks, i] = -state[i]
-                else:
-                    for r in range(n_dual_hist - 1):
-                        dual_hist[r, :] = dual_hist[r + 1, :]
-                    for i in range(n_samples):
-                        dual_hist[n_dual_hist - 1, i] = -state[i]
-                n_checks += 1
-                if n_checks >= n_dual_hist:
-                    if _extrapolate_rows(dual_hist, theta):
-                        d = _rescaled_dual(X, data, indices, indptr, is_sparse, ws,
-                                           theta, y_dual, n_alpha, positive)
-                        if d > best_dual:
-                            best_dual = d
-                            theta_best[:] = theta
-            if primal - best_dual <= inner_tol:
-                return epoch + 1, best_dual
-            continue
-        worst = 0.0
-        for k in range(n_ws):
-            j = ws[k]
-            grad = 0.0
-            if is_sparse:
-                for q in range(indptr[j], indptr[j + 1]):
-                    i = indices[q]
-                    grad += data[q] * _sample_derivative(datafit, y[i], state[i])
-            else:
-                for i in range(n_samples):
-                    grad += X[i, j] * _sample_derivative(datafit, y[i], state[i])
-            grad /= n_samples
-            wj = w[j]
-            if positive:
-                if wj > 0:
-                    v = abs(grad + alpha)
-                else:
-                    v = max(-grad - alpha, 0.0)
-            elif wj != 0:
-                v = abs(grad + alpha) if wj > 0 else abs(grad - alpha)
-            else:
-                v = max(abs(grad) - alpha, 0.0)
-            if v > worst:
-                worst = v
-        if worst <= inner_tol:
-            return epoch + 1, best_dual
-    return max_epochs, best_dual
-
-
-@njit(cache=True, nogil=True)
-def _extrapolate_rows(rows, out):
-    """Anderson extrapolation of the sequence ``rows`` (oldest first) into ``out``:
-    the affine combination of the last ``len(rows) - 1`` rows whose combination of
-    successive differences has the smallest norm. Returns False when it fails."""
-    K = rows.shape[0] - 1
-    C = np.zeros((K, K), dtype=rows.dtype)
-    for a in range(K):
-        for b in range(a, K):
-            acc_ab = 0.0
-            for k in range(rows.shape[1]):
-                acc_ab += (rows[a + 1, k] - rows[a, k]) * (rows[b + 1, k] - rows[b, k])
-            C[a, b] = acc_ab
-            C[b, a] = acc_ab
-    z, ok = _solve_small(C, np.ones(K, dtype=rows.dtype))
-    total = 0.0
-    for k in range(K):
-        total += z[k]
-    if not ok or total == 0.0 or not np.isfinite(total):
-        return False
-    out[:] = 0.0
-    for a in range(K):
-        ca = z[a] / total
-        for k in range(rows.shape[1]):
-            out[k] += ca * rows[a + 1, k]
-    return np.all(np.isfinite(out))
-
-
-@njit(cache=True, nogil=True)
-def _anderson_primal(X, data, indices, indptr, is_sparse, y, w, state, ws, n_alpha,
-                     datafit, fit_intercept, positive, hist, p):
-    """Replace the iterate by the Anderson extrapolation of ``hist`` when it is
-    feasible and lowers the objective."""
-    n_samples = state.shape[0]
-    n_ws = ws.shape[0]
-    acc = np.empty(hist.shape[1], dtype=w.dtype)
-    if not _extrapolate_rows(hist, acc):
-        return
-    if positive:
-        for k in range(n_ws):
-            if acc[k] < 0.0:
-                return
-    trial = state.copy()
-    pen_old = 0.0
-    pen_new = 0.0
-    for k in range(n_ws):
-        j = ws[k]
-        d = acc[k] - w[j]
-        pen_old += abs(w[j])
-        pen_new += abs(acc[k])
-        if d != 0.0:
-            if is_sparse:
-                for q in range(indptr[j], indptr[j + 1]):
-                    trial[indices[q]] += d * data[q]
-            else:
-                for i in range(n_samples):
-                    trial[i] += d * X[i, j]
-    if fit_intercept:
-        d = acc[n_ws] - w[p]
-        for i in range(n_samples):
-            trial[i] += d
-    old_obj = _sum_loss(datafit, y, state) + n_alpha * pen_old
-    new_obj = _sum_loss(datafit, y, trial) + n_alpha * pen_new
-    if new_obj < old_obj:
-        for k in range(n_ws):
-            w[ws[k]] = acc[k]
-        if fit_intercept:
-            w[p] = acc[n_ws]
-        state[:] = trial
-
-
-def inner_cd(xp, X, y, w, state, ws, lipschitz, n_alpha, datafit, fit_intercept, positive,
-             K, max_epochs, check_every, inner_tol, y_dual=None, dual_k=5):
-    """Numba version of :func:`numopt.coordinate._glm_l1.inner_cd` (in place)."""
-    t = w.dtype.type
-    n_samples = state.shape[0]
-    theta = np.zeros(n_samples, dtype=w.dtype)
-    if datafit == QUADRATIC and dual_k > 0:
-        dual_hist = np.zeros((dual_k + 1, n_samples), dtype=w.dtype)
-    else:
-        dual_hist = np.zeros((0, n_samples), dtype=w.dtype)
-    if y_dual is None:
-        y_dual = y
-    if isinstance(X, tuple):
-        data, indices, indptr = X
-        dummy = np.zeros((1, 1), dtype=w.dtype)
-        n, dual = _inner_cd(dummy, data, indices, indptr, True, y, w, state, ws,
-                            lipschitz, t(n_alpha), datafit, fit_intercept, positive, K,
-                            max_epochs, check_every, t(inner_tol), y_dual, theta,
-                            dual_hist)
-    else:
-        dummy_i = np.zeros(1, dtype=np.int32)
-        n, dual = _inner_cd(X, X[:1, 0], dummy_i, dummy_i, False, y, w, state, ws,
-                            lipschitz, t(n_alpha), datafit, fit_intercept, positive, K,
-                            max_epochs, check_every, t(inner_tol), y_dual, theta,
-                            dual_hist)
-    return w, state, n, theta, float(dual)
-
-
-@njit(cache=True, nogil=True)
-def _min_norm_subgradient(g, x, l1, positive):
-    if positive:
-        return g + l1 if x > 0 else min(g + l1, 0.0)
-    if l1 == 0.0:
-        return g
-    if x > 0:
-        return g + l1
-    if x < 0:
-        return g - l1
-    return _soft_threshold(g, l1)
 
 
 @njit(cache=True, nogil=True)
@@ -627,7 +155,7 @@ def _sparse_bcd_batch(csc_data, csc_indices, csc_indptr, csr_data, csr_indices, 
         count = 0
         low = 0          # position of the smallest kept score
         for j in range(n):
-            s = _min_norm_subgradient(grad[j], x[j], l1, positive)
+            s = min_norm_subgradient(grad[j], x[j], l1, positive)
             a = abs(s)
             if a > worst:
                 worst = a
@@ -659,7 +187,7 @@ def _sparse_bcd_batch(csc_data, csc_indices, csc_indptr, csr_data, csr_indices, 
             if positive:
                 new = max(v - l1 / lam, 0.0)
             elif l1 != 0.0:
-                new = _soft_threshold(v, l1 / lam)
+                new = soft_threshold(v, l1 / lam)
             else:
                 new = v
             delta[t] = new - x[j]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .._registry import Example, MethodSpec, Option, register_method
-from ._api import GLM_DEFAULTS, bcd, lasso, sparse_logistic_regression
+from ._api import GLM_DEFAULTS, bcd, elastic_net, lasso, sparse_logistic_regression
 from ._minimize_bcd import minimize_bcd
 from ._problems import LeastSquares
 
@@ -11,8 +11,9 @@ _REFERENCE = ("Nutini, Laradji & Schmidt, Let's Make Block Coordinate Descent Co
               "Faster, JMLR 23 (2022)")
 
 
-def _l1_oracle(X, y, alpha, loss):
-    """Independent solution by SciPy's L-BFGS-B on the split ``w = u - v, u, v >= 0``."""
+def _l1_oracle(X, y, alpha, loss, l1_ratio=1.0):
+    """Independent solution by SciPy's L-BFGS-B on the split ``w = u - v, u, v >= 0``
+    (penalty ``alpha (l1_ratio |w|_1 + (1 - l1_ratio) / 2 |w|^2)``)."""
     import numpy as np
     from scipy.optimize import minimize
 
@@ -27,8 +28,9 @@ def _l1_oracle(X, y, alpha, loss):
         else:
             val = np.mean(np.logaddexp(0.0, -y * z))
             d = -y / (1.0 + np.exp(y * z)) / n
-        g = X.T @ d
-        return val + alpha * uv.sum(), np.r_[g + alpha, -g + alpha]
+        a1, a2 = alpha * l1_ratio, alpha * (1.0 - l1_ratio)
+        g = X.T @ d + a2 * w
+        return val + a1 * uv.sum() + 0.5 * a2 * (w @ w), np.r_[g + a1, -g + a1]
 
     res = minimize(f, np.zeros(2 * p), jac=True, method="L-BFGS-B",
                    bounds=[(0, None)] * (2 * p),
@@ -47,13 +49,15 @@ def _glm_example(loss):
         X = rng.standard_normal((n, p))
         w = np.zeros(p)
         w[:4] = [2.0, -1.5, 1.0, 0.5]
-        if loss == "squared":
+        l1_ratio = 0.7 if loss == "elastic_net" else 1.0
+        if loss != "logistic":
             y = X @ w + 0.1 * rng.standard_normal(n)
             alpha = 0.05 * np.max(np.abs(X.T @ y)) / n
         else:
             y = np.where(X @ w + 0.3 * rng.standard_normal(n) > 0, 1.0, -1.0)
             alpha = 0.1 * np.max(np.abs(X.T @ y)) / (2 * n)
-        w_ref, f_ref = _l1_oracle(X, y, alpha, loss)
+        w_ref, f_ref = _l1_oracle(X, y, alpha, "logistic" if loss == "logistic" else
+                                  "squared", l1_ratio)
         single = dtype == xp.float32
 
         def check(res):
@@ -61,10 +65,13 @@ def _glm_example(loss):
             assert_allclose(res.x, xp.asarray(w_ref, dtype=dtype), rtol=tol, atol=tol)
             assert res.fun <= f_ref + (1e-5 if single else 1e-10)
 
-        tol = (1e-6 if single else 1e-12) if loss == "squared" else \
+        tol = (1e-6 if single else 1e-12) if loss != "logistic" else \
             (1e-5 if single else 1e-10)
+        kwargs = {"tol": tol}
+        if loss == "elastic_net":
+            kwargs["l1_ratio"] = l1_ratio
         return Example(args=(xp.asarray(X, dtype=dtype), xp.asarray(y, dtype=dtype), alpha),
-                       kwargs={"tol": tol}, arg_names=("X", "y", "alpha"),
+                       kwargs=kwargs, arg_names=("X", "y", "alpha"),
                        array_args=(0, 1), check=check,
                        rtol=1e-3 if single else 1e-6)
     return example
@@ -137,6 +144,14 @@ register_method(MethodSpec(
     options=_GLM_OPTIONS, example=_glm_example("squared"), has_kernels=True,
     reference=_REFERENCE + "; Massias et al. (celer, 2018); Bertrand et al. (skglm, 2022)",
     namespaces=("numpy",),
+))
+
+register_method(MethodSpec(
+    solver="elastic_net", name="working_set", func=elastic_net, problem_class="coordinate",
+    summary="elastic net by working sets, Numba coordinate descent and Anderson "
+            "extrapolation, duality-gap certificate",
+    options=_GLM_OPTIONS, example=_glm_example("elastic_net"), has_kernels=True,
+    reference=_REFERENCE + "; Bertrand et al. (skglm, 2022)", namespaces=("numpy",),
 ))
 
 register_method(MethodSpec(

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from .._backend import float_dtype, get_kernel, get_namespace, is_numpy, kernel, to_numpy
 from .._validation import as_array, check_choice, check_flag, check_scalar, check_shape
+from ._glm_objects import logistic_curvature, logistic_derivative, logistic_loss
 from ._validation import check_binary_labels, check_design, column_sq_norms, is_scipy_sparse
 
 __all__ = ["QuadraticProblem", "GLMProblem", "SoftmaxProblem", "LeastSquares",
@@ -176,8 +177,7 @@ def _loss_value(xp, code, z, y):
     if code == 0:
         d = z - y
         return 0.5 * d * d
-    t = -y * z
-    return xp.where(t > 0, t + xp.log1p(xp.exp(-t)), xp.log1p(xp.exp(t)))
+    return logistic_loss(xp, y * z)
 
 
 def _loss_change(xp, code, z, dz, y):
@@ -198,14 +198,13 @@ def _loss_change(xp, code, z, dz, y):
 def _loss_derivative(xp, code, z, y):
     if code == 0:
         return z - y
-    return -y / (1.0 + xp.exp(y * z))
+    return logistic_derivative(xp, y, z)
 
 
 def _loss_curvature(xp, code, z, y):
     if code == 0:
         return xp.ones_like(z)
-    s = 1.0 / (1.0 + xp.exp(-y * z))
-    return s * (1.0 - s)
+    return logistic_curvature(xp, y, z)
 
 
 @kernel("coordinate.sparse_glm_block_step",

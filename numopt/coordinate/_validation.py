@@ -58,18 +58,24 @@ def check_design(X, y, xp, *, name_X="X", name_y="y"):
     return X, y_arr, dtype
 
 
-def column_sq_norms(X, xp, name_X="X"):
+def column_sq_norms(X, xp, name_X="X", *, sample_weight=None):
     """The finiteness check of a design ``X`` that :func:`check_design` leaves out,
     folded into the pass that computes its squared column norms (returned: the solvers
-    need them as coordinate Lipschitz constants); raises if ``X`` holds NaN or inf or
+    need them as coordinate Lipschitz constants; ``sum_i s_i X_ij^2`` with sample
+    weights ``s``); raises if ``X`` holds NaN or inf or
     if a squared norm overflows.
 
     Non-finite entries make their column's norm non-finite, so the full finiteness scan
     runs only in that (rare) case, to tell an overflow from a bad entry.
     """
     if is_scipy_sparse(X):
-        return np.asarray(X.multiply(X).sum(axis=0)).ravel().astype(X.dtype, copy=False)
-    norms = get_kernel("coordinate.column_sq_norms", xp)(xp, X)
+        squares = X.multiply(X)
+        sums = squares.sum(axis=0) if sample_weight is None else squares.T @ sample_weight
+        return np.asarray(sums).ravel().astype(X.dtype, copy=False)
+    if sample_weight is None:
+        norms = get_kernel("coordinate.column_sq_norms", xp)(xp, X)
+    else:
+        norms = xp.astype(sample_weight @ (X * X), X.dtype)
     if not bool(xp.all(xp.isfinite(norms))):
         check_finite(X, name_X, xp)
         raise ValueError(f"{name_X} has columns whose squared norm overflows")

@@ -10,7 +10,8 @@ from numopt._loop import run_solver
 from numopt.coordinate import (LabelPropagationProblem, LeastSquares, L1LeastSquares, bcd,
                                lasso)
 from numopt.coordinate._bcd import BCDSolver
-from numopt.coordinate._glm_l1 import QUADRATIC, L1GLMProblem, WorkingSetCD
+from numopt.coordinate._glm_l1 import SparseGLMProblem, WorkingSetCD
+from numopt.coordinate._glm_objects import L1, Quadratic
 from numopt.problems import coordinate_least_squares, two_moons_label_propagation
 
 
@@ -62,7 +63,7 @@ def _lasso_solver():
     X = np.asfortranarray(rng.standard_normal((60, 150)))
     y = X[:, :4] @ np.array([1.0, -2.0, 3.0, 0.5]) + 0.1 * rng.standard_normal(60)
     alpha = 0.02 * float(np.max(np.abs(X.T @ y))) / 60
-    problem = L1GLMProblem(np, X, y, alpha, datafit=QUADRATIC, fit_intercept=False)
+    problem = SparseGLMProblem(np, X, y, Quadratic(), L1(alpha), fit_intercept=False)
     return WorkingSetCD(problem, np.zeros(150), 0.0, tol=1e-10, p0=10)
 
 

@@ -1,0 +1,222 @@
+"""Datafits and penalties of the sparse GLMs, in skglm's shape (Bertrand et al., 2022).
+
+A datafit is a sum over samples, ``F(z) = sum_i s_i f(z_i, y_i)`` of the linear
+predictor ``z = Xw + b`` (``s`` the sample weights, all 1 when none are given); the
+solvers keep a *state* vector per sample (the signed residual ``z - y`` for the
+quadratic and Huber datafits, ``z`` for the logistic one). A penalty is separable,
+``sum_j l1_j |w_j| + l2 / 2 * w_j^2`` (plus ``w >= 0`` when ``positive``), in the
+same sum scaling: ``L1``, ``WeightedL1``, ``ElasticNet`` and ``NonNegativeL1`` are
+that one penalty with other ``l1_j`` and ``l2`` (:meth:`scaled`), so one prox, one
+subdifferential distance and one conjugate serve all four.
+
+These classes are the reference (array-API) versions; ``_glm_numba`` lowers them to
+Numba structrefs (``as_numba``) with the same methods for the compiled kernels. Each
+formula is written once per engine.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["Quadratic", "Logistic", "Huber", "L1", "WeightedL1", "ElasticNet",
+           "NonNegativeL1", "L1L2", "logistic_loss", "logistic_derivative",
+           "logistic_curvature", "min_norm_subgradient"]
+
+
+def logistic_loss(xp, margin):
+    """``log(1 + exp(-margin))`` without overflow."""
+    return xp.where(margin > 0, xp.log1p(xp.exp(-xp.abs(margin))),
+                    -margin + xp.log1p(xp.exp(-xp.abs(margin))))
+
+
+def logistic_derivative(xp, y, z):
+    """``d/dz log(1 + exp(-y z)) = -y / (1 + exp(y z))`` without overflow."""
+    t = y * z
+    e = xp.exp(-xp.abs(t))
+    return xp.where(t > 0, -y * e / (1.0 + e), -y / (1.0 + e))
+
+
+def logistic_curvature(xp, y, z):
+    """``d^2/dz^2 log(1 + exp(-y z)) = sigma(y z) (1 - sigma(y z))`` (``y = +-1``)."""
+    e = xp.exp(-xp.abs(y * z))
+    return e / ((1.0 + e) * (1.0 + e))
+
+
+def min_norm_subgradient(xp, w, g, l1, positive, l2=0.0):
+    """The element of smallest magnitude of ``g + l2 w + d(l1 |w| (+ indicator w >= 0))``
+    per coordinate: its absolute value is the distance of ``-g`` to the penalty's
+    subdifferential (zero exactly at the coordinates that satisfy the KKT conditions)."""
+    if not positive and isinstance(l1, (int, float)) and not l1:
+        return g + l2 * w if l2 else g
+    g = g + l2 * w if l2 else g
+    if positive:
+        return xp.where(w > 0, g + l1, xp.minimum(g + l1, 0.0))
+    at_zero = xp.sign(g) * xp.maximum(xp.abs(g) - l1, 0.0)
+    return xp.where(w > 0, g + l1, xp.where(w < 0, g - l1, at_zero))
+
+
+class _Datafit:
+    """Shared plumbing: optional sample weights (``None``: all 1)."""
+
+    #: a bound on ``f''`` (the coordinate Lipschitz constants are ``curvature * ||X_j||_s^2``)
+    curvature = 1.0
+    #: the state is the residual ``z - y`` (else the linear predictor ``z``)
+    residual_state = True
+    #: the quadratic datafit's duality gap is the certificate (else the KKT violation)
+    has_dual_gap = False
+
+    def __init__(self, sample_weight=None):
+        self.sample_weight = sample_weight
+
+    def _weigh(self, v):
+        return v if self.sample_weight is None else v * self.sample_weight
+
+    def state_of(self, y, lin):
+        return lin - y if self.residual_state else lin
+
+    def intercept_lipschitz(self, n_samples):
+        total = n_samples if self.sample_weight is None else float(np.sum(self.sample_weight))
+        return self.curvature * total
+
+    def value(self, xp, y, state):
+        """``sum_i s_i f_i``."""
+        return float(xp.sum(self._weigh(self._losses(xp, y, state))))
+
+    def sample_grad(self, xp, y, state):
+        """``s_i f'(z_i)``: ``X^T`` of it is the gradient in ``w``."""
+        return self._weigh(self._derivatives(xp, y, state))
+
+
+class Quadratic(_Datafit):
+    """``1/2 sum_i s_i (x_i^T w + b - y_i)^2``."""
+
+    has_dual_gap = True
+
+    def _losses(self, xp, y, state):
+        return 0.5 * state * state
+
+    def _derivatives(self, xp, y, state):
+        return state
+
+
+class Huber(_Datafit):
+    """``sum_i s_i h(x_i^T w + b - y_i)``, ``h(r) = r^2 / 2`` for ``|r| <= delta``, else
+    ``delta |r| - delta^2 / 2``."""
+
+    def __init__(self, delta=1.0, sample_weight=None):
+        super().__init__(sample_weight)
+        self.delta = float(delta)
+
+    def _losses(self, xp, y, state):
+        a = xp.abs(state)
+        return xp.where(a <= self.delta, 0.5 * state * state,
+                        self.delta * a - 0.5 * self.delta ** 2)
+
+    def _derivatives(self, xp, y, state):
+        return xp.clip(state, -self.delta, self.delta)
+
+
+class Logistic(_Datafit):
+    """``sum_i s_i log(1 + exp(-y_i (x_i^T w + b)))`` with labels in {-1, 1}."""
+
+    curvature = 0.25
+    residual_state = False
+
+    def _losses(self, xp, y, state):
+        return logistic_loss(xp, y * state)
+
+    def _derivatives(self, xp, y, state):
+        return logistic_derivative(xp, y, state)
+
+    def hessian_weights(self, xp, y, state):
+        """``s_i f''(z_i)``."""
+        return self._weigh(logistic_curvature(xp, y, state))
+
+
+class L1L2:
+    """``sum_j l1_j |w_j| + l2 / 2 ||w||^2`` (``w >= 0`` when ``positive``) in the sum
+    scaling of the datafit: the one penalty the solvers run on."""
+
+    def __init__(self, l1, l2, positive):
+        self.l1, self.l2, self.positive = l1, float(l2), bool(positive)
+
+    def value(self, xp, w, idx=None):
+        l1 = self.l1 if idx is None else xp.take(self.l1, idx)
+        return float(xp.sum(l1 * xp.abs(w))) + 0.5 * self.l2 * float(xp.sum(w * w))
+
+    def prox(self, z, lipschitz, j):
+        """Minimiser of ``L/2 (x - z)^2 + l1_j |x| + l2/2 x^2`` (scalar)."""
+        t = float(self.l1[j]) / lipschitz
+        x = math.copysign(max(abs(z) - t, 0.0), z) / (1.0 + self.l2 / lipschitz)
+        return max(x, 0.0) if self.positive else x
+
+    def subdiff_distance(self, xp, w, grad, idx=None):
+        l1 = self.l1 if idx is None else xp.take(self.l1, idx)
+        return xp.abs(min_norm_subgradient(xp, w, grad, l1, self.positive, self.l2))
+
+    def dual_scale(self, xp, corr, idx=None):
+        """The largest ``c <= 1`` with ``c * corr`` in the domain of the conjugate
+        (``|corr_j| <= l1_j`` without an l2 term; every ``c`` with one)."""
+        if self.l2 > 0:
+            return 1.0
+        l1 = self.l1 if idx is None else xp.take(self.l1, idx)
+        pos = corr if self.positive else xp.abs(corr)
+        over = pos > l1
+        if not bool(xp.any(over)):
+            return 1.0
+        return float(xp.min(xp.where(over, l1 / xp.where(over, pos, 1.0), 1.0)))
+
+    def conjugate(self, xp, corr, idx=None):
+        """``sum_j h_j^*(corr_j)`` of the coordinate penalties ``h_j`` (finite: after
+        ``dual_scale``)."""
+        if self.l2 == 0:
+            return 0.0
+        l1 = self.l1 if idx is None else xp.take(self.l1, idx)
+        pos = corr if self.positive else xp.abs(corr)
+        excess = xp.maximum(pos - l1, 0.0)
+        return float(xp.sum(excess * excess)) / (2.0 * self.l2)
+
+
+class WeightedL1:
+    """``alpha * sum_j weights_j |w_j|`` (mean scaling, scikit-learn's ``alpha``)."""
+
+    def __init__(self, alpha, weights, positive=False):
+        self.alpha, self.weights, self.positive = alpha, weights, positive
+
+    def scaled(self, xp, n_samples, n_features, dtype):
+        """The :class:`L1L2` of the sum-of-samples objective."""
+        l1 = xp.asarray(self.weights, dtype=dtype) * (self.alpha * n_samples)
+        return L1L2(l1, 0.0, self.positive)
+
+
+class L1(WeightedL1):
+    """``alpha ||w||_1``."""
+
+    def __init__(self, alpha, positive=False):
+        super().__init__(alpha, None, positive)
+
+    def scaled(self, xp, n_samples, n_features, dtype):
+        return L1L2(xp.full(n_features, self.alpha * n_samples, dtype=dtype), 0.0,
+                    self.positive)
+
+
+class NonNegativeL1(L1):
+    """``alpha ||w||_1`` with ``w >= 0``."""
+
+    def __init__(self, alpha):
+        super().__init__(alpha, positive=True)
+
+
+class ElasticNet(WeightedL1):
+    """``alpha * (l1_ratio ||w||_1 + (1 - l1_ratio) / 2 ||w||^2)`` (scikit-learn's)."""
+
+    def __init__(self, alpha, l1_ratio=0.5, positive=False):
+        super().__init__(alpha, None, positive)
+        self.l1_ratio = l1_ratio
+
+    def scaled(self, xp, n_samples, n_features, dtype):
+        a = self.alpha * n_samples
+        return L1L2(xp.full(n_features, a * self.l1_ratio, dtype=dtype),
+                    a * (1.0 - self.l1_ratio), self.positive)
