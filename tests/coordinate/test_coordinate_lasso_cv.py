@@ -40,11 +40,11 @@ def test_given_alphas_are_sorted_and_checked(data):
     est = LassoCV(alphas=[0.1, 10.0, 1.0], cv=3).fit(X, y)
     np.testing.assert_array_equal(est.alphas_, [10.0, 1.0, 0.1])
     assert est.mse_path_.shape == (3, 3)
-    with pytest.raises(ValueError, match="alphas must be positive"):
+    with pytest.raises(ValueError, match="alphas must be non-negative"):
         LassoCV(alphas=[1.0, -1.0]).fit(X, y)
-    with pytest.raises(ValueError, match="alphas must be a positive number"):
+    with pytest.raises(ValueError, match=r"alphas must lie in \[1, inf\)"):
         LassoCV(alphas=0).fit(X, y)
-    with pytest.raises(ValueError, match="eps must be positive"):
+    with pytest.raises(ValueError, match=r"eps must lie in \(0, inf\)"):
         LassoCV(eps=0.0).fit(X, y)
 
 
