@@ -101,7 +101,8 @@ def minimize_adahessian(fun, x0, args=(), *, jac=None, hess=None, hessp=None, bo
     """AdaHessian (Yao et al., AAAI 2021), written from the paper.
 
     Needs ``hessp(x, v[, batch])``, or SciPy's ``hess(x[, batch])`` returning the Hessian
-    matrix (as trust-ncg does, ``hessp`` wins when both are given). Options: ``lr`` (0.15), ``beta1``, ``beta2``, ``eps``
+    matrix (as trust-ncg does, ``hessp`` wins when both are given). Options: ``lr``
+    (0.15), ``beta1``, ``beta2``, ``eps``
     (1e-4), ``hessian_power`` (``k``: 1, the paper's and the official value;
     torch-optimizer uses 0.5), ``block_size`` (spatial averaging over blocks of that many
     consecutive entries; 1: none), ``n_hutchinson`` (Rademacher probes per step), plus
