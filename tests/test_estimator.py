@@ -52,6 +52,12 @@ def _expected_failed_checks(estimator):
     if isinstance(estimator, (EntropicOT, SparseOT)) and \
             not isinstance(estimator, _TargetShifted):
         return _OT_EXPECTED_FAILURES
+    if isinstance(estimator, LassoCV) and estimator.tol > 1e-12:
+        # passes at tol=1e-12: tests/coordinate/test_coordinate_enet.py
+        reason = ("at tol=1e-4 two equivalent fits stop at different iterates of the CV "
+                  "paths; predictions are compared at rtol 1e-7")
+        return {"check_sample_weight_equivalence_on_dense_data": reason,
+                "check_sample_weight_equivalence_on_sparse_data": reason}
     return {}
 
 
