@@ -75,12 +75,7 @@ class MeasuredSolver:
         return None
 
     def result(self, st):
-        fun = st["f"]
-        if self.measurable and st["measured_at"] != st["t"]:
-            # SciPy's rule: fun is f at the x reported with it, not at the last
-            # measured iterate (one counted evaluation)
-            fun = self.objective.value(st["x"], self.objective.full_batch())
-        return {"x": st["x"], "fun": fun, "optimality": st["optimality"],
+        return {"x": st["x"], "fun": st["f"], "optimality": st["optimality"],
                 "measured_at": st["measured_at"], "stats": self.objective.stats()}
 
     def detail(self, st, status):
