@@ -179,6 +179,12 @@ class NewtonSketchSolver:
         except UserFunctionError as exc:
             s["failed"] = exc.name
             return s
+        except np.linalg.LinAlgError as exc:
+            # LAPACK gave up on this iterate's KKT system (S2MPJ's LUKVLE8: "SVD did
+            # not converge"): a status and a message, never a crash out of minimize
+            s["linalg_failure"] = str(exc)
+            s["stalled"] = True
+            return s
 
     def _merit_gradient(self, s, HgL, eta1, eta2):
         G, c, gL = s["G"], s["c"], s["gL"]
@@ -295,6 +301,8 @@ class NewtonSketchSolver:
             return Status.NONFINITE
         if s["kkt"] <= self.tol:
             return Status.SUCCESS
+        if s.get("linalg_failure"):
+            return Status.STALLED
         if s["stalled"]:
             return Status.LINE_SEARCH_FAILED
         return None
@@ -328,6 +336,8 @@ class NewtonSketchSolver:
             c_norm = float(np.linalg.norm(s["c"]))
             notes.append(f"The KKT residual ||(grad f + J^T l, c)|| = {s['kkt']:.3e} is "
                          f"above tol = {self.tol:.3e} (||c|| = {c_norm:.3e}).")
+            if s.get("linalg_failure"):
+                notes.append(f"The KKT solve failed at this iterate: {s['linalg_failure']}.")
             if s["stalled"] and s.get("last_nan"):
                 notes.append(f"{s['last_nan']} returned NaN or inf at a trial point.")
         if s["rank_deficient_steps"]:

@@ -168,3 +168,24 @@ def test_bad_options_name_themselves(option, value, error):
 def test_multipliers0_shape_is_checked():
     with pytest.raises(ValueError, match=r"multipliers0 has shape \(2,\)"):
         _run(multipliers0=np.zeros(2))
+
+
+@pytest.mark.parametrize("kkt_solver", ["sketch", "direct"])
+def test_lapack_giving_up_is_a_status_not_a_crash(monkeypatch, kkt_solver):
+    # S2MPJ's LUKVLE8 made LAPACK raise "SVD did not converge" out of minimize; the
+    # failure is forced here at the third KKT solve
+    from numopt.constrained._newton_sketch import NewtonSketchSolver
+
+    solve, calls = NewtonSketchSolver._solve, []
+
+    def failing(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise np.linalg.LinAlgError("SVD did not converge")
+        return solve(self, *args, **kwargs)
+
+    monkeypatch.setattr(NewtonSketchSolver, "_solve", failing)
+    res = _run(tol=1e-12, kkt_solver=kkt_solver)
+    assert not res.success and res.status == numopt.Status.STALLED
+    assert "KKT solve failed" in res.message and "SVD did not converge" in res.message
+    assert np.all(np.isfinite(res.x))
