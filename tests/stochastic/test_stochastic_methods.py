@@ -47,7 +47,8 @@ def test_adahessian_takes_scipys_hess():
     kwargs = dict(method="adahessian", jac=rosen_der, options={"maxiter": 50, "seed": 3})
     with_hess = numopt.minimize(rosen, [-1.2, 1.0], hess=rosen_hess, **kwargs)
     with_hessp = numopt.minimize(rosen, [-1.2, 1.0], hessp=rosen_hess_prod, **kwargs)
-    np.testing.assert_allclose(with_hess.x, with_hessp.x, rtol=1e-12)
+    # the same probes through two routes: equal up to the rounding of H @ z
+    np.testing.assert_allclose(with_hess.x, with_hessp.x, rtol=1e-8)
     assert with_hess.nhev == with_hessp.nhev == 50
 
 
