@@ -26,8 +26,12 @@ fixed iteration count), run serially and through map_problems. Each task reports
 seconds it spent solving; overhead = workers * T(map) / sum(time solving) - 1, the share
 of the workers' time spent on anything else (dispatch, pickling, idle waits). Being a
 ratio of times measured under the same load, it stays meaningful on a busy machine,
-where the speed-up over the serial loop does not. Empty tasks give the fixed cost per
-task directly.
+where the speed-up over the serial loop does not. It mixes what each task costs with
+what a call costs once (waking the workers, joblib's set-up, and its clean-up of the
+memory-mapped arrays of the closure: it waits for the workers to release them, 0.1 s a
+try), so the "split" line separates them: the slope between a map of 40 and of 120
+problems is the per-task overhead, the rest the cost per call. Empty tasks give the
+dispatch cost per task directly.
 """
 
 from __future__ import annotations
@@ -158,10 +162,31 @@ def overhead_case(repeats, count=40, n=600, iterations=None):
              + ", ".join(f"{o:+.1%}" for o in overheads) + ")")
         return t
 
+    def per_task(label, workers, run, small=count, large=3 * count):
+        # the slope between a map of `small` and of `large` problems: what each further
+        # task costs beyond its solving, apart from what a call costs once (worker
+        # wake-up, joblib's set-up and its clean-up of memory-mapped arguments)
+        run(iterations, small)
+        slopes, fixed = [], []
+        for _ in range(repeats):
+            timed = []
+            for k in (small, large):
+                start = time.perf_counter()
+                busy = sum(run(iterations, k))
+                timed.append((time.perf_counter() - start, busy))
+            (t1, b1), (t2, b2) = timed
+            slopes.append(workers * (t2 - t1) / (b2 - b1) - 1)
+            fixed.append(t1 - (1 + slopes[-1]) * b1 / workers)
+        print(f"  {label:<44s} per task {statistics.median(slopes):+.1%} of the solving "
+              "time (runs " + ", ".join(f"{o:+.1%}" for o in slopes) + "), once per "
+              f"call {1e3 * statistics.median(fixed):.0f} ms", flush=True)
+
     t_serial = report("serial loop", 1, lambda: [solve(p) for p in problems])
     t_map = report("map_problems(n_jobs=2), joblib/loky", 2,
                    lambda: map_problems(solve, problems, n_jobs=2))
     print(f"  {'':44s} speed-up over the serial loop {t_serial / t_map:.2f}x")
+    per_task(f"  split: {count} vs {3 * count} problems", 2,
+             lambda iters, k: map_problems(solve, [iters] * k, n_jobs=2))
     empty = list(range(1000))
     t_e, runs, _ = median_time(lambda: map_problems(int, empty, n_jobs=2), repeats)
     show("1000 empty tasks, map_problems(n_jobs=2)", t_e, runs,
@@ -180,9 +205,14 @@ def overhead_case(repeats, count=40, n=600, iterations=None):
                           dashboard_address=None) as cluster, Client(cluster) as client:
             report(f"numopt.distributed.map_problems, {workers} worker(s)", workers,
                    lambda: numopt.distributed.map_problems(client, solve, problems))
+            per_task(f"  split: {count} vs {3 * count} problems", workers,
+                     lambda iters, k: numopt.distributed.map_problems(client, solve,
+                                                                      [iters] * k))
             with joblib.parallel_config(backend="dask"):
                 report(f"map_problems in parallel_config('dask'), {workers}", workers,
                        lambda: map_problems(solve, problems))
+                per_task(f"  split: {count} vs {3 * count} problems", workers,
+                         lambda iters, k: map_problems(solve, [iters] * k))
             small = list(range(200))
             t_e, runs, _ = median_time(
                 lambda: numopt.distributed.map_problems(client, int, small), repeats)

@@ -171,9 +171,16 @@ def _run_sinkhorn(xp, a, b, M, reg, mode, tol, maxiter, callback, opts):
 
 
 def _unbatch(xp, res):
-    """Drop the batch axis of a single problem's result; scalars become Python floats."""
+    """Drop the batch axis of a single problem's result; scalars become Python floats.
+
+    Fields that were one array (``x`` and ``plan``) stay one array: two views would
+    pickle as two copies, doubling what a worker of ``map_problems`` sends back."""
+    unbatched = {}
     for name in ("x", "plan", "f", "g"):
-        res[name] = res[name][0, ...]
+        batched = res[name]
+        if id(batched) not in unbatched:
+            unbatched[id(batched)] = batched[0, ...]
+        res[name] = unbatched[id(batched)]
     for name in ("cost", "fun", "marginal_error"):
         res[name] = float(res[name][0])
     res.pop("converged", None)

@@ -296,7 +296,8 @@ def _solve_sns(a, b, M, reg, *, tol, maxiter, callback, disp, warmup_tol, warmup
                              stage_tol=max(tol, 1e-4), dtype=np.float64)
         rest = run_solver(log, maxiter=max(0, budget - newton_spent))
         sinkhorn_nit = rest.nit
-        fields.update({name: rest[name][0] for name in ("x", "plan", "f", "g")})
+        plan = rest["plan"][0]  # one array for x and plan, as the other paths give
+        fields.update(x=plan, plan=plan, f=rest["f"][0], g=rest["g"][0])
         fields.update(success=rest.success, status=rest.status, message=(
             f"{rest.message} (" + (f"Newton steps stopped lowering the marginal error "
                                    f"after {newton_steps} steps"

@@ -430,3 +430,15 @@ def test_success_means_the_returned_plan_meets_tol(method):
         res = sinkhorn(a, b, M, 0.02, method=method, tol=1e-7)
         assert res.success == (float(res.marginal_error) <= 1e-7 * float(a.sum()))
         assert res.success or res.status == 4
+
+
+@pytest.mark.parametrize("method", ["kernel", "log", "sns"])
+def test_result_plan_is_x_one_array_to_ship(method):
+    # x and plan used to be two views of one batched array: a pickled result (what a
+    # map_problems worker sends back) carried the plan twice
+    import pickle
+
+    a, b, M = random_ot_problem(30, seed=0)
+    res = numopt.ot.sinkhorn(a, b, M, 0.1, method=method, tol=1e-8)
+    assert res.x is res.plan
+    assert len(pickle.dumps(res)) < 1.2 * res.plan.nbytes
