@@ -40,8 +40,12 @@ def check_design(X, y, xp, *, name_X="X", name_y="y"):
         if not np.all(np.isfinite(X.data)):
             kind = "NaN" if np.isnan(X.data).any() else "inf"
             raise ValueError(f"{name_X} must be finite, but it contains {kind} values")
-        X.sum_duplicates()
-        X.sort_indices()
+        if not X.has_canonical_format:
+            # csc_matrix(X) shares the caller's arrays; sorting them in place would
+            # reorder the caller's matrix behind its back
+            X = X.copy()
+            X.sum_duplicates()  # SciPy's convention: duplicates add up; sorts too
+            X.sort_indices()
         X.indices = X.indices.astype(np.int32, copy=False)
         X.indptr = X.indptr.astype(np.int32, copy=False)
         y_arr = xp.astype(y_arr, dtype)

@@ -80,8 +80,10 @@ def as_csr_system(A, xp, dtype, name="A") -> CSRSystem:
             dense = as_array(A, name, xp, ndim=2, dtype=dtype)
             _check_square(dense.shape, name)
             M = csp.csr_matrix(dense)
-        M.sum_duplicates()
-        M.sort_indices()
+        if not M.has_canonical_format:
+            M = M.copy()  # csr_matrix(A) shares the caller's arrays: never sort those
+            M.sum_duplicates()
+            M.sort_indices()
         if not bool(cupy.all(cupy.isfinite(M.data))):
             kind = "NaN" if bool(cupy.any(cupy.isnan(M.data))) else "inf"
             raise ValueError(f"{name} must be finite, but it contains {kind} values")

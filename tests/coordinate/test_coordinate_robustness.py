@@ -145,3 +145,36 @@ def test_float32_lasso_gap_is_not_a_rounding_artefact():
     assert res.dual_gap > 1e4 * target and true_gap > 1e4 * target  # both at the floor
     easy = lasso(X.astype(np.float32), y.astype(np.float32), alpha, tol=1e-5)
     assert easy.success and _lasso_gap(X, y, easy.x.astype(float), alpha) < 1e-5 * (y @ y) / 200
+
+
+def test_unsorted_sparse_design_is_not_reordered_in_place():
+    # check_design used to sort the caller's CSC indices (and sum its duplicates) in
+    # place: csc_matrix(X) shares X's arrays
+    import scipy.sparse as sp
+
+    from numopt.coordinate import Lasso
+
+    rng = np.random.default_rng(0)
+    dense = rng.standard_normal((30, 8)) * (rng.random((30, 8)) < 0.5)
+    y = rng.standard_normal(30)
+    canonical = sp.csc_matrix(dense)
+    # the same matrix with each column's entries reversed and one entry split in two
+    indptr, indices, data = [0], [], []
+    for j in range(8):
+        lo, hi = canonical.indptr[j], canonical.indptr[j + 1]
+        rows, vals = canonical.indices[lo:hi][::-1], canonical.data[lo:hi][::-1]
+        if len(rows):
+            rows = np.r_[rows, rows[0]]
+            vals = np.r_[vals[0] / 2, vals[1:], vals[0] / 2]
+        indices.extend(rows)
+        data.extend(vals)
+        indptr.append(len(indices))
+    X = sp.csc_matrix((np.array(data), np.array(indices), np.array(indptr)), shape=(30, 8))
+    assert not X.has_canonical_format
+    before = (X.indices.copy(), X.data.copy(), X.indptr.copy())
+    coef = Lasso(alpha=0.05, tol=1e-10).fit(X, y).coef_
+    np.testing.assert_array_equal(X.indices, before[0])
+    np.testing.assert_array_equal(X.data, before[1])
+    np.testing.assert_array_equal(X.indptr, before[2])
+    np.testing.assert_allclose(coef, Lasso(alpha=0.05, tol=1e-10).fit(dense, y).coef_,
+                               rtol=1e-7, atol=1e-9)
