@@ -342,3 +342,14 @@ class MultiBlockBilevel(BilevelProblem):
         y0 = np.zeros(self.dim_y) if y0 is None else np.asarray(y0, dtype=float)
         return np.concatenate([b.lower_solution(x, yi, rtol=rtol)
                                for b, yi in zip(self.blocks, self._parts(y0))])
+
+    def hypergradient(self, x, y0=None):
+        """The mean of the blocks' exact hypergradients (the lower Hessian is block
+        diagonal: one small solve per block, not one of size ``dim_y``)."""
+        x = np.asarray(x, dtype=float)
+        y0 = np.zeros(self.dim_y) if y0 is None else np.asarray(y0, dtype=float)
+        parts = [b.hypergradient(x, yi) for b, yi in zip(self.blocks, self._parts(y0))]
+        m = self.n_blocks
+        return (sum(part[0] for part in parts) / m,
+                np.concatenate([part[1] for part in parts]),
+                sum(part[2] for part in parts) / m)

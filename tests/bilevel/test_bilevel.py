@@ -217,6 +217,24 @@ def test_bsvrb_estimate_matches_closed_form():
     np.testing.assert_allclose(res.hypergrad_estimate, expected, atol=1e-8)
 
 
+@pytest.mark.parametrize("kind", ["quadratic", "temperatures"])
+def test_multi_block_hypergradient_is_the_concatenated_problems(kind):
+    # per-block solves against the generic path on the concatenated lower problem (one
+    # Newton solve with the dense block-diagonal Hessian)
+    problem = MultiBlockBilevel([quadratic_bilevel(3, 4, n_upper=20, n_lower=30, seed=s)
+                                 for s in range(3)]) if kind == "quadratic" else \
+        multi_block_temperatures(3, 30, 4, mu=0.1)
+    x = 0.3 * np.random.default_rng(7).standard_normal(3)
+    grad, y, fun = problem.hypergradient(x)
+    generic = BilevelProblem.hypergradient(problem, x)
+    np.testing.assert_allclose(grad, generic[0], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(y, generic[1], rtol=1e-9, atol=1e-12)
+    assert fun == pytest.approx(generic[2], rel=1e-12)
+    if kind == "quadratic":
+        expected = sum(b.value_gradient(x) for b in problem.blocks) / 3
+        np.testing.assert_allclose(grad, expected, rtol=1e-10, atol=1e-12)
+
+
 # -- convergence --------------------------------------------------------------------------
 @pytest.mark.parametrize("method", METHODS)
 def test_every_method_converges_full_batch(quad, method):
