@@ -32,7 +32,7 @@ class BilevelState:
     y: np.ndarray
     aux: dict
     t: int = 0
-    counts: collections.Counter = field(default_factory=collections.Counter)
+    counts: dict = field(default_factory=dict)   # oracle calls by kind, this run
     direction: np.ndarray | None = None
     certified: float = math.nan      # exact hypergradient (mapping) norm at x, if known
     fun: float = math.nan
@@ -103,20 +103,23 @@ class BilevelSolver:
         before = collections.Counter(self.problem.calls)
         aux = self.start(self.x0.copy(), self.y0.copy())
         return BilevelState(x=self.x0.copy(), y=self.y0.copy(), aux=aux,
-                            counts=collections.Counter(self.problem.calls) - before)
+                            counts=dict(collections.Counter(self.problem.calls) - before))
 
     def step(self, state):
         before = dict(self.problem.calls)
         x, y, aux, direction = self.update(state)
-        counts = collections.Counter(state.counts)
+        # plain dicts: a Counter copy per iteration cost more than SABA's kernel
+        counts = dict(state.counts)
         for kind, total in self.problem.calls.items():
-            counts[kind] += total - before.get(kind, 0)
+            counts[kind] = counts.get(kind, 0) + total - before.get(kind, 0)
         new = BilevelState(x=x, y=y, aux=aux, t=state.t + 1, counts=counts,
                            direction=direction)
-        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        if not (np.isfinite(x).all() and np.isfinite(y).all()):
             new.stop = Status.NONFINITE
             return new
-        estimate = float(np.linalg.norm(direction)) if direction is not None else math.inf
+        # (an overflow to inf only skips this early check)
+        estimate = math.sqrt(float(direction @ direction)) if direction is not None \
+            else math.inf
         if new.t % self.certify_every == 0 or estimate <= self.tol:
             new.certified, new.fun = self._certify(x, y)
             if new.certified <= self.tol:
@@ -158,9 +161,10 @@ class BilevelSolver:
                   "hypergrad_estimate": None if direction is None else direction.copy(),
                   "method": self.method}
         counts = state.counts
-        fields["stats"] = {"n_grad": int(counts["grad"]), "n_hvp": int(counts["hvp"]),
-                           "n_cross": int(counts["cross"]), "n_value": int(counts["value"]),
-                           "n_hessian": int(counts["hessian"]),
+        fields["stats"] = {"n_grad": counts.get("grad", 0), "n_hvp": counts.get("hvp", 0),
+                           "n_cross": counts.get("cross", 0),
+                           "n_value": counts.get("value", 0),
+                           "n_hessian": counts.get("hessian", 0),
                            "n_oracle_calls": int(sum(counts.values()))}
         return fields
 

@@ -106,4 +106,4 @@ for _name in DEFAULTS:
         problem_class="bilevel", summary=_SUMMARIES[_name],
         options={k: Option(v, _OPTION_DOCS[k]) for k, v in DEFAULTS[_name].items()},
         example=functools.partial(_example, _name), reference=_REFERENCES[_name],
-        namespaces=("numpy",)))
+        namespaces=("numpy",), has_kernels=_name == "saba"))

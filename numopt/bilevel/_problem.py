@@ -170,6 +170,19 @@ class BilevelProblem:
         self.calls["cross"] += 1
         return self._cross_g(x, y, v, batch)
 
+    def lower_oracles(self, x, y, v, batch=None):
+        """``(dg/dy, d^2 g/dy dy @ v, d^2 g/dx dy @ v)`` on one ``batch``: the three lower
+        oracles of a SOBA/SABA step, counted as one gradient, one HVP and one cross
+        call. A problem overrides ``_lower_oracles`` to share the work between them."""
+        self.calls["grad"] += 1
+        self.calls["hvp"] += 1
+        self.calls["cross"] += 1
+        return self._lower_oracles(x, y, v, batch)
+
+    def _lower_oracles(self, x, y, v, batch):
+        return (self._grad_g(x, y, batch)[1], self._hvp_g(x, y, v, batch),
+                self._cross_g(x, y, v, batch))
+
     def hessian_g(self, x, y, batch=None):
         """The dense ``d^2 g/dy dy`` on ``batch`` (for small lower dimensions; by default
         built from ``dim_y`` Hessian-vector products)."""
@@ -329,3 +342,14 @@ class MultiBlockBilevel(BilevelProblem):
         y0 = np.zeros(self.dim_y) if y0 is None else np.asarray(y0, dtype=float)
         return np.concatenate([b.lower_solution(x, yi, rtol=rtol)
                                for b, yi in zip(self.blocks, self._parts(y0))])
+
+    def hypergradient(self, x, y0=None):
+        """The mean of the blocks' exact hypergradients (the lower Hessian is block
+        diagonal: one small solve per block, not one of size ``dim_y``)."""
+        x = np.asarray(x, dtype=float)
+        y0 = np.zeros(self.dim_y) if y0 is None else np.asarray(y0, dtype=float)
+        parts = [b.hypergradient(x, yi) for b, yi in zip(self.blocks, self._parts(y0))]
+        m = self.n_blocks
+        return (sum(part[0] for part in parts) / m,
+                np.concatenate([part[1] for part in parts]),
+                sum(part[2] for part in parts) / m)

@@ -5,6 +5,7 @@ multi-block logistic regressions with per-block temperatures."""
 from __future__ import annotations
 
 import numpy as np
+import scipy.linalg
 from scipy.special import expit, log_expit
 
 from ._problem import BilevelProblem, MultiBlockBilevel
@@ -46,6 +47,16 @@ class QuadraticBilevel(BilevelProblem):
         self._M = -np.linalg.solve(H, self.A.T @ self.C / n_g)
         self._m0 = -np.linalg.solve(H, self.A.T @ self.h / n_g)
         G = self.E @ self._M + self.D
+        # the certificate's full-batch products through the Gram matrices of the data
+        # (d x d and smaller), the implicit system through one Cholesky factor: the
+        # exact hypergradient in ~30 us instead of ~430 us (two 1024-row passes and an
+        # LU solve), checked every few iterations of the stochastic methods
+        self._H_factor = scipy.linalg.cho_factor(H)
+        self._gram_EE, self._gram_ED = self.E.T @ self.E / n_f, self.E.T @ self.D / n_f
+        self._gram_DD = self.D.T @ self.D / n_f
+        self._gram_Et, self._gram_Dt = self.E.T @ self.t / n_f, self.D.T @ self.t / n_f
+        self._gram_CA = self.C.T @ self.A / n_g
+        self._t_sq = float(self.t @ self.t) / n_f
         super().__init__(dim_x=p, dim_y=d, n_upper=n_f, n_lower=n_g,
                          lower_smoothness=float(eig[-1]), lower_strong_convexity=float(eig[0]),
                          value_smoothness=float(np.linalg.eigvalsh(G.T @ G / n_f)[-1]
@@ -77,6 +88,15 @@ class QuadraticBilevel(BilevelProblem):
         A = _rows(self.A, batch)
         return _rows(self.C, batch).T @ (A @ v) / A.shape[0]
 
+    def _lower_oracles(self, x, y, v, batch):
+        # one slice of A and C and one product A v for the three oracles (the same
+        # operations as _grad_g, _hvp_g and _cross_g, so the same rounding)
+        A, C = _rows(self.A, batch), _rows(self.C, batch)
+        n = A.shape[0]
+        r = (A @ y + C @ x + _rows(self.h, batch)) / n
+        Av = A @ v
+        return A.T @ r + self.mu * y, A.T @ Av / n + self.mu * v, C.T @ Av / n
+
     def _hessian_g(self, x, y, batch):
         A = _rows(self.A, batch)
         return A.T @ A / A.shape[0] + self.mu * np.eye(A.shape[1])
@@ -84,8 +104,34 @@ class QuadraticBilevel(BilevelProblem):
     def lower_solution(self, x, y0=None, *, rtol=1e-13):
         return self._M @ np.asarray(x, dtype=float) + self._m0
 
+    def _full_grad_f(self, x, y):
+        """``(df/dx, df/dy)`` on all samples, through the Gram matrices."""
+        fy = self._gram_EE @ y + self._gram_ED @ x - self._gram_Et
+        fx = self._gram_ED.T @ y + self._gram_DD @ x - self._gram_Dt + self.nu * x
+        return fx, fy
+
+    def _solve_H(self, b):
+        # LAPACK's potrs on the stored factor: scipy.linalg.cho_solve's checks cost
+        # twice the solve at d = 100
+        factor, lower = self._H_factor
+        return scipy.linalg.lapack.dpotrs(factor, b, lower=lower)[0]
+
     def implicit_vector(self, x, y, *, rtol=1e-13):
-        return np.linalg.solve(self._H, self._grad_f(x, y, None)[1])
+        return self._solve_H(self._full_grad_f(x, y)[1])
+
+    def hypergradient(self, x, y0=None):
+        """``(grad F(x), y*(x), F(x))`` through ``y*(x) = M x + m0``, the Gram matrices
+        and a Cholesky solve (the chain rule through ``M`` is :meth:`value_gradient`)."""
+        x = np.asarray(x, dtype=float)
+        y = self.lower_solution(x)
+        fx, fy = self._full_grad_f(x, y)
+        grad = fx - self._gram_CA @ self._solve_H(fy)
+        # ||E y + D x - t||^2 / n expanded in the Gram matrices (terms of order one:
+        # absolute rounding ~1e-16)
+        sq = (y @ (self._gram_EE @ y) + 2.0 * (y @ (self._gram_ED @ x))
+              + x @ (self._gram_DD @ x) - 2.0 * (y @ self._gram_Et + x @ self._gram_Dt)
+              + self._t_sq)
+        return grad, y, 0.5 * float(sq) + 0.5 * self.nu * float(x @ x)
 
     # -- closed forms -------------------------------------------------------------------
     def value(self, x):

@@ -9,13 +9,15 @@ iteration; SABA replaces each of the five oracles by its SAGA estimate over a fi
 partition of the samples into contiguous batches (``m w_k (new_k - memory_k) +
 sum_j w_j memory_j`` for batch ``k`` of ``m``, weight ``w_k`` its share of the samples,
 drawn uniformly), which removes the variance and
-restores the deterministic rate.
+restores the deterministic rate. SABA's step after the oracles (two SAGA table updates
+and the three variable updates, ~20 small NumPy operations) is one Numba kernel.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .._backend import get_kernel, kernel
 from ._base import BilevelSolver
 
 __all__ = ["SOBASolver", "SABASolver"]
@@ -32,10 +34,8 @@ class SOBASolver(BilevelSolver):
         """``(D_y, D_v, D_x)`` from one lower and one upper minibatch."""
         p = self.problem
         lower, upper = self.sample(p.n_lower), self.sample(p.n_upper)
-        gy = p.grad_g(x, y, lower)[1]
-        hv = p.hvp_g(x, y, v, lower)
+        gy, hv, cv = p.lower_oracles(x, y, v, lower)
         fx, fy = p.grad_f(x, y, upper)
-        cv = p.cross_g(x, y, v, lower)
         return gy, hv - fy, fx - cv
 
     def update(self, state):
@@ -58,7 +58,35 @@ class _Memory:
         sizes = np.diff(edges).astype(float)
         self.weights = sizes / sizes.sum()
         # a batch is drawn uniformly; its change is reweighted by n_batches * weight
-        self.scales = len(self.batches) * self.weights
+        # (Python floats: the step passes one of each to its kernel)
+        self.scales = (len(self.batches) * self.weights).tolist()
+        self.step_weights = self.weights.tolist()
+
+
+def _saga(table, mean, index, fresh, scale, weight):
+    """The SAGA estimate of batch ``index``'s fresh oracle row; ``table`` and its
+    weighted ``mean`` are updated in place."""
+    change = fresh - table[index]
+    estimate = scale * change + mean
+    mean += weight * change
+    table[index] = fresh
+    return estimate
+
+
+@kernel("bilevel.saba_update", numba="numopt.bilevel._kernels_numba:saba_update")
+def saba_update(xp, lower_table, lower_mean, k, lower_fresh, lower_scale, lower_weight,
+                upper_table, upper_mean, i, upper_fresh, upper_scale, upper_weight,
+                x, y, v, inner_step, outer_step):
+    """One SABA step from the fresh oracle rows of lower batch ``k`` (``[dg/dy |
+    d^2g/dy dy v | d^2g/dx dy v]``) and upper batch ``i`` (``[df/dx | df/dy]``):
+    ``(x - outer_step D_x, y - inner_step D_y, v - inner_step D_v, D_x)`` from the
+    SAGA estimates; the tables and their means are updated in place."""
+    dy, dx = y.shape[0], x.shape[0]
+    lower = _saga(lower_table, lower_mean, k, lower_fresh, lower_scale, lower_weight)
+    upper = _saga(upper_table, upper_mean, i, upper_fresh, upper_scale, upper_weight)
+    d_x = upper[:dx] - lower[2 * dy:]
+    return (x - outer_step * d_x, y - inner_step * lower[:dy],
+            v - inner_step * (lower[dy:2 * dy] - upper[dx:]), d_x)
 
 
 class SABASolver(SOBASolver):
@@ -68,53 +96,39 @@ class SABASolver(SOBASolver):
         super().__init__(*args, **kwargs)
         self.lower_parts = _Memory(self.problem.n_lower, self.batch_size)
         self.upper_parts = _Memory(self.problem.n_upper, self.batch_size)
+        self.update_kernel = get_kernel("bilevel.saba_update", np)
 
-    def _lower_oracles(self, x, y, v, lower):
-        p = self.problem
-        return {"gy": p.grad_g(x, y, lower)[1], "hv": p.hvp_g(x, y, v, lower),
-                "cv": p.cross_g(x, y, v, lower)}
+    def _lower_row(self, x, y, v, batch):
+        return np.concatenate(self.problem.lower_oracles(x, y, v, batch))
 
-    def _upper_oracles(self, x, y, upper):
-        fx, fy = self.problem.grad_f(x, y, upper)
-        return {"fx": fx, "fy": fy}
+    def _upper_row(self, x, y, batch):
+        return np.concatenate(self.problem.grad_f(x, y, batch))
 
     def start(self, x, y):
         aux = super().start(x, y)
-        tables, means = {}, {}
-        levels = ((self.lower_parts, lambda batch: self._lower_oracles(x, y, aux["v"], batch)),
-                  (self.upper_parts, lambda batch: self._upper_oracles(x, y, batch)))
-        for parts, oracles in levels:
-            rows = [oracles(batch) for batch in parts.batches]
-            for name in rows[0]:
-                tables[name] = np.array([row[name] for row in rows])
-                means[name] = parts.weights @ tables[name]
-        aux.update(tables=tables, means=means)
+        lo, up = self.lower_parts, self.upper_parts
+        # the tables hold every batch's oracles at the start (one full pass), so the
+        # first estimates are the full-batch directions
+        aux["lower_table"] = np.array([self._lower_row(x, y, aux["v"], batch)
+                                       for batch in lo.batches])
+        aux["upper_table"] = np.array([self._upper_row(x, y, batch) for batch in up.batches])
+        aux["lower_mean"] = lo.weights @ aux["lower_table"]
+        aux["upper_mean"] = up.weights @ aux["upper_table"]
         return aux
 
-    def directions_saga(self, x, y, v, tables, means):
-        """The SAGA estimates of the five oracles; the tables and their means are
-        updated in place (they belong to the state this step replaces: copying a
-        table of n / batch_size rows every iteration cost more than the oracles)."""
+    def update(self, state):
+        """One step; the tables and their means are updated in place (they belong to
+        the state this step replaces: copying a table of n / batch_size rows every
+        iteration cost more than the oracles)."""
+        x, y, aux = state.x, state.y, state.aux
+        v = aux["v"]
         lo, up = self.lower_parts, self.upper_parts
         k = int(self.rng.integers(len(lo.batches))) if len(lo.batches) > 1 else 0
         i = int(self.rng.integers(len(up.batches))) if len(up.batches) > 1 else 0
-        fresh_lower = self._lower_oracles(x, y, v, lo.batches[k])
-        fresh_upper = self._upper_oracles(x, y, up.batches[i])
-        estimates = {}
-        for fresh, index, parts in ((fresh_lower, k, lo), (fresh_upper, i, up)):
-            for name, value in fresh.items():
-                change = value - tables[name][index]
-                estimates[name] = parts.scales[index] * change + means[name]
-                means[name] += parts.weights[index] * change
-                tables[name][index] = value
-        return estimates
-
-    def update(self, state):
-        x, y, aux = state.x, state.y, state.aux
-        v = aux["v"]
-        tables, means = aux["tables"], aux["means"]
-        e = self.directions_saga(x, y, v, tables, means)
-        d_x = e["fx"] - e["cv"]
-        rho = self.inner_step
-        new_aux = {"v": v - rho * (e["hv"] - e["fy"]), "tables": tables, "means": means}
-        return self.project(x - self.outer_step * d_x), y - rho * e["gy"], new_aux, d_x
+        x_new, y_new, v_new, d_x = self.update_kernel(
+            np, aux["lower_table"], aux["lower_mean"], k,
+            self._lower_row(x, y, v, lo.batches[k]), lo.scales[k], lo.step_weights[k],
+            aux["upper_table"], aux["upper_mean"], i,
+            self._upper_row(x, y, up.batches[i]), up.scales[i], up.step_weights[i],
+            x, y, v, self.inner_step, self.outer_step)
+        return self.project(x_new), y_new, {**aux, "v": v_new}, d_x

@@ -73,6 +73,88 @@ def test_quadratic_closed_form_is_the_implicit_formula(quad):
     assert fun == pytest.approx(quad.value(x), rel=1e-12)
     generic = BilevelProblem.lower_solution(quad, x)
     np.testing.assert_allclose(generic, quad.lower_solution(x), atol=1e-11)
+    # the certificate's Gram-matrix shortcut against the oracles' own full-batch pass
+    v = BilevelProblem.implicit_vector(quad, x, generic)
+    oracles = quad.grad_f(x, generic)[0] - quad.cross_g(x, generic, v)
+    np.testing.assert_allclose(grad, oracles, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("problem", [quadratic_bilevel(3, 5, n_upper=20, n_lower=30),
+                                     multi_block_temperatures(3, 30, 4)])
+def test_fused_lower_oracles_are_the_three_oracles(problem):
+    rng = np.random.default_rng(4)
+    x, y, v = (rng.standard_normal(n) for n in (problem.dim_x, problem.dim_y,
+                                                 problem.dim_y))
+    batch = None if isinstance(problem, MultiBlockBilevel) else slice(3, 17)
+    problem.reset_calls()
+    gy, hv, cv = problem.lower_oracles(x, y, v, batch)
+    assert dict(problem.calls) == {"grad": 1, "hvp": 1, "cross": 1}
+    np.testing.assert_allclose(gy, problem.grad_g(x, y, batch)[1], rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(hv, problem.hvp_g(x, y, v, batch), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(cv, problem.cross_g(x, y, v, batch), rtol=1e-13, atol=1e-15)
+
+
+def _saba_transcription(quad, x, batch_size, inner_step, outer_step, seed, n_iter):
+    """SABA in plain NumPy on the quadratic's data (per-batch gradients written out,
+    full SAGA tables at the start, contiguous batches, the solver's draws): the
+    iterates ``x`` after each iteration."""
+    A, C, h, E, D, t, mu, nu = quad.A, quad.C, quad.h, quad.E, quad.D, quad.t, quad.mu, quad.nu
+
+    def parts(n):
+        m = -(-n // batch_size)
+        edges = np.linspace(0, n, m + 1).round().astype(int)
+        return [slice(a, b) for a, b in zip(edges[:-1], edges[1:])], np.diff(edges) / n
+
+    def lower(b, x, y, v):
+        n = b.stop - b.start
+        r = A[b] @ y + C[b] @ x + h[b]
+        return [A[b].T @ r / n + mu * y, A[b].T @ (A[b] @ v) / n + mu * v,
+                C[b].T @ (A[b] @ v) / n]
+
+    def upper(b, x, y):
+        n = b.stop - b.start
+        r = E[b] @ y + D[b] @ x - t[b]
+        return [D[b].T @ r / n + nu * x, E[b].T @ r / n]
+
+    rng = np.random.default_rng(seed)
+    y, v = np.zeros(A.shape[1]), np.zeros(A.shape[1])
+    (lo, w_lo), (up, w_up) = parts(A.shape[0]), parts(E.shape[0])
+    table_lo = [lower(b, x, y, v) for b in lo]
+    table_up = [upper(b, x, y) for b in up]
+    mean_lo = [sum(w * row[j] for w, row in zip(w_lo, table_lo)) for j in range(3)]
+    mean_up = [sum(w * row[j] for w, row in zip(w_up, table_up)) for j in range(2)]
+    xs = []
+    for _ in range(n_iter):
+        k, i = int(rng.integers(len(lo))), int(rng.integers(len(up)))
+        estimates = []
+        for fresh, table, mean, w, index in ((lower(lo[k], x, y, v), table_lo, mean_lo, w_lo, k),
+                                             (upper(up[i], x, y), table_up, mean_up, w_up, i)):
+            for j, value in enumerate(fresh):
+                change = value - table[index][j]
+                estimates.append(len(w) * w[index] * change + mean[j])
+                mean[j] = mean[j] + w[index] * change
+            table[index] = fresh
+        gy, hv, cv, fx, fy = estimates
+        x, y, v = x - outer_step * (fx - cv), y - inner_step * gy, v - inner_step * (hv - fy)
+        xs.append(x)
+    return np.array(xs)
+
+
+@pytest.mark.parametrize("kernels", ["auto", "reference"])
+def test_saba_iterates_are_a_numpy_transcription_of_saba(kernels):
+    # a seeded run over batches of 14 (lower) and of 12 or 13 samples (upper): the
+    # fused oracles and the Numba step give SABA's iterates
+    from numopt import config_context
+
+    quad = quadratic_bilevel(4, 12, n_upper=50, n_lower=70, seed=2)
+    expected = _saba_transcription(quad, np.zeros(4), 16, 0.2, 0.1, 5, 60)
+    xs = []
+    with config_context(kernels=kernels):
+        res = minimize_bilevel(quad, np.zeros(4), method="saba", batch_size=16, seed=5,
+                               inner_step=0.2, outer_step=0.1, tol=0.0, maxiter=60,
+                               callback=lambda xk: xs.append(xk))
+    assert res.nit == 60
+    np.testing.assert_allclose(np.array(xs), expected, rtol=0, atol=1e-12)
 
 
 # -- hypergradient estimators in the full-batch limit -------------------------------------
@@ -133,6 +215,24 @@ def test_bsvrb_estimate_matches_closed_form():
     res = minimize_bilevel(problem, x0, y0, method="bsvrb", maxiter=1, tol=0.0)
     expected = sum(b.value_gradient(x0) for b in problem.blocks) / 3
     np.testing.assert_allclose(res.hypergrad_estimate, expected, atol=1e-8)
+
+
+@pytest.mark.parametrize("kind", ["quadratic", "temperatures"])
+def test_multi_block_hypergradient_is_the_concatenated_problems(kind):
+    # per-block solves against the generic path on the concatenated lower problem (one
+    # Newton solve with the dense block-diagonal Hessian)
+    problem = MultiBlockBilevel([quadratic_bilevel(3, 4, n_upper=20, n_lower=30, seed=s)
+                                 for s in range(3)]) if kind == "quadratic" else \
+        multi_block_temperatures(3, 30, 4, mu=0.1)
+    x = 0.3 * np.random.default_rng(7).standard_normal(3)
+    grad, y, fun = problem.hypergradient(x)
+    generic = BilevelProblem.hypergradient(problem, x)
+    np.testing.assert_allclose(grad, generic[0], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(y, generic[1], rtol=1e-9, atol=1e-12)
+    assert fun == pytest.approx(generic[2], rel=1e-12)
+    if kind == "quadratic":
+        expected = sum(b.value_gradient(x) for b in problem.blocks) / 3
+        np.testing.assert_allclose(grad, expected, rtol=1e-10, atol=1e-12)
 
 
 # -- convergence --------------------------------------------------------------------------
