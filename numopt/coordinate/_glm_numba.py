@@ -31,7 +31,7 @@ from numba.core import types
 from numba.experimental import structref
 from numba.extending import overload, overload_method
 
-from ._glm_objects import L1L2, Huber, Logistic, Quadratic
+from ._glm_objects import L1L2, Huber, Logistic, Multinomial, Quadratic, RowL1
 
 _FAST = {"reassoc", "contract"}
 
@@ -102,6 +102,16 @@ class L1L2Type(_GLMObjectType):
     pass
 
 
+@structref.register
+class MultinomialType(_GLMObjectType):
+    pass
+
+
+@structref.register
+class RowL1Type(_GLMObjectType):
+    pass
+
+
 _DATAFIT_FIELDS = ["sample_weight", "weighted", "intercept_lipschitz", "delta"]
 _PENALTY_FIELDS = ["l1", "l2", "positive"]
 
@@ -122,10 +132,20 @@ class L1L2Struct(structref.StructRefProxy):
     pass
 
 
+class MultinomialStruct(structref.StructRefProxy):
+    pass
+
+
+class RowL1Struct(structref.StructRefProxy):
+    pass
+
+
 for _proxy, _type, _fields in ((QuadraticStruct, QuadraticType, _DATAFIT_FIELDS),
                                (HuberStruct, HuberType, _DATAFIT_FIELDS),
                                (LogisticStruct, LogisticType, _DATAFIT_FIELDS),
-                               (L1L2Struct, L1L2Type, _PENALTY_FIELDS)):
+                               (MultinomialStruct, MultinomialType, _DATAFIT_FIELDS),
+                               (L1L2Struct, L1L2Type, _PENALTY_FIELDS),
+                               (RowL1Struct, RowL1Type, ["l1"])):
     structref.define_proxy(_proxy, _type, _fields)
 
 
@@ -153,6 +173,7 @@ def _datafit_factory(struct_type):
 _new_quadratic = _datafit_factory(QuadraticType)
 _new_huber = _datafit_factory(HuberType)
 _new_logistic = _datafit_factory(LogisticType)
+_new_multinomial = _datafit_factory(MultinomialType)
 
 
 def _new_l1l2(l1, l2, positive):
@@ -188,11 +209,37 @@ def new_logistic(sample_weight, weighted, intercept_lipschitz, delta):
 
 
 @njit(cache=True)
+def new_multinomial(sample_weight, weighted, intercept_lipschitz, delta):
+    return _new_multinomial(sample_weight, weighted, intercept_lipschitz, delta)
+
+
+@njit(cache=True)
 def new_l1l2(l1, l2, positive):
     return _new_l1l2(l1, l2, positive)
 
 
-_DATAFIT_CONSTRUCTORS = {Quadratic: new_quadratic, Huber: new_huber, Logistic: new_logistic}
+def _new_row_l1(l1):
+    raise NotImplementedError
+
+
+@overload(_new_row_l1)
+def _typed_row_l1(l1):
+    instance = RowL1Type([("l1", l1)])
+
+    def impl(l1):
+        st = structref.new(instance)
+        st.l1 = l1
+        return st
+    return impl
+
+
+@njit(cache=True)
+def new_row_l1(l1):
+    return _new_row_l1(l1)
+
+
+_DATAFIT_CONSTRUCTORS = {Quadratic: new_quadratic, Huber: new_huber, Logistic: new_logistic,
+                         Multinomial: new_multinomial}
 
 
 def as_numba(obj, n_samples, dtype):
@@ -205,6 +252,8 @@ def as_numba(obj, n_samples, dtype):
     if isinstance(obj, L1L2):
         compiled = new_l1l2(np.ascontiguousarray(obj.l1, dtype=dtype), t(obj.l2),
                             obj.positive)
+    elif isinstance(obj, RowL1):
+        compiled = new_row_l1(np.ascontiguousarray(obj.l1, dtype=dtype))
     else:
         weighted = obj.sample_weight is not None
         weights = (np.ascontiguousarray(obj.sample_weight, dtype=dtype) if weighted
@@ -383,6 +432,120 @@ def _l1l2_conjugate(pen, u, j):
     a = u if pen.positive else abs(u)
     excess = max(a - pen.l1[j], 0.0)
     return excess * excess / (2.0 * pen.l2)
+
+
+# the multinomial datafit and the row penalty: block formulas over the classes of one
+# feature row; ``P`` is the softmax of the state ``Z``, kept up to date by the kernel
+@njit(cache=True, nogil=True, inline="always")
+def _softmax_row(Z, i, P):
+    """``P[i] = softmax(Z[i])`` without overflow."""
+    n_classes = Z.shape[1]
+    top = Z[i, 0]
+    for c in range(1, n_classes):
+        top = max(top, Z[i, c])
+    total = 0.0
+    for c in range(n_classes):
+        e = np.exp(Z[i, c] - top)
+        P[i, c] = e
+        total += e
+    inv = 1.0 / total
+    for c in range(n_classes):
+        P[i, c] *= inv
+
+
+@_method((MultinomialType,), "value", loops=True)
+def _multinomial_value(df, Y, Z):
+    """``sum_i s_i (logsumexp(Z_i) - Y_i^T Z_i)``."""
+    sw = df.sample_weight
+    acc = 0.0
+    for i in range(Z.shape[0]):
+        top = Z[i, 0]
+        for c in range(1, Z.shape[1]):
+            top = max(top, Z[i, c])
+        total = 0.0
+        dot = 0.0
+        for c in range(Z.shape[1]):
+            total += np.exp(Z[i, c] - top)
+            dot += Y[i, c] * Z[i, c]
+        loss = top + np.log(total) - dot
+        acc += sw[i] * loss if df.weighted else loss
+    return acc
+
+
+@_method((MultinomialType,), "block_gradient", loops=True)
+def _multinomial_block_gradient(df, X, data, indices, indptr, is_sparse, Y, P, j, out):
+    """``out = X[:, j]^T S (P - Y)``: the gradient in row ``j`` of the coefficients."""
+    sw = df.sample_weight
+    out[:] = 0.0
+    if is_sparse:
+        for q in range(indptr[j], indptr[j + 1]):
+            i = indices[q]
+            x = data[q] * sw[i] if df.weighted else data[q]
+            for c in range(out.shape[0]):
+                out[c] += x * (P[i, c] - Y[i, c])
+    else:
+        for i in range(P.shape[0]):
+            x = X[i, j] * sw[i] if df.weighted else X[i, j]
+            if x != 0.0:
+                for c in range(out.shape[0]):
+                    out[c] += x * (P[i, c] - Y[i, c])
+
+
+@_method((MultinomialType,), "intercept_block_grad", loops=True)
+def _multinomial_intercept_grad(df, Y, P, out):
+    """``out = sum_i s_i (P_i - Y_i)``."""
+    sw = df.sample_weight
+    out[:] = 0.0
+    for i in range(P.shape[0]):
+        s = sw[i] if df.weighted else 1.0
+        for c in range(out.shape[0]):
+            out[c] += s * (P[i, c] - Y[i, c])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _norm(v):
+    acc = 0.0
+    for c in range(v.shape[0]):
+        acc += v[c] * v[c]
+    return np.sqrt(acc)
+
+
+@_method((RowL1Type,), "block_prox", loops=True)
+def _row_l1_prox(pen, z, lipschitz, j, out):
+    """``out``: the minimiser of ``L/2 ||x - z||^2 + l1_j ||x||`` (block soft
+    thresholding)."""
+    norm = _norm(z)
+    t = pen.l1[j] / lipschitz
+    scale = 1.0 - t / norm if norm > t else 0.0
+    for c in range(z.shape[0]):
+        out[c] = scale * z[c]
+
+
+@_method((RowL1Type,), "block_value", loops=True)
+def _row_l1_block_value(pen, row, j):
+    return pen.l1[j] * _norm(row)
+
+
+@_method((RowL1Type,), "value", loops=True)
+def _row_l1_value(pen, W, ws):
+    acc = 0.0
+    for k in range(ws.shape[0]):
+        acc += pen.block_value(W[ws[k]], ws[k])
+    return acc
+
+
+@_method((RowL1Type,), "block_subdiff_distance", loops=True)
+def _row_l1_subdiff_distance(pen, w_row, g_row, j):
+    """The distance of ``-g_row`` to ``l1_j d||w_row||``."""
+    norm = _norm(w_row)
+    if norm == 0.0:
+        return max(_norm(g_row) - pen.l1[j], 0.0)
+    factor = pen.l1[j] / norm
+    acc = 0.0
+    for c in range(w_row.shape[0]):
+        v = g_row[c] + factor * w_row[c]
+        acc += v * v
+    return np.sqrt(acc)
 
 
 # ------------------------------------------------------------------------ kernels
@@ -636,6 +799,144 @@ def _inner_cd(X, data, indices, indptr, is_sparse, y, w, state, ws, lipschitz, d
     return max_epochs, best_dual
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _shift_rows(X, data, indices, indptr, is_sparse, j, delta, Z, P, refresh):
+    """``Z += X[:, j] delta^T``, and ``P`` the softmax of the rows that moved when
+    ``refresh``."""
+    if is_sparse:
+        for q in range(indptr[j], indptr[j + 1]):
+            i = indices[q]
+            for c in range(delta.shape[0]):
+                Z[i, c] += data[q] * delta[c]
+            if refresh:
+                _softmax_row(Z, i, P)
+    else:
+        for i in range(Z.shape[0]):
+            x = X[i, j]
+            if x != 0.0:
+                for c in range(delta.shape[0]):
+                    Z[i, c] += x * delta[c]
+                if refresh:
+                    _softmax_row(Z, i, P)
+
+
+@njit(cache=True, nogil=True)
+def _anderson_block(X, data, indices, indptr, is_sparse, Y, W, Z, P, ws, df, pen,
+                    fit_intercept, hist):
+    """The block version of :func:`_anderson_primal`: replace the rows of ``ws`` (and
+    the intercept row) by the extrapolation of ``hist`` when it lowers the objective."""
+    n_ws = ws.shape[0]
+    n_classes = W.shape[1]
+    p = W.shape[0] - 1 if fit_intercept else W.shape[0]
+    acc = np.empty(hist.shape[1], dtype=W.dtype)
+    if not extrapolate_rows(hist, acc):
+        return
+    trial = Z.copy()
+    delta = np.empty(n_classes, dtype=W.dtype)
+    old_pen = 0.0
+    new_pen = 0.0
+    for k in range(n_ws):
+        j = ws[k]
+        row = acc[k * n_classes:(k + 1) * n_classes]
+        old_pen += pen.block_value(W[j], j)
+        new_pen += pen.block_value(row, j)
+        for c in range(n_classes):
+            delta[c] = row[c] - W[j, c]
+        _shift_rows(X, data, indices, indptr, is_sparse, j, delta, trial, P, False)
+    if fit_intercept:
+        for c in range(n_classes):
+            d = acc[n_ws * n_classes + c] - W[p, c]
+            for i in range(trial.shape[0]):
+                trial[i, c] += d
+    if df.value(Y, trial) + new_pen < df.value(Y, Z) + old_pen:
+        for k in range(n_ws):
+            for c in range(n_classes):
+                W[ws[k], c] = acc[k * n_classes + c]
+        if fit_intercept:
+            for c in range(n_classes):
+                W[p, c] = acc[n_ws * n_classes + c]
+        Z[:] = trial
+        for i in range(Z.shape[0]):
+            _softmax_row(Z, i, P)
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _inner_bcd(X, data, indices, indptr, is_sparse, Y, W, Z, ws, lipschitz, df, pen,
+               fit_intercept, K, max_epochs, check_every, inner_tol):
+    """Cyclic proximal block CD over the feature rows ``ws`` of ``W`` (a multinomial
+    datafit, a row penalty): each row takes one prox-gradient step of length
+    ``1 / lipschitz[j]`` on its block, the intercept row a gradient step; Anderson
+    extrapolation every ``K + 1`` epochs as in :func:`_inner_cd`, and a stop once the
+    largest distance of a block gradient to its subdifferential (and the intercept
+    gradient's largest entry) is at most ``inner_tol``. Returns the epochs run."""
+    n_samples, n_classes = Z.shape
+    n_ws = ws.shape[0]
+    p = W.shape[0] - 1 if fit_intercept else W.shape[0]
+    P = np.empty_like(Z)
+    for i in range(n_samples):
+        _softmax_row(Z, i, P)
+    grad = np.empty(n_classes, dtype=W.dtype)
+    point = np.empty(n_classes, dtype=W.dtype)
+    new = np.empty(n_classes, dtype=W.dtype)
+    delta = np.empty(n_classes, dtype=W.dtype)
+    m = n_ws + 1 if fit_intercept else n_ws
+    hist = np.zeros((K + 1, m * n_classes), dtype=W.dtype)
+    n_hist = 0
+    for epoch in range(max_epochs):
+        for k in range(n_ws):
+            j = ws[k]
+            lj = lipschitz[j]
+            if lj == 0.0:
+                continue
+            df.block_gradient(X, data, indices, indptr, is_sparse, Y, P, j, grad)
+            for c in range(n_classes):
+                point[c] = W[j, c] - grad[c] / lj
+            pen.block_prox(point, lj, j, new)
+            moved = False
+            for c in range(n_classes):
+                delta[c] = new[c] - W[j, c]
+                if delta[c] != 0.0:
+                    moved = True
+                W[j, c] = new[c]
+            if moved:
+                _shift_rows(X, data, indices, indptr, is_sparse, j, delta, Z, P, True)
+        if fit_intercept:
+            df.intercept_block_grad(Y, P, grad)
+            for c in range(n_classes):
+                delta[c] = -grad[c] / df.intercept_lipschitz
+                W[p, c] += delta[c]
+            for i in range(n_samples):
+                for c in range(n_classes):
+                    Z[i, c] += delta[c]
+                _softmax_row(Z, i, P)
+        if K > 0:
+            for k in range(n_ws):
+                for c in range(n_classes):
+                    hist[n_hist, k * n_classes + c] = W[ws[k], c]
+            if fit_intercept:
+                for c in range(n_classes):
+                    hist[n_hist, n_ws * n_classes + c] = W[p, c]
+            n_hist += 1
+            if n_hist == K + 1:
+                n_hist = 0
+                _anderson_block(X, data, indices, indptr, is_sparse, Y, W, Z, P, ws, df,
+                                pen, fit_intercept, hist)
+        if (epoch + 1) % check_every != 0:
+            continue
+        worst = 0.0
+        for k in range(n_ws):
+            j = ws[k]
+            df.block_gradient(X, data, indices, indptr, is_sparse, Y, P, j, grad)
+            worst = max(worst, pen.block_subdiff_distance(W[j], grad, j))
+        if fit_intercept:
+            df.intercept_block_grad(Y, P, grad)
+            for c in range(n_classes):
+                worst = max(worst, abs(grad[c]))
+        if worst <= inner_tol:
+            return epoch + 1
+    return max_epochs
+
+
 def _split(X, dtype):
     """A dense ``X`` or a CSC triple as the five kernel arguments."""
     if isinstance(X, tuple):
@@ -650,14 +951,18 @@ def inner_cd(xp, X, y, w, state, ws, lipschitz, datafit, penalty, fit_intercept,
     """Numba version of :func:`numopt.coordinate._glm_l1.inner_cd` (in place)."""
     t = w.dtype.type
     n_samples = state.shape[0]
+    df = as_numba(datafit, n_samples, w.dtype)
+    pen = as_numba(penalty, n_samples, w.dtype)
+    if w.ndim == 2:
+        n = _inner_bcd(*_split(X, w.dtype), y, w, state, ws, lipschitz, df, pen,
+                       fit_intercept, K, max_epochs, check_every, t(inner_tol))
+        return w, state, n, None, -np.inf
     gap_check = y_dual is not None
     theta = np.zeros(n_samples, dtype=w.dtype)
     rows = dual_k + 1 if gap_check and dual_k > 0 else 0
     dual_hist = np.zeros((rows, n_samples), dtype=w.dtype)
     if y_dual is None:
         y_dual = y     # unused: no gap check
-    df = as_numba(datafit, n_samples, w.dtype)
-    pen = as_numba(penalty, n_samples, w.dtype)
     n, dual = _inner_cd(*_split(X, w.dtype), y, w, state, ws, lipschitz, df, pen,
                         fit_intercept, K, max_epochs, check_every, gap_check, t(inner_tol),
                         y_dual, theta, dual_hist)
