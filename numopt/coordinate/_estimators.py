@@ -401,6 +401,11 @@ class SparseLogisticRegression(ClassifierMixin, BaseEstimator):
         if classes.shape[0] < 2:
             raise ValueError("y must hold at least two classes to fit a classifier, got "
                              f"{classes.shape[0]} class: {classes.tolist()}")
+        if sample_weight is not None:
+            weighted = np.unique(codes[sample_weight > 0])
+            if weighted.shape[0] < 2:
+                raise ValueError("y must hold at least two classes with a positive "
+                                 f"sample_weight, got {weighted.shape[0]} class")
         if self.class_weight is not None:
             # "balanced" counts the classes with the sample weights (scikit-learn's
             # rule: weighting a sample is repeating it)

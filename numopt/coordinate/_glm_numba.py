@@ -882,6 +882,7 @@ def _inner_bcd(X, data, indices, indptr, is_sparse, Y, W, Z, ws, lipschitz, df, 
     m = n_ws + 1 if fit_intercept else n_ws
     hist = np.zeros((K + 1, m * n_classes), dtype=W.dtype)
     n_hist = 0
+    last_objective = np.inf
     for epoch in range(max_epochs):
         for k in range(n_ws):
             j = ws[k]
@@ -934,6 +935,12 @@ def _inner_bcd(X, data, indices, indptr, is_sparse, Y, W, Z, ws, lipschitz, df, 
                 worst = max(worst, abs(grad[c]))
         if worst <= inner_tol:
             return epoch + 1
+        # a tolerance below what the dtype resolves (float32 at 1e-10) would run every
+        # epoch: stop once the objective no longer decreases between two checks
+        objective = df.value(Y, Z) + pen.value(W, ws)
+        if objective >= last_objective:
+            return epoch + 1
+        last_objective = objective
     return max_epochs
 
 

@@ -13,7 +13,7 @@ from numopt.coordinate import (SparseLogisticRegression, multinomial_logistic_re
                                sparse_logistic_regression)
 
 
-@parametrize_with_checks([SparseLogisticRegression(tol=1e-10),
+@parametrize_with_checks([SparseLogisticRegression(tol=1e-8),
                           SparseLogisticRegression(C=2.0, multi_class="ovr",
                                                    class_weight="balanced")])
 def test_sparse_logistic_passes_sklearn_checks(estimator, check):
