@@ -9,6 +9,7 @@ import numpy as np
 
 from .._backend import get_namespace, is_numpy
 from .._loop import run_solver
+from .._result import Status
 from .._units import ldexp_float
 from .._validation import (as_array, check_choice, check_flag, check_nonnegative,
                            check_options, check_scalar, check_shape)
@@ -137,9 +138,10 @@ def _setup_glm(X, y, datafit_class, *, coef0, fit_intercept, tol, maxiter, optio
     problem = SparseGLMProblem(xp, X, y, datafit, penalty, fit_intercept=fit_intercept)
     centered = None
     if multinomial and fit_intercept and not hasattr(X, "indptr"):
-        # the first-order block steps crawl when the features have large means next to
-        # an intercept (iris as it is: 17000 epochs to a KKT violation of 1e-4, 96 with
-        # centred columns); the same model on centred columns, intercept b - mean @ W
+        # the block steps crawl when the features have large means next to an
+        # intercept (iris as it is: 19000 model sweeps to a KKT violation of 1e-4, 2940
+        # with centred columns); the same model on centred columns, intercept
+        # b - mean @ W
         mean = weights @ X / n
         centered = (SparseGLMProblem(xp, np.asfortranarray(X - mean), y, datafit, penalty,
                                      fit_intercept=True), np.ldexp(mean, exp_X))
@@ -206,6 +208,10 @@ def _solve_glm(setup, alpha, l1_ratio=1.0, *, coef0=None, intercept0=None, warm=
     problem_c, mean = setup.centered
     first = solve(problem_c, coef0, intercept0 + mean @ np.ldexp(coef0, -exp_X),
                   0.5 * setup.tol, setup.maxiter)
+    if first.status in (Status.CALLBACK_STOP, Status.NONFINITE):
+        # the caller's stop (or a breakdown) ends the fit here, in the data's terms
+        first["intercept"] = first.intercept - mean @ first.x
+        return _with_classes(first, setup)
     res = solve(setup.problem, np.ldexp(first.x, exp_X), first.intercept - mean @ first.x,
                 setup.tol, max(setup.maxiter - first.nit, 0))
     res["nit"] += first.nit

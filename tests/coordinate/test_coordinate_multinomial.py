@@ -138,3 +138,24 @@ def test_multinomial_float32_and_bad_input():
         multinomial_logistic_regression(X, y, 0.02, coef0=np.zeros(10))
     with pytest.raises(ValueError, match="alpha"):
         multinomial_logistic_regression(X, y, -1.0)
+
+
+def test_multinomial_callback_stop_ends_the_centred_fit():
+    """Dense data with an intercept is solved on centred columns, then on X: a
+    StopIteration from the callback ends the fit, it does not start the second solve."""
+    X, y = _data(n=60, p=10, n_classes=3, seed=5)
+    X = X + 5.0
+    calls = []
+
+    def stop(intermediate_result):
+        calls.append(intermediate_result.nit)
+        raise StopIteration
+
+    res = multinomial_logistic_regression(X, y, 0.01, fit_intercept=True, tol=1e-10,
+                                          callback=stop)
+    assert res.status == 99 and not res.success
+    assert res.nit == 1 and len(calls) == 1
+    # the intercept is the data's: the model predicts with X as given
+    full = multinomial_logistic_regression(X, y, 0.01, fit_intercept=True, tol=1e-10)
+    Z_res, Z_full = X @ res.x + res.intercept, X @ full.x + full.intercept
+    assert np.abs(softmax(Z_res, axis=1) - softmax(Z_full, axis=1)).max() < 0.5
