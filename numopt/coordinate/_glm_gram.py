@@ -90,18 +90,26 @@ class GramData:
         self.xty = np.asarray(X.T @ (s * yc)).ravel().astype(y.dtype, copy=False)
         self.yty = float(s @ (yc * yc))
         if gram is None:
-            if sample_weight is None:
-                weighted = X
-            elif is_scipy_sparse(X):
-                weighted = X.multiply(s[:, None]).tocsc()
+            if is_scipy_sparse(X):
+                weighted = X if sample_weight is None else X.multiply(s[:, None]).tocsc()
+                G = (X.T @ weighted).toarray()
             else:
-                weighted = X * s[:, None]
-            G = X.T @ weighted
-            G = G.toarray() if is_scipy_sparse(G) else np.asarray(G)
+                G = _symmetric_product(X if sample_weight is None
+                                       else X * np.sqrt(s)[:, None])
             if fit_intercept:
                 G = G - n * np.outer(self.x_mean, self.x_mean)
             gram = G
         self.gram = np.ascontiguousarray(gram, dtype=y.dtype)
+
+
+def _symmetric_product(A):
+    """``A^T A`` by BLAS ``syrk`` (half the flops of a general product: one triangle,
+    mirrored)."""
+    from scipy.linalg import blas
+
+    syrk = blas.dsyrk if A.dtype == np.float64 else blas.ssyrk
+    upper = syrk(1.0, np.asfortranarray(A), trans=1)
+    return np.triu(upper) + np.triu(upper, 1).T
 
 
 def check_gram(gram, X, name="precompute"):
