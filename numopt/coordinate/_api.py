@@ -79,17 +79,22 @@ def _setup_glm(X, y, datafit_class, *, coef0, fit_intercept, tol, maxiter, optio
         raise TypeError("X and y must be NumPy arrays (or X a SciPy sparse matrix): the "
                         "working-set solvers run on the CPU with Numba kernels; for GPU "
                         f"arrays use numopt.coordinate.bcd. Got {xp.__name__} arrays")
+    quadratic = datafit_class is Quadratic
+    multinomial = datafit_class is Multinomial
+    classes = None
+    if multinomial:
+        # class labels: their dtype does not set the precision (integer labels with a
+        # float32 X are solved in float32), and codes keep large labels distinct
+        classes, codes = np.unique(as_array(y, "y", xp, ndim=1), return_inverse=True)
+        y = codes.astype(np.float32 if getattr(X, "dtype", None) == np.float32
+                         else np.float64)
     X, y, dtype = check_design(X, y, xp)
     tol = check_scalar(tol, "tol", low=0, low_open=True)
     maxiter = check_scalar(maxiter, "maxiter", low=0, integer=True)
     p0, k, epochs, positive, disp = _glm_options(options, method, datafit_class)
     fit_intercept = check_flag(fit_intercept, "fit_intercept")
-    quadratic = datafit_class is Quadratic
-    multinomial = datafit_class is Multinomial
-    classes = None
     if multinomial:
         # the labels become one-hot rows, one column per class (sorted)
-        classes, codes = np.unique(y, return_inverse=True)
         if classes.shape[0] < 2:
             raise ValueError(f"y must hold at least two classes, got {classes.shape[0]}")
         y = np.ascontiguousarray(codes[:, None] == np.arange(classes.shape[0]), dtype=dtype)

@@ -132,6 +132,12 @@ def test_multinomial_float32_and_bad_input():
     res = multinomial_logistic_regression(X.astype(np.float32), y.astype(np.float32), 0.02,
                                           tol=1e-4)
     assert res.success and res.x.dtype == np.float32
+    # integer labels do not decide the precision; the classes are the labels given
+    labels = multinomial_logistic_regression(X.astype(np.float32), 10 * y + 7, 0.02,
+                                             tol=1e-4)
+    assert labels.x.dtype == np.float32 and labels.intercept.dtype == np.float32
+    np.testing.assert_array_equal(labels.classes, [7, 17, 27])
+    np.testing.assert_allclose(labels.x, res.x, atol=1e-6)
     with pytest.raises(ValueError, match="two classes"):
         multinomial_logistic_regression(X, np.zeros(60), 0.02)
     with pytest.raises(ValueError, match="coef0"):
