@@ -2,7 +2,7 @@
 (asv imports the installed numopt; this times the checkout it is run from).
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
-        PYTHONPATH=.:asv_benchmarks python asv_benchmarks/time_coordinate_h24a.py \
+        PYTHONPATH=.:asv_benchmarks python asv_benchmarks/time_coordinate.py \
         ClassName [repeats]
 """
 
