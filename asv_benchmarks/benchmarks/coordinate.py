@@ -337,3 +337,195 @@ def _full_gradient_bcd(A, b, rule, iters, block_size=5):
         Lb = np.linalg.eigvalsh(cols.T @ cols).max()
         x[block] -= g[block] / Lb
     return x
+
+
+def _multinomial_data(n, p, n_classes, seed=0):
+    """Standardised Gaussian features, a truth on 10% of them, softmax labels."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p))
+    W = np.zeros((p, n_classes))
+    k = max(1, p // 10)
+    W[rng.choice(p, k, replace=False)] = rng.standard_normal((k, n_classes))
+    y = np.argmax(X @ W + rng.gumbel(size=(n, n_classes)), axis=1)
+    return np.asfortranarray(X), y
+
+
+def _multinomial_kkt(group):
+    """KKT violation (mean scaling) of ``1/n sum CE + alpha * penalty`` at ``(W, b)``:
+    the row-wise (group L1, numopt's model) or entry-wise (L1, saga's) distance of the
+    gradient to the subdifferential, and the intercept gradient."""
+    def kkt(X, Y, W, b, alpha):
+        n = X.shape[0]
+        Z = X @ W + b
+        P = np.exp(Z - Z.max(axis=1, keepdims=True))
+        P /= P.sum(axis=1, keepdims=True)
+        G = X.T @ (P - Y) / n
+        if group:
+            norms = np.linalg.norm(W, axis=1)
+            safe = np.where(norms > 0, norms, 1.0)
+            dist = np.where(norms > 0,
+                            np.linalg.norm(G + alpha * W / safe[:, None], axis=1),
+                            np.maximum(np.linalg.norm(G, axis=1) - alpha, 0.0))
+        else:
+            dist = np.where(W != 0, np.abs(G + alpha * np.sign(W)),
+                            np.maximum(np.abs(G) - alpha, 0.0))
+        return max(float(dist.max()), float(np.abs((P - Y).sum(axis=0)).max()) / n)
+    return kkt
+
+
+class MultinomialL1Logistic(PeerBenchmark):
+    """Multinomial L1 logistic regression, 20 classes, at the same C: numopt's group L1
+    model (SparseLogisticRegression, block CD) against scikit-learn's saga (entry-wise
+    L1: the closest peer; no peer fits the group penalty), each until its own KKT
+    violation is <= 1e-5 (mean scaling) (issue 24)."""
+
+    params = smoke_params([(2000, 100), (1000, 500)],)
+    param_names = ["n_p"]
+
+    def setup(self, shape):
+        import warnings
+
+        from numopt.coordinate import SparseLogisticRegression
+
+        warnings.simplefilter("ignore")
+        n, p = smoke_size(shape, (200, 20))
+        X, y = _multinomial_data(n, p, 20)
+        Y = np.eye(20)[y]
+        # alpha = 1 / (C n): a tenth of the smallest penalty with the zero model
+        amax = float(np.max(np.linalg.norm(X.T @ (Y.mean(axis=0) - Y), axis=1)) / n)
+        C = 1.0 / (0.1 * amax * n)
+        alpha = 1.0 / (C * n)
+
+        def numopt_fit(tol):
+            m = SparseLogisticRegression(C=C, tol=tol, max_iter=1000).fit(X, y)
+            return m.coef_.T, m.intercept_
+
+        fits = {"numopt": (numopt_fit, _multinomial_kkt(True))}
+        if has_module("sklearn"):
+            from sklearn.linear_model import LogisticRegression
+
+            def saga_fit(tol):
+                m = LogisticRegression(C=C, l1_ratio=1.0, solver="saga", tol=tol,
+                                       max_iter=10_000).fit(X, y)
+                return m.coef_.T, m.intercept_
+
+            fits["sklearn_saga"] = (saga_fit, _multinomial_kkt(False))
+        self.fits, self.tols, self.reached = fits, {}, {}
+        for name, (fit, kkt) in fits.items():
+            for tol in _TOLS:
+                value = kkt(X, Y, *fit(tol), alpha)
+                if value <= 1e-5:
+                    break
+            self.tols[name], self.reached[name] = tol, value
+
+    def _run(self, name):
+        if name not in self.fits:
+            raise NotImplementedError(f"{name} is not installed")
+        self.fits[name][0](self.tols[name])
+
+    def time_numopt(self, shape):
+        self._run("numopt")
+
+    def time_sklearn_saga(self, shape):
+        self._run("sklearn_saga")
+
+    def track_kkt_numopt(self, shape):
+        return float(self.reached["numopt"])
+
+
+class LassoCVFolds(PeerBenchmark):
+    """LassoCV, 5 folds x 100 alphas, n_jobs=2, both at their default tol=1e-4 (the same
+    duality-gap criterion), Gaussian 500 x 1000 with 20 true nonzeros (issue 24)."""
+
+    params = smoke_params([(500, 1000, 20)],)
+    param_names = ["n_p_k"]
+
+    def setup(self, shape):
+        import warnings
+
+        from numopt.coordinate import LassoCV
+
+        warnings.simplefilter("ignore")
+        X, y, _ = _sparse_truth(*smoke_size(shape, (100, 200, 5)))
+        self.X, self.y = X, y
+        self.fits = {"numopt": lambda: LassoCV(cv=5, n_jobs=2).fit(X, y)}
+        if has_module("sklearn"):
+            from sklearn.linear_model import LassoCV as SkLassoCV
+
+            self.fits["sklearn"] = lambda: SkLassoCV(cv=5, n_jobs=2).fit(X, y)
+        self.alphas = {name: fit().alpha_ for name, fit in self.fits.items()}
+
+    def time_numopt(self, shape):
+        self.fits["numopt"]()
+
+    def time_sklearn(self, shape):
+        if "sklearn" not in self.fits:
+            raise NotImplementedError("sklearn is not installed")
+        self.fits["sklearn"]()
+
+    def track_alpha_ratio(self, shape):
+        """numopt's chosen alpha over scikit-learn's (1: the same choice)."""
+        return self.alphas["numopt"] / self.alphas.get("sklearn", np.nan)
+
+
+class LassoPrecompute(PeerBenchmark):
+    """A tall Lasso (n >> p, correlated columns) at alpha_max/100 with an intercept, to
+    the duality gap <= 1e-6 ||y_c||^2/n: the data path, the Gram path (precompute=True,
+    its n p^2 set-up included) and scikit-learn's Gram path."""
+
+    params = smoke_params([(50_000, 100), (20_000, 300)],)
+    param_names = ["n_p"]
+
+    def setup(self, shape):
+        import warnings
+
+        from numopt.coordinate import Lasso
+
+        warnings.simplefilter("ignore")
+        n, p = smoke_size(shape, (500, 20))
+        rng = np.random.default_rng(0)
+        base = rng.standard_normal((n, 1))
+        X = np.asfortranarray(0.7 * base + rng.standard_normal((n, p)))
+        y = X[:, :10] @ rng.standard_normal(10) + rng.standard_normal(n)
+        yc = y - y.mean()
+        alpha = float(np.max(np.abs(X.T @ yc)) / n) / 100
+        target = 1e-6 * (yc @ yc) / n
+
+        def gap(w, b):
+            r = y - X @ w - b
+            corr = np.max(np.abs(X.T @ r))
+            c = min(1.0, n * alpha / corr)
+            return (0.5 * (r @ r) * (1 + c * c) + n * alpha * np.abs(w).sum()
+                    - c * (r @ yc)) / n
+
+        def ours(pre):
+            return lambda tol: Lasso(alpha, precompute=pre, tol=tol, max_iter=1000).fit(X, y)
+
+        self.fits = {"numopt_data": ours(False), "numopt_gram": ours(True)}
+        if has_module("sklearn"):
+            from sklearn.linear_model import Lasso as SkLasso
+
+            self.fits["sklearn_gram"] = lambda tol: SkLasso(
+                alpha=alpha, precompute=True, tol=tol, max_iter=100_000).fit(X, y)
+        self.tols, self.reached = {}, {}
+        for name, fit in self.fits.items():
+            for tol in _TOLS:
+                m = fit(tol)
+                value = gap(m.coef_, m.intercept_)
+                if value <= target:
+                    break
+            self.tols[name], self.reached[name] = tol, value
+
+    def _run(self, name):
+        if name not in self.fits:
+            raise NotImplementedError(f"{name} is not installed")
+        self.fits[name](self.tols[name])
+
+    def time_numopt_data(self, shape):
+        self._run("numopt_data")
+
+    def time_numopt_gram(self, shape):
+        self._run("numopt_gram")
+
+    def time_sklearn_gram(self, shape):
+        self._run("sklearn_gram")

@@ -22,7 +22,7 @@ from .._estimator import progress_callback, report_fit, warn_if_unconverged
 from .._units import Pow2
 from ..parallel import map_problems
 from ._api import (_alpha_grid, _path, _setup_glm, _solve_glm, bcd, elastic_net,
-                   sparse_logistic_regression)
+                   multinomial_logistic_regression, sparse_logistic_regression)
 from ._glm_objects import Quadratic
 from ._problems import LabelPropagationProblem
 
@@ -53,7 +53,7 @@ class _PenalizedLeastSquares(RegressorMixin, BaseEstimator):
         res = elastic_net(X, y, self.alpha, self._l1_ratio(), coef0=coef0,
                           fit_intercept=self.fit_intercept, sample_weight=sample_weight,
                           tol=self.tol, maxiter=self.max_iter, positive=self.positive,
-                          callback=progress_callback(self))
+                          precompute=self.precompute, callback=progress_callback(self))
         self.result_ = res
         self.coef_ = np.asarray(res.x)
         self.intercept_ = float(res.intercept) if self.fit_intercept else 0.0
@@ -93,6 +93,10 @@ class ElasticNet(_PenalizedLeastSquares):
         (scikit-learn's criterion; weighted with ``sample_weight``).
     max_iter : int, default 100
         Maximum number of working-set iterations.
+    precompute : bool, 'auto' or array of shape (n_features, n_features), default False
+        Solve on the Gram matrix ``X^T X`` (scikit-learn's parameter; see
+        :func:`numopt.coordinate.lasso`): faster when ``n_samples >> n_features``;
+        ``'auto'``: when ``n_samples > n_features``.
     warm_start : bool, default False
     positive : bool, default False
     verbose : int, default 0
@@ -103,11 +107,12 @@ class ElasticNet(_PenalizedLeastSquares):
     coef_, intercept_, n_iter_, dual_gap_, n_features_in_, result_
     """
 
-    def __init__(self, alpha=1.0, *, l1_ratio=0.5, fit_intercept=True, tol=1e-4,
-                 max_iter=100, warm_start=False, positive=False, verbose=0):
+    def __init__(self, alpha=1.0, *, l1_ratio=0.5, fit_intercept=True, precompute=False,
+                 tol=1e-4, max_iter=100, warm_start=False, positive=False, verbose=0):
         self.alpha = alpha
         self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
+        self.precompute = precompute
         self.tol = tol
         self.max_iter = max_iter
         self.warm_start = warm_start
@@ -131,6 +136,10 @@ class Lasso(_PenalizedLeastSquares):
         (scikit-learn's criterion; weighted with ``sample_weight``).
     max_iter : int, default 100
         Maximum number of working-set iterations.
+    precompute : bool, 'auto' or array of shape (n_features, n_features), default False
+        Solve on the Gram matrix ``X^T X`` (scikit-learn's parameter; see
+        :func:`numopt.coordinate.lasso`): faster when ``n_samples >> n_features``;
+        ``'auto'``: when ``n_samples > n_features``.
     warm_start : bool, default False
     positive : bool, default False
     verbose : int, default 0
@@ -141,10 +150,11 @@ class Lasso(_PenalizedLeastSquares):
     coef_, intercept_, n_iter_, dual_gap_, n_features_in_, result_
     """
 
-    def __init__(self, alpha=1.0, *, fit_intercept=True, tol=1e-4, max_iter=100,
-                 warm_start=False, positive=False, verbose=0):
+    def __init__(self, alpha=1.0, *, fit_intercept=True, precompute=False, tol=1e-4,
+                 max_iter=100, warm_start=False, positive=False, verbose=0):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
+        self.precompute = precompute
         self.tol = tol
         self.max_iter = max_iter
         self.warm_start = warm_start
@@ -294,83 +304,189 @@ class LassoCV(_PenalizedLeastSquaresCV):
 
 
 class SparseLogisticRegression(ClassifierMixin, BaseEstimator):
-    r"""Binary L1-regularised logistic regression.
+    r"""L1-regularised logistic regression, binary or multiclass.
 
-    Minimises :math:`\frac1n\sum_i\log(1 + e^{-y_i(x_i^Tw + b)}) + \alpha\|w\|_1` with
-    :func:`numopt.coordinate.sparse_logistic_regression` (working sets, prox-Newton
-    directions by Numba coordinate descent, backtracking).
+    Binary targets minimise
+    :math:`\frac1n\sum_i s_i\log(1 + e^{-y_i(x_i^Tw + b)}) + \alpha\|w\|_1`
+    (:func:`numopt.coordinate.sparse_logistic_regression`: working sets, prox-Newton
+    directions by Numba coordinate descent). More than two classes are fitted either
+    jointly, ``multi_class="multinomial"``: the softmax cross-entropy with the group
+    L1 penalty :math:`\alpha\sum_j\|W_j\|_2` over the features' rows of
+    coefficients, so that a feature is used by every class or by none
+    (:func:`numopt.coordinate.multinomial_logistic_regression`); or
+    ``multi_class="ovr"``: one binary L1 model per class against the rest.
+
+    The penalty is given by exactly one of ``alpha`` (the mean scaling above) or
+    ``C`` (scikit-learn's scaling, :math:`C\sum_i s_i\,\mathrm{loss}_i +
+    \|w\|_1`): the two are the same problem for :math:`\alpha = 1 / (C \sum_i s_i)`,
+    ``1 / (C n)`` without weights. With neither, ``alpha = 0.01``. ``s`` is
+    ``sample_weight`` times the ``class_weight`` of each sample's class (weights
+    in the ``alpha`` scaling are rescaled to sum to ``n``).
 
     Parameters
     ----------
-    alpha : float, default 1e-2
+    alpha : float, optional
+        Penalty level in the mean scaling (> 0); exclusive with ``C``.
+    C : float, optional
+        Inverse penalty level in scikit-learn's scaling (> 0); exclusive with ``alpha``.
     fit_intercept : bool, default True
+        Fit an unpenalised intercept (per class when multiclass).
     tol : float, default 1e-4
-        Stop when the KKT violation is at most ``tol``.
+        Stop when the KKT violation (mean scaling) is at most ``tol``.
     max_iter : int, default 100
+        Working-set iterations (per class with ``"ovr"``).
+    class_weight : dict, "balanced" or None, default None
+        Weights of the classes (scikit-learn's meaning), multiplied into the sample
+        weights.
+    multi_class : {"multinomial", "ovr"}, default "multinomial"
+        The model for more than two classes (two classes: always one binary model).
+    warm_start : bool, default False
+        Start from the previous fit's coefficients when their shape matches.
     verbose : int, default 0
         1: print the fit's outcome; 2: also one line per working-set iteration.
 
     Attributes
     ----------
-    classes_, coef_, intercept_, n_iter_, n_features_in_, result_
+    classes_ : array, shape (n_classes,)
+    coef_ : array, shape (1, n_features) for two classes, else (n_classes, n_features)
+    intercept_ : array, shape (1,) or (n_classes,)
+    alpha_ : float
+        The penalty level actually used (mean scaling).
+    n_iter_ : int
+        Working-set iterations (the largest over the classes with ``"ovr"``).
+    n_features_in_, result_
+        ``result_``: the solver's result (a list of them with ``"ovr"``).
     """
 
-    def __init__(self, alpha=1e-2, *, fit_intercept=True, tol=1e-4, max_iter=100,
+    def __init__(self, alpha=None, *, C=None, fit_intercept=True, tol=1e-4, max_iter=100,
+                 class_weight=None, multi_class="multinomial", warm_start=False,
                  verbose=0):
         self.alpha = alpha
+        self.C = C
         self.fit_intercept = fit_intercept
         self.tol = tol
         self.max_iter = max_iter
+        self.class_weight = class_weight
+        self.multi_class = multi_class
+        self.warm_start = warm_start
         self.verbose = verbose
+
+    def _penalty_level(self, weights, n):
+        """``alpha``, from ``alpha`` or from ``C`` and the sum of the weights."""
+        if self.alpha is not None and self.C is not None:
+            raise ValueError(f"give exactly one of alpha and C, got alpha={self.alpha!r} "
+                             f"and C={self.C!r}")
+        if self.C is None:
+            return 1e-2 if self.alpha is None else self.alpha
+        if isinstance(self.C, bool) or not isinstance(self.C, (int, float, np.number)) \
+                or not self.C > 0 or not np.isfinite(self.C):
+            raise ValueError(f"C must be a positive finite number, got {self.C!r}")
+        total = float(n if weights is None else np.sum(weights))
+        return 1.0 / (float(self.C) * total)
 
     def fit(self, X, y, sample_weight=None):
         """Fit the model; ``sample_weight`` (optional, non-negative) weighs the
-        per-sample losses, rescaled to sum to ``n_samples``."""
+        per-sample losses (times ``class_weight``)."""
+        from sklearn.utils.class_weight import compute_class_weight
+
         X, y = validate_data(self, X, y, accept_sparse="csc", dtype=_FLOATS)
         check_classification_targets(y)
+        if self.multi_class not in ("multinomial", "ovr"):
+            raise ValueError("multi_class must be 'multinomial' or 'ovr', got "
+                             f"{self.multi_class!r}")
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
                                                  ensure_non_negative=True)
-        classes = np.unique(y)
-        if classes.shape[0] != 2:
-            raise ValueError("Only binary classification is supported: y must hold "
-                             f"exactly two classes for this binary model, got "
-                             f"{classes.shape[0]} class(es): {classes[:5].tolist()}")
+        classes, codes = np.unique(y, return_inverse=True)
+        if classes.shape[0] < 2:
+            raise ValueError("y must hold at least two classes to fit a classifier, got "
+                             f"{classes.shape[0]} class: {classes.tolist()}")
+        if sample_weight is not None:
+            weighted = np.unique(codes[sample_weight > 0])
+            if weighted.shape[0] < 2:
+                raise ValueError("y must hold at least two classes with a positive "
+                                 f"sample_weight, got {weighted.shape[0]} class")
+        if self.class_weight is not None:
+            # "balanced" counts the classes with the sample weights (scikit-learn's
+            # rule: weighting a sample is repeating it)
+            per_class = compute_class_weight(self.class_weight, classes=classes, y=y,
+                                             sample_weight=sample_weight)
+            by_class = per_class.astype(X.dtype)[codes]
+            sample_weight = by_class if sample_weight is None else sample_weight * by_class
         self.classes_ = classes
-        y_pm = np.where(y == classes[1], 1.0, -1.0).astype(X.dtype)
-        res = sparse_logistic_regression(X, y_pm, self.alpha, sample_weight=sample_weight,
-                                         fit_intercept=self.fit_intercept, tol=self.tol,
-                                         maxiter=self.max_iter,
-                                         callback=progress_callback(self))
-        self.result_ = res
-        self.coef_ = np.asarray(res.x)[None, :]
-        self.intercept_ = np.asarray([float(res.intercept) if self.fit_intercept else 0.0])
-        self.n_iter_ = int(res.nit)
-        report_fit(self, res)
-        warn_if_unconverged(self, res, "increase max_iter or tol; the KKT violation was checked")
+        alpha = self._penalty_level(sample_weight, X.shape[0])
+        self.alpha_ = float(alpha)
+        settings = dict(sample_weight=sample_weight, fit_intercept=self.fit_intercept,
+                        tol=self.tol, maxiter=self.max_iter,
+                        callback=progress_callback(self))
+        previous = getattr(self, "coef_", None) if self.warm_start else None
+        n_classes, p = classes.shape[0], X.shape[1]
+        rows = 1 if n_classes == 2 else n_classes
+        if previous is not None and previous.shape != (rows, p):
+            previous = None
+        if n_classes > 2 and self.multi_class == "multinomial":
+            res = multinomial_logistic_regression(
+                X, codes.astype(X.dtype), alpha,
+                coef0=None if previous is None else previous.T, **settings)
+            results = [res]
+            coef = np.asarray(res.x).T
+            intercept = np.asarray(res.intercept, dtype=X.dtype)
+        else:
+            targets = [1] if n_classes == 2 else range(n_classes)
+            results = [sparse_logistic_regression(
+                X, np.where(codes == k, 1.0, -1.0).astype(X.dtype), alpha,
+                coef0=None if previous is None else previous[row], **settings)
+                for row, k in enumerate(targets)]
+            coef = np.stack([np.asarray(res.x) for res in results])
+            intercept = np.asarray([float(res.intercept) for res in results], dtype=X.dtype)
+        self.result_ = results[0] if len(results) == 1 else results
+        self.coef_ = coef
+        self.intercept_ = intercept if self.fit_intercept else np.zeros_like(intercept)
+        self.n_iter_ = max(int(res.nit) for res in results)
+        for res in results:
+            report_fit(self, res)
+            warn_if_unconverged(self, res,
+                                "increase max_iter or tol; the KKT violation was checked")
         return self
 
     def decision_function(self, X):
-        """The margin ``X @ coef_[0] + intercept_[0]`` (positive: ``classes_[1]``)."""
+        """The margins ``X @ coef_.T + intercept_``: shape (n,) for two classes
+        (positive: ``classes_[1]``), else (n, n_classes)."""
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse="csc", dtype=_FLOATS, reset=False)
-        return np.asarray(X @ self.coef_[0] + self.intercept_[0]).ravel()
+        scores = np.asarray(X @ self.coef_.T) + self.intercept_
+        return scores.ravel() if scores.shape[1] == 1 else scores
 
     def predict_proba(self, X):
-        """Probabilities of ``classes_`` (logistic of the margin)."""
-        from scipy.special import expit   # no overflow warning for large margins
+        """Probabilities of ``classes_``: the logistic of the margin (two classes), the
+        softmax of the scores (multinomial), or the one-vs-rest logistics normalised
+        to sum to 1 (scikit-learn's ``"ovr"`` rule)."""
+        from scipy.special import expit, softmax   # no overflow warning for large margins
 
-        p = expit(self.decision_function(X))
-        return np.column_stack([1.0 - p, p])
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            p = expit(scores)
+            return np.column_stack([1.0 - p, p])
+        if self.multi_class == "multinomial":
+            return softmax(scores, axis=1)
+        p = expit(scores)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def predict_log_proba(self, X):
+        """``log(predict_proba(X))``."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
 
     def predict(self, X):
-        """The class of positive margin, ``classes_[1]``, or ``classes_[0]``."""
-        positive = self.decision_function(X) > 0
-        return self.classes_[positive.astype(int)]
+        """The class of the largest score (two classes: positive margin is
+        ``classes_[1]``)."""
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            return self.classes_[(scores > 0).astype(int)]
+        return self.classes_[np.argmax(scores, axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False
         tags.input_tags.sparse = True
         return tags
 

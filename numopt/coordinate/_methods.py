@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from .._registry import Example, MethodSpec, Option, register_method
-from ._api import GLM_DEFAULTS, bcd, elastic_net, lasso, sparse_logistic_regression
+from ._api import (GLM_DEFAULTS, bcd, elastic_net, lasso, multinomial_logistic_regression,
+                   sparse_logistic_regression)
 from ._minimize_bcd import minimize_bcd
 from ._problems import LeastSquares
 
@@ -75,6 +76,57 @@ def _glm_example(loss):
                        array_args=(0, 1), check=check,
                        rtol=1e-3 if single else 1e-6)
     return example
+
+
+def _group_l1_multinomial_oracle(X, y, alpha, n_iter=20_000):
+    """Independent solution of the group-L1 multinomial problem (no intercept) by
+    accelerated proximal gradient (FISTA) on the whole matrix, step ``1 / L`` with
+    ``L = ||X||_2^2 / (2 n)``."""
+    import numpy as np
+    from scipy.special import softmax
+
+    n = X.shape[0]
+    Y = np.eye(int(y.max()) + 1)[y.astype(int)]
+    L = np.linalg.norm(X, 2) ** 2 / (2 * n)
+    V = np.zeros((X.shape[1], Y.shape[1]))
+    prev, t = V.copy(), 1.0
+    for _ in range(n_iter):
+        U = V - X.T @ (softmax(X @ V, axis=1) - Y) / (n * L)
+        norms = np.maximum(np.linalg.norm(U, axis=1, keepdims=True), 1e-300)
+        U = U * np.maximum(1.0 - alpha / (L * norms), 0.0)
+        t_next = (1.0 + np.sqrt(1.0 + 4.0 * t * t)) / 2.0
+        V, prev, t = U + (t - 1.0) / t_next * (U - prev), U, t_next
+    Z = X @ prev
+    top = Z.max(axis=1, keepdims=True)
+    lse = top[:, 0] + np.log(np.exp(Z - top).sum(axis=1))
+    fun = np.mean(lse - (Y * Z).sum(axis=1)) + alpha * np.linalg.norm(prev, axis=1).sum()
+    return prev, fun
+
+
+def _multinomial_example(xp, dtype):
+    import numpy as np
+
+    from ..testing import assert_allclose
+
+    rng = np.random.default_rng(4)
+    n, p = 60, 12
+    X = rng.standard_normal((n, p))
+    W = np.zeros((p, 3))
+    W[:3] = 2.0 * rng.standard_normal((3, 3))
+    y = np.argmax(X @ W + rng.gumbel(size=(n, 3)), axis=1).astype(float)
+    alpha = 0.02
+    W_ref, f_ref = _group_l1_multinomial_oracle(X, y, alpha)
+    single = dtype == xp.float32
+
+    def check(res):
+        tol = 2e-3 if single else 1e-5
+        assert_allclose(res.x, xp.asarray(W_ref, dtype=dtype), rtol=tol, atol=tol)
+        assert res.fun <= f_ref + (1e-5 if single else 1e-10)
+
+    return Example(args=(xp.asarray(X, dtype=dtype), xp.asarray(y, dtype=dtype), alpha),
+                   kwargs={"tol": 1e-6 if single else 1e-10},
+                   arg_names=("X", "y", "alpha"), array_args=(0, 1), check=check,
+                   rtol=1e-3 if single else 1e-6)
 
 
 def _bcd_example(xp, dtype):
@@ -160,6 +212,16 @@ register_method(MethodSpec(
     summary="L1 logistic regression by working sets and prox-Newton directions "
             "(coordinate descent on the quadratic model)",
     options=_GLM_OPTIONS, example=_glm_example("logistic"), has_kernels=True,
+    reference=_REFERENCE + "; Bertrand et al. (skglm, 2022)", namespaces=("numpy",),
+))
+
+register_method(MethodSpec(
+    solver="multinomial_logistic_regression", name="working_set",
+    func=multinomial_logistic_regression, problem_class="coordinate",
+    summary="multinomial logistic regression with group L1 by working sets and "
+            "prox-Newton directions (block CD over feature rows on the model)",
+    options={k: v for k, v in _GLM_OPTIONS.items() if k != "positive"},
+    example=_multinomial_example, has_kernels=True,
     reference=_REFERENCE + "; Bertrand et al. (skglm, 2022)", namespaces=("numpy",),
 ))
 
