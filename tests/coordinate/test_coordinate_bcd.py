@@ -13,7 +13,8 @@ import numopt
 from numopt import config_context
 from numopt.coordinate import (BinaryLogistic, L1LeastSquares, LabelPropagationProblem,
                                LeastSquares, QuadraticProblem, SoftmaxLogistic, bcd)
-from numopt.coordinate._bcd import forest_block, solve_forest
+from numopt.coordinate._bcd_partitions import forest_block
+from numopt.coordinate._bcd_updates import solve_forest
 from numopt.problems import (coordinate_least_squares, coordinate_logistic,
                              coordinate_nonneg_l1, coordinate_softmax,
                              lattice_label_propagation, two_moons_label_propagation)
@@ -186,7 +187,7 @@ def test_variable_blocks_and_newton_beat_fixed_gradient_blocks(ls):
 
 
 def test_sorted_partition_groups_similar_constants():
-    from numopt.coordinate._bcd import fixed_partition
+    from numopt.coordinate._bcd_partitions import fixed_partition
 
     L = np.random.default_rng(0).uniform(0, 10, 40)
     blocks = fixed_partition("sorted", L, 5)
@@ -435,7 +436,7 @@ def test_small_block_solves_on_the_host_for_other_namespaces():
     array_api_strict arrays: same answers, arrays back in the caller's namespace."""
     xps = pytest.importorskip("array_api_strict")
     from numopt.coordinate import LeastSquares
-    from numopt.coordinate._bcd import solve_small
+    from numopt.coordinate._bcd_updates import solve_small
 
     d = solve_small(xps, xps.asarray([[2.0, 0.0], [1.0, 4.0]]), xps.asarray([2.0, 9.0]))
     assert type(d).__module__.startswith("array_api_strict")
