@@ -21,7 +21,13 @@ values is set, so NaN/inf checks keep working.
 import numpy as np
 from numba import njit
 
+from .._backend._numba_cache import depends_on
+from . import _glm_numba
 from ._glm_numba import as_numba
+
+# the kernels below inline the structref methods of _glm_numba: an edit there must
+# recompile them (Numba's cache only watches this file)
+depends_on(__file__, _glm_numba.__file__)
 
 
 @njit(cache=True, nogil=True, inline="always")
