@@ -354,6 +354,32 @@ def test_minimize_bcd_does_not_depend_on_the_units_of_f(scale):
     np.testing.assert_array_equal(res.x, ref.x)
 
 
+class _InterfaceOnly:
+    """A problem object with the documented interface but neither the optional
+    ``quadratic`` flag nor ``compiled_batch``, as a user's own problem may be."""
+
+    def __init__(self, problem):
+        self._problem = problem
+
+    def __getattr__(self, name):
+        if name in ("quadratic", "compiled_batch"):
+            raise AttributeError(name)
+        return getattr(self._problem, name)
+
+
+@pytest.mark.parametrize("update", ["lipschitz", "newton"])
+def test_bcd_runs_problems_without_the_optional_attributes(update):
+    """Without ``compiled_batch`` the per-iteration strategies run (the same iterates
+    as the compiled batch); without ``quadratic`` Newton steps are line-searched."""
+    A, y = coordinate_logistic(80, 30, density=0.2, seed=3)
+    kw = dict(rule="gsl", update=update, block_size=4, maxiter=80, tol=1e-300)
+    own = bcd(BinaryLogistic(A, y), **kw)
+    plain = bcd(_InterfaceOnly(BinaryLogistic(A, y)), **kw)
+    assert plain.nit == own.nit == 80
+    np.testing.assert_allclose(plain.x, own.x, rtol=1e-9, atol=1e-12)
+    assert own.fun < BinaryLogistic(A, y).objective(BinaryLogistic(A, y).init(np.zeros(30)))
+
+
 # ---------------------------------------------------------------- bad input
 def test_bcd_bad_input_messages(ls):
     A, b, _ = ls
