@@ -203,7 +203,6 @@ def forest_bcd_batch(xp, Q, diag, x, grad, L, block_size, scaled, n_iter, tol):
     the exact message-passing update on a sparse symmetric ``Q`` (the CSC triple;
     ``diag`` its diagonal), in place on ``x`` and ``grad`` (reference version).
     Returns ``(iterations run, measure)`` as :func:`sparse_bcd_batch`."""
-    import numpy as np
     import scipy.sparse as sp
 
     data, indices, indptr = Q
