@@ -72,8 +72,10 @@ def depends_on(module_file, *files):
     """Tie the Numba cache of the functions defined in ``module_file`` to ``files``
     too. Call it before the module's first ``@njit(cache=True)`` decorator runs."""
     _DEPENDENCIES[os.path.realpath(module_file)] = tuple(os.path.realpath(f) for f in files)
-    locators = caching.CacheImpl._locator_classes
-    if locators[:len(_LOCATORS)] != _LOCATORS:
+    # the locator list is Numba's (0.68) internal; a Numba without it keeps its own
+    # behaviour (only the kernel's file watched) rather than failing the import
+    locators = getattr(getattr(caching, "CacheImpl", None), "_locator_classes", None)
+    if isinstance(locators, list) and locators[:len(_LOCATORS)] != _LOCATORS:
         # in front of Numba's own (same order: a user NUMBA_CACHE_DIR first), which
         # still serve every file not registered here
         locators[:0] = _LOCATORS
