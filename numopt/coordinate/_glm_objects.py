@@ -145,10 +145,6 @@ class Logistic(_Datafit):
     def _derivatives(self, xp, y, state):
         return logistic_derivative(xp, y, state)
 
-    def hessian_weights(self, xp, y, state):
-        """``s_i f''(z_i)``."""
-        return self._weigh(logistic_curvature(xp, y, state))
-
     def _loss_changes(self, xp, y, state, change):
         # softplus(a + h) - softplus(a) = log1p(sigmoid(a) expm1(h)) with a = -y z,
         # h = -y dz keeps small changes exact; for a large h > 0 the expm1 could
@@ -159,6 +155,10 @@ class Logistic(_Datafit):
         stable = xp.log1p(sig * xp.expm1(xp.where(safe, h, 0.0)))
         plain = self._losses(xp, y, state + change) - self._losses(xp, y, state)
         return xp.where(safe, stable, plain)
+
+    def hessian_weights(self, xp, y, state):
+        """``s_i f''(z_i)``."""
+        return self._weigh(logistic_curvature(xp, y, state))
 
 
 class L1L2:
