@@ -16,6 +16,7 @@ from ._bcd import (FIXED_PARTITIONS, PARTITIONS, RULES, SAMPLING_RULES, UPDATES,
                    CompiledBCDSolver, batch_path)
 from ._glm_l1 import SparseGLMProblem, WorkingSetCD, extreme_exponent, ldexp_design
 from ._glm_objects import L1, ElasticNet, Logistic, Quadratic
+from ._problems import QuadraticProblem
 from ._validation import check_binary_labels, check_design
 
 __all__ = ["lasso", "elastic_net", "lasso_path", "enet_path", "sparse_logistic_regression",
@@ -465,7 +466,7 @@ def bcd(problem, x0=None, *, partition="variable", rule="gsl", update="lipschitz
         raise ValueError("partition='forest' needs a quadratic problem with a sparse "
                          "Hessian (QuadraticProblem, LabelPropagationProblem)")
     if update == "message_passing":
-        if partition != "forest" or not getattr(problem, "quadratic", False):
+        if partition != "forest" or not isinstance(problem, QuadraticProblem):
             raise ValueError("update='message_passing' needs partition='forest' and a "
                              "quadratic problem")
         if problem.l1 or problem.positive:
