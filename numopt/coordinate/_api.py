@@ -13,7 +13,7 @@ from .._result import Status
 from .._units import ldexp_float
 from .._validation import (as_array, check_choice, check_flag, check_nonnegative,
                            check_options, check_scalar, check_shape)
-from ._bcd import (FIXED_PARTITIONS, PARTITIONS, RULES, UPDATES, BCDSolver,
+from ._bcd import (FIXED_PARTITIONS, PARTITIONS, RULES, SAMPLING_RULES, UPDATES, BCDSolver,
                    CompiledBCDSolver, batch_path)
 from ._glm_gram import GramCD, GramData, check_gram, resolve_precompute
 from ._glm_l1 import SparseGLMProblem, WorkingSetCD, extreme_exponent, ldexp_design
@@ -604,7 +604,7 @@ def bcd(problem, x0=None, *, partition="variable", rule="gsl", update="lipschitz
     tol = check_scalar(tol, "tol", low=0, low_open=True)
     maxiter = check_scalar(maxiter, "maxiter", low=0, integer=True)
     factor = check_scalar(opts["backtrack_factor"], "backtrack_factor", low=1, low_open=True)
-    if rule in ("cyclic", "random", "lipschitz") and partition not in FIXED_PARTITIONS:
+    if rule in SAMPLING_RULES and partition not in FIXED_PARTITIONS:
         raise ValueError(f"rule={rule!r} needs a fixed partition ('order', 'sorted' or "
                          f"'averaged'), got partition={partition!r}")
     if partition == "forest" and not hasattr(problem, "hessian_graph"):

@@ -88,6 +88,14 @@ class _Datafit:
         """``s_i f'(z_i)``: ``X^T`` of it is the gradient in ``w``."""
         return self._weigh(self._derivatives(xp, y, state))
 
+    def value_changes(self, xp, y, state, change):
+        """``s_i (f(z_i + dz_i) - f(z_i))`` per sample for a change ``dz`` of the
+        linear predictor (block coordinate descent's line searches)."""
+        return self._weigh(self._loss_changes(xp, y, state, change))
+
+    def _loss_changes(self, xp, y, state, change):
+        return self._losses(xp, y, state + change) - self._losses(xp, y, state)
+
 
 class Quadratic(_Datafit):
     """``1/2 sum_i s_i (x_i^T w + b - y_i)^2``."""
@@ -99,6 +107,13 @@ class Quadratic(_Datafit):
 
     def _derivatives(self, xp, y, state):
         return state
+
+    def _loss_changes(self, xp, y, state, change):
+        return change * state + 0.5 * change * change    # exact: no cancellation
+
+    def hessian_weights(self, xp, y, state):
+        """``s_i f''(z_i)``."""
+        return self._weigh(xp.ones_like(state))
 
 
 class Huber(_Datafit):
@@ -129,6 +144,17 @@ class Logistic(_Datafit):
 
     def _derivatives(self, xp, y, state):
         return logistic_derivative(xp, y, state)
+
+    def _loss_changes(self, xp, y, state, change):
+        # softplus(a + h) - softplus(a) = log1p(sigmoid(a) expm1(h)) with a = -y z,
+        # h = -y dz keeps small changes exact; for a large h > 0 the expm1 could
+        # overflow, so the plain difference is taken there
+        sig = 1.0 / (1.0 + xp.exp(y * state))
+        h = -y * change
+        safe = h < 30.0
+        stable = xp.log1p(sig * xp.expm1(xp.where(safe, h, 0.0)))
+        plain = self._losses(xp, y, state + change) - self._losses(xp, y, state)
+        return xp.where(safe, stable, plain)
 
     def hessian_weights(self, xp, y, state):
         """``s_i f''(z_i)``."""

@@ -39,7 +39,7 @@ def _scores_kernel():
 
 
 def greedy_scores(xp, x, g, L, l1, positive, scaled):
-    """Fused greedy scores (CuPy version of ``_bcd.greedy_scores``)."""
+    """Fused greedy scores (CuPy version of ``_bcd_rules.greedy_scores``)."""
     t = g.dtype.type
     return _scores_kernel()(x, g, L, t(l1), cupy.int32(bool(positive)),
                             cupy.int32(bool(scaled)))

@@ -8,10 +8,10 @@
 * the compiled batches of the greedy paths (``sparse_bcd_batch``,
   ``softmax_bcd_batch``, ``forest_bcd_batch``).
 
-The working-set GLM solvers' kernels and the scalar formulas they share with these
-(soft-thresholding, the logistic derivative, the min-norm subgradient) live in
-``_glm_numba``. Datafit codes here: 0 = least squares (``state = Ax - b``), 1 = binary
-logistic with labels in {-1, 1} (``state = Ax``).
+The kernels take plain arrays and, for the GLMs, the datafit and penalty objects of
+``_glm_objects`` lowered to the structrefs of ``_glm_numba`` (``as_numba``), whose
+methods hold the formulas (the sample derivative, the prox, the distance to the
+subdifferential): no loss codes here, one specialisation per datafit type and dtype.
 
 The dense loops are compiled with ``fastmath={"reassoc", "contract"}``: re-associating
 the sums lets LLVM vectorise the column dot products; no flag that assumes finite
@@ -21,31 +21,13 @@ values is set, so NaN/inf checks keep working.
 import numpy as np
 from numba import njit
 
-from ._glm_numba import logistic_derivative, min_norm_subgradient, soft_threshold
+from .._backend._numba_cache import depends_on
+from . import _glm_numba
+from ._glm_numba import as_numba
 
-QUADRATIC = 0
-LOGISTIC = 1
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _sample_derivative(datafit, y_i, state_i):
-    """d loss_i / d z_i for the sum-of-losses objective."""
-    if datafit == QUADRATIC:
-        return state_i
-    return logistic_derivative(y_i, state_i)
-
-
-@njit(cache=True, nogil=True)
-def _intercept_step(datafit, y, w, state, n_samples):
-    p = w.shape[0] - 1
-    grad = 0.0
-    for i in range(n_samples):
-        grad += _sample_derivative(datafit, y[i], state[i])
-    lips = float(n_samples) if datafit == QUADRATIC else 0.25 * n_samples
-    delta = -grad / lips
-    w[p] += delta
-    for i in range(n_samples):
-        state[i] += delta
+# the kernels below inline the structref methods of _glm_numba: an edit there must
+# recompile them (Numba's cache only watches this file)
+depends_on(__file__, _glm_numba.__file__)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -87,9 +69,17 @@ def _positive_block(top, top_val, count):
 
 
 @njit(cache=True, nogil=True)
+def _derivative(df, y_i, z_i):
+    """The datafit's ``f'(z_i)`` as a function of its own: inlined into the loops below
+    at the IR level, the structref method trips Numba's inliner (a variable out of
+    scope); LLVM still inlines the call."""
+    return df.derivative(y_i, z_i)
+
+
+@njit(cache=True, nogil=True)
 def _sparse_glm_block_step(csc_data, csc_indices, csc_indptr, csr_data, csr_indices,
-                           csr_indptr, y, state, grad, block, delta, datafit, mark,
-                           touched, old_deriv):
+                           csr_indptr, y, state, grad, block, delta, df, mark, touched,
+                           old_deriv):
     n_touched = 0
     for k in range(block.shape[0]):
         d = delta[k]
@@ -101,13 +91,13 @@ def _sparse_glm_block_step(csc_data, csc_indices, csc_indptr, csr_data, csr_indi
             if mark[i] == 0:
                 mark[i] = 1
                 touched[n_touched] = i
-                old_deriv[n_touched] = _sample_derivative(datafit, y[i], state[i])
+                old_deriv[n_touched] = _derivative(df, y[i], state[i])
                 n_touched += 1
             state[i] += d * csc_data[q]
     for t in range(n_touched):
         i = touched[t]
         mark[i] = 0
-        change = _sample_derivative(datafit, y[i], state[i]) - old_deriv[t]
+        change = _derivative(df, y[i], state[i]) - old_deriv[t]
         if change != 0.0:
             for q in range(csr_indptr[i], csr_indptr[i + 1]):
                 grad[csr_indices[q]] += change * csr_data[q]
@@ -116,8 +106,9 @@ def _sparse_glm_block_step(csc_data, csc_indices, csc_indptr, csr_data, csr_indi
 def sparse_glm_block_step(xp, csc, csr, y, state, grad, block, delta, datafit, work):
     """Numba version of :func:`numopt.coordinate._problems.sparse_glm_block_step`."""
     mark, touched, old_deriv = work
+    df = as_numba(datafit, state.shape[0], state.dtype)
     _sparse_glm_block_step(csc[0], csc[1], csc[2], csr[0], csr[1], csr[2], y, state, grad,
-                           block, delta, datafit, mark, touched, old_deriv)
+                           block, delta, df, mark, touched, old_deriv)
     return state, grad
 
 
@@ -141,8 +132,8 @@ def column_sq_norms(xp, X):
 
 @njit(cache=True, nogil=True)
 def _sparse_bcd_batch(csc_data, csc_indices, csc_indptr, csr_data, csr_indices, csr_indptr,
-                      y, x, z, grad, L, l2, l1, positive, datafit, curvature, block_size,
-                      scaled, n_iter, tol, mark, touched, old_deriv, dense_col):
+                      y, x, state, grad, L, df, pen, l2, curvature, block_size, scaled,
+                      n_iter, tol, mark, touched, old_deriv, dense_col):
     n = x.shape[0]
     k = min(block_size, n)
     top = np.empty(k, dtype=np.int64)
@@ -155,11 +146,10 @@ def _sparse_bcd_batch(csc_data, csc_indices, csc_indptr, csr_data, csr_indices, 
         count = 0
         low = 0          # position of the smallest kept score
         for j in range(n):
-            s = min_norm_subgradient(grad[j], x[j], l1, positive)
-            a = abs(s)
+            a = pen.subdiff_distance(x[j], grad[j], j)
             if a > worst:
                 worst = a
-            score = s * s / L[j] if scaled else s * s
+            score = a * a / L[j] if scaled else a * a
             count, low = _offer_top_k(top, top_val, count, low, k, j, score)
         if not worst > tol:
             return it, worst
@@ -183,34 +173,30 @@ def _sparse_bcd_batch(csc_data, csc_indices, csc_indptr, csr_data, csr_indices, 
             np.ascontiguousarray(G[:kb, :kb]))[kb - 1]
         for t in range(kb):
             j = top[t]
-            v = x[j] - grad[j] / lam
-            if positive:
-                new = max(v - l1 / lam, 0.0)
-            elif l1 != 0.0:
-                new = soft_threshold(v, l1 / lam)
-            else:
-                new = v
+            new = pen.prox(x[j] - grad[j] / lam, lam, j)
             delta[t] = new - x[j]
             x[j] = new
             if l2 != 0.0:
                 grad[j] += l2 * delta[t]
         _sparse_glm_block_step(csc_data, csc_indices, csc_indptr, csr_data, csr_indices,
-                               csr_indptr, y, z, grad, top[:kb], delta[:kb], datafit, mark,
+                               csr_indptr, y, state, grad, top[:kb], delta[:kb], df, mark,
                                touched, old_deriv)
     return n_iter, -1.0
 
 
-def sparse_bcd_batch(xp, problem, x, z, grad, L, block_size, scaled, n_iter, tol):
-    """Numba version of :func:`numopt.coordinate._bcd.sparse_bcd_batch` (in place)."""
-    csc, csr = problem._csc, problem._csr
-    mark, touched, old_deriv = problem._work
-    dense_col = np.zeros(z.shape[0], dtype=x.dtype)
+def sparse_bcd_batch(xp, csc, csr, y, x, state, grad, L, datafit, penalty, l2, block_size,
+                     scaled, n_iter, tol, work):
+    """Numba version of :func:`numopt.coordinate._problems.sparse_bcd_batch` (in
+    place)."""
+    mark, touched, old_deriv = work
+    dense_col = np.zeros(state.shape[0], dtype=x.dtype)
     t = x.dtype.type
-    done, worst = _sparse_bcd_batch(csc[0], csc[1], csc[2], csr[0], csr[1], csr[2],
-                                    problem.y, x, z, grad, L, t(problem.l2), t(problem.l1),
-                                    problem.positive, problem.code,
-                                    t(problem.curvature_bound), block_size, scaled, n_iter,
-                                    t(tol), mark, touched, old_deriv, dense_col)
+    df = as_numba(datafit, state.shape[0], x.dtype)
+    pen = as_numba(penalty, state.shape[0], x.dtype)
+    done, worst = _sparse_bcd_batch(csc[0], csc[1], csc[2], csr[0], csr[1], csr[2], y, x,
+                                    state, grad, L, df, pen, t(l2), t(datafit.curvature),
+                                    block_size, scaled, n_iter, t(tol), mark, touched,
+                                    old_deriv, dense_col)
     return int(done), float(worst)
 
 
@@ -390,13 +376,12 @@ def _forest_bcd_batch(data, indices, indptr, diag, x, grad, L, block_size, scale
     return n_iter, -1.0
 
 
-def forest_bcd_batch(xp, problem, x, aux, grad, L, block_size, scaled, n_iter, tol):
-    """Numba version of :func:`numopt.coordinate._bcd.forest_bcd_batch` (in place)."""
-    Q = problem.Q
+def forest_bcd_batch(xp, Q, diag, x, grad, L, block_size, scaled, n_iter, tol):
+    """Numba version of :func:`numopt.coordinate._problems.forest_bcd_batch` (in
+    place)."""
     t = x.dtype.type
-    done, worst = _forest_bcd_batch(Q.data, Q.indices, Q.indptr, problem.lipschitz, x,
-                                    grad, L, block_size, scaled, n_iter, t(tol),
-                                    8 * block_size)
+    done, worst = _forest_bcd_batch(Q[0], Q[1], Q[2], diag, x, grad, L, block_size, scaled,
+                                    n_iter, t(tol), 8 * block_size)
     return int(done), float(worst)
 
 
@@ -468,13 +453,14 @@ def _softmax_bcd_batch(csc_data, csc_indices, csc_indptr, csr_data, csr_indices,
     return n_iter, -1.0
 
 
-def softmax_bcd_batch(xp, problem, x, z, grad, L, block_size, scaled, n_iter, tol):
-    """Numba version of :func:`numopt.coordinate._bcd.softmax_bcd_batch` (in place)."""
-    csc, csr = problem._csc, problem._csr
-    mark, touched, old_probs = problem._work
-    dense_col = np.zeros(z.shape[0], dtype=x.dtype)
+def softmax_bcd_batch(xp, csc, csr, x, Z, grad, L, l2, n_classes, block_size, scaled,
+                      n_iter, tol, work):
+    """Numba version of :func:`numopt.coordinate._problems.softmax_bcd_batch` (in
+    place)."""
+    mark, touched, old_probs = work
+    dense_col = np.zeros(Z.shape[0], dtype=x.dtype)
     t = x.dtype.type
-    done, worst = _softmax_bcd_batch(csc[0], csc[1], csc[2], csr[0], csr[1], csr[2], x, z,
-                                     grad, L, t(problem.l2), problem.k, block_size, scaled,
-                                     n_iter, t(tol), mark, touched, old_probs, dense_col)
+    done, worst = _softmax_bcd_batch(csc[0], csc[1], csc[2], csr[0], csr[1], csr[2], x, Z,
+                                     grad, L, t(l2), n_classes, block_size, scaled, n_iter,
+                                     t(tol), mark, touched, old_probs, dense_col)
     return int(done), float(worst)

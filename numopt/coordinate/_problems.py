@@ -13,17 +13,23 @@ block ``b`` moves by ``delta`` only what depends on ``x_b`` is touched.
   ``(n_features, n_classes)`` weight matrix.
 
 Interface used by :func:`numopt.coordinate.bcd`: ``n``, ``xp``, ``dtype``,
-``lipschitz`` (coordinate constants), ``l1``, ``positive``, ``init(x) -> state``,
+``lipschitz`` (coordinate constants), ``l1``, ``positive``, ``quadratic`` (the smooth
+part is quadratic: Newton steps need no line search), ``init(x) -> state``,
 ``grad(state)``, ``value(state)``, ``move(state, block, delta)``, ``block_hessian(state,
-block)``, ``block_lipschitz(block)``, ``value_change(state, block, delta)`` and, for
-quadratic problems, ``hessian_graph()`` (the sparsity pattern used by forest blocks).
+block)``, ``block_lipschitz(block)``, ``value_change(state, block, delta)``, for
+quadratic problems ``hessian_graph()`` (the sparsity pattern used by forest blocks),
+and ``compiled_batch(scheme)``: a fused compiled loop of several iterations the
+problem offers, or None. The kernels take the problems' arrays and the datafit
+objects of ``_glm_objects``, never the problems themselves.
 """
 
 from __future__ import annotations
 
 from .._backend import float_dtype, get_kernel, get_namespace, is_numpy, kernel, to_numpy
 from .._validation import as_array, check_choice, check_flag, check_scalar, check_shape
-from ._glm_objects import logistic_curvature, logistic_derivative, logistic_loss
+from ._bcd_partitions import forest_block, positive_scores
+from ._bcd_updates import prox, solve_forest
+from ._glm_objects import L1L2, Logistic, Quadratic, min_norm_subgradient
 from ._validation import check_binary_labels, check_design, column_sq_norms, is_scipy_sparse
 
 __all__ = ["QuadraticProblem", "GLMProblem", "SoftmaxProblem", "LeastSquares",
@@ -47,6 +53,13 @@ def _penalty_args(l1, positive):
 class _Base:
     l1 = 0.0
     positive = False
+    quadratic = False
+
+    def compiled_batch(self, scheme):
+        """A compiled loop of up to ``n_iter`` iterations of ``scheme``:
+        ``run(state, L, block_size, scaled, n_iter, tol) -> (iterations run, measure)``
+        (see :func:`sparse_bcd_batch`), or None when the problem has none."""
+        return None
 
     def objective(self, state):
         """Smooth part plus the L1 penalty."""
@@ -80,6 +93,8 @@ def block_gradient_update(xp, Q, block, delta, grad):
 class QuadraticProblem(_Base):
     """``f(x) = 1/2 x^T Q x - c^T x + const`` with ``Q`` symmetric positive semi-definite
     (dense array or SciPy sparse matrix)."""
+
+    quadratic = True
 
     def __init__(self, Q, c, const=0.0, *, l1=0.0, positive=False):
         sparse = is_scipy_sparse(Q)
@@ -168,50 +183,71 @@ class QuadraticProblem(_Base):
         Q = self.Q if self.sparse else sp.csr_matrix(to_numpy(self.Q))
         return sp.csr_matrix(Q)
 
+    def compiled_batch(self, scheme):
+        if scheme != "forest_message_passing" or not self.sparse or self.l1 \
+                or self.positive:
+            return None
+        kernel = get_kernel("coordinate.forest_bcd_batch", self.xp)
+        Q = (self.Q.data, self.Q.indices, self.Q.indptr)
+
+        def run(state, L, block_size, scaled, n_iter, tol):
+            return kernel(self.xp, Q, self.lipschitz, state.x, state.grad, L, block_size,
+                          scaled, n_iter, tol)
+        return run
+
+
+@kernel("coordinate.forest_bcd_batch",
+        numba="numopt.coordinate._kernels_numba:forest_bcd_batch")
+def forest_bcd_batch(xp, Q, diag, x, grad, L, block_size, scaled, n_iter, tol):
+    """Up to ``n_iter`` iterations of greedy (GS or GSL) forest-structured blocks with
+    the exact message-passing update on a sparse symmetric ``Q`` (the CSC triple;
+    ``diag`` its diagonal), in place on ``x`` and ``grad`` (reference version).
+    Returns ``(iterations run, measure)`` as :func:`sparse_bcd_batch`."""
+    import scipy.sparse as sp
+
+    data, indices, indptr = Q
+    Q = sp.csc_matrix((data, indices, indptr), shape=(x.shape[0], x.shape[0]))
+    graph = (indptr.tolist(), indices.tolist())   # Q is symmetric: columns = rows
+    for it in range(n_iter):
+        worst = float(xp.max(xp.abs(grad)))
+        if not worst > tol:
+            return it, worst
+        scores = grad * grad / L if scaled else grad * grad
+        block = forest_block(scores, graph, block_size, candidates=8 * block_size)
+        cols = Q[:, block]
+        d = solve_forest(cols[block].toarray(), -grad[block])
+        x[block] += d
+        grad += cols @ d
+    return n_iter, -1.0
+
 
 # ------------------------------------------------------------------------------- GLMs
-_LOSS_CODES = {"squared": 0, "logistic": 1}
+_DATAFITS = {"squared": Quadratic, "logistic": Logistic}
 
 
-def _loss_value(xp, code, z, y):
-    if code == 0:
-        d = z - y
-        return 0.5 * d * d
-    return logistic_loss(xp, y * z)
+def _csc_block(csc, n_rows, block):
+    """``A[:, block]`` of a CSC triple as a dense array."""
+    import numpy as np
+
+    data, indices, indptr = csc
+    out = np.zeros((n_rows, block.shape[0]), dtype=data.dtype)
+    for t, j in enumerate(block.tolist()):
+        out[indices[indptr[j]:indptr[j + 1]], t] = data[indptr[j]:indptr[j + 1]]
+    return out
 
 
-def _loss_change(xp, code, z, dz, y):
-    """``loss(z + dz) - loss(z)`` per sample without cancellation."""
-    if code == 0:
-        return dz * (z - y) + 0.5 * dz * dz
-    a = -y * z
-    sig = 1.0 / (1.0 + xp.exp(-a))
-    # softplus(a + h) - softplus(a) = log1p(sigmoid(a) * expm1(h)), h = -y dz; for a
-    # large h > 0 the expm1 could overflow, so fall back to the plain difference there
-    h = -y * dz
-    safe = h < 30.0
-    stable = xp.log1p(sig * xp.expm1(xp.where(safe, h, 0.0)))
-    plain = _loss_value(xp, 1, z + dz, y) - _loss_value(xp, 1, z, y)
-    return xp.where(safe, stable, plain)
+def _largest_eigenvalue(H):
+    import numpy as np
 
-
-def _loss_derivative(xp, code, z, y):
-    if code == 0:
-        return z - y
-    return logistic_derivative(xp, y, z)
-
-
-def _loss_curvature(xp, code, z, y):
-    if code == 0:
-        return xp.ones_like(z)
-    return logistic_curvature(xp, y, z)
+    return float(H[0, 0]) if H.shape[0] == 1 else float(np.max(np.linalg.eigvalsh(H)))
 
 
 @kernel("coordinate.sparse_glm_block_step",
         numba="numopt.coordinate._kernels_numba:sparse_glm_block_step")
 def sparse_glm_block_step(xp, csc, csr, y, state, grad, block, delta, datafit, work):
-    """Incremental GLM update for sparse ``A``: ``z += A[:, block] @ delta`` and the
-    gradient ``A^T loss'(z)`` refreshed on the touched rows (reference version)."""
+    """Incremental GLM update for sparse ``A`` (the CSC and CSR triples): the datafit's
+    state moves by ``A[:, block] @ delta`` and the gradient ``A^T f'(state)`` is
+    refreshed on the touched rows (reference version)."""
     import numpy as np
     import scipy.sparse as sp
 
@@ -219,19 +255,53 @@ def sparse_glm_block_step(xp, csc, csr, y, state, grad, block, delta, datafit, w
     A = sp.csc_matrix(csc, shape=(n_rows, csc[2].shape[0] - 1))
     cols = A[:, np.asarray(block)]
     rows = np.unique(cols.indices)
-    old = _loss_derivative(np, datafit, state[rows], y[rows])
+    old = datafit.sample_grad(np, y[rows], state[rows])
     state[rows] += (cols @ delta)[rows]
-    new = _loss_derivative(np, datafit, state[rows], y[rows])
-    grad += A[rows].T @ (new - old)
+    grad += A[rows].T @ (datafit.sample_grad(np, y[rows], state[rows]) - old)
     return state, grad
+
+
+@kernel("coordinate.sparse_bcd_batch",
+        numba="numopt.coordinate._kernels_numba:sparse_bcd_batch")
+def sparse_bcd_batch(xp, csc, csr, y, x, state, grad, L, datafit, penalty, l2, block_size,
+                     scaled, n_iter, tol, work):
+    """Up to ``n_iter`` greedy (GS or GSL) BCD iterations with variable blocks and the
+    block Lipschitz step on ``datafit(A x) + l2/2 ||x||^2 + penalty(x)`` for a sparse
+    ``A`` (CSC and CSR triples), in place on ``x``, the datafit's ``state`` and
+    ``grad`` (reference version; ``penalty`` an :class:`L1L2` without its own l2).
+    Before each iteration the optimality measure (largest minimum-norm subgradient) is
+    compared with ``tol``. Returns ``(iterations run, measure)``, the measure being -1
+    when all ``n_iter`` iterations ran."""
+    import numpy as np
+
+    k = min(block_size, x.shape[0])
+    for it in range(n_iter):
+        s = min_norm_subgradient(xp, x, grad, penalty.l1, penalty.positive)
+        worst = float(xp.max(xp.abs(s)))
+        if not worst > tol:
+            return it, worst
+        scores = s * s / L if scaled else s * s
+        block = positive_scores(scores, np.argsort(-scores, kind="stable")[:k])
+        cols = _csc_block(csc, state.shape[0], block)
+        lam = _largest_eigenvalue(datafit.curvature * (cols.T @ cols)
+                                  + l2 * np.eye(block.shape[0]))
+        xb = x[block]
+        delta = prox(xp, xb - grad[block] / lam, 1.0 / lam, penalty.l1[block],
+                     penalty.positive) - xb
+        x[block] += delta
+        grad[block] += l2 * delta
+        sparse_glm_block_step(xp, csc, csr, y, state, grad, block, delta, datafit, work)
+    return n_iter, -1.0
 
 
 class GLMProblem(_Base):
     """``f(x) = sum_i loss(a_i^T x, y_i) + l2/2 ||x||^2`` with ``loss`` "squared"
-    (``1/2 (z - y)^2``) or "logistic" (``log(1 + exp(-y z))``, labels in {-1, 1})."""
+    (``1/2 (z - y)^2``) or "logistic" (``log(1 + exp(-y z))``, labels in {-1, 1}): the
+    :class:`~numopt.coordinate._glm_objects.Quadratic` or ``Logistic`` datafit, whose
+    state (the residual ``Ax - y``, or ``Ax``) is the auxiliary vector."""
 
     def __init__(self, A, y, loss="squared", *, l2=0.0, l1=0.0, positive=False):
-        check_choice(loss, "loss", tuple(_LOSS_CODES))
+        check_choice(loss, "loss", tuple(_DATAFITS))
         xp = get_namespace(A, y)
         A, y, dtype = check_design(A, y, xp, name_X="A", name_y="y")
         self.l2 = check_scalar(l2, "l2", low=0)
@@ -239,10 +309,10 @@ class GLMProblem(_Base):
         if loss == "logistic":
             check_binary_labels(y, xp)
         self.xp, self.A, self.y, self.dtype = xp, A, y, dtype
-        self.code = _LOSS_CODES[loss]
+        self.datafit = _DATAFITS[loss]()
         self.n = A.shape[1]
         self.sparse = is_scipy_sparse(A)
-        self.curvature_bound = 1.0 if self.code == 0 else 0.25
+        self.curvature_bound = self.datafit.curvature
         self.lipschitz = self.curvature_bound * xp.asarray(column_sq_norms(A, xp, "A"),
                                                            dtype=dtype) + self.l2
         if self.sparse:
@@ -258,18 +328,18 @@ class GLMProblem(_Base):
 
     def init(self, x):
         xp = self.xp
-        z = self.A @ x
-        g = self.A.T @ _loss_derivative(xp, self.code, z, self.y)
+        state = self.datafit.state_of(self.y, xp.asarray(self.A @ x, dtype=self.dtype))
+        g = self.A.T @ self.datafit.sample_grad(xp, self.y, state)
         if self.l2:
             g = g + self.l2 * x
-        return _State(x, xp.asarray(g, dtype=self.dtype), xp.asarray(z, dtype=self.dtype))
+        return _State(x, xp.asarray(g, dtype=self.dtype), state)
 
     def grad(self, state):
         return state.grad
 
     def value(self, state):
         xp = self.xp
-        val = float(xp.sum(_loss_value(xp, self.code, state.aux, self.y)))
+        val = self.datafit.value(xp, self.y, state.aux)
         if self.l2:
             val += 0.5 * self.l2 * float(xp.sum(state.x * state.x))
         return val
@@ -280,13 +350,7 @@ class GLMProblem(_Base):
         if self.sparse:
             import numpy as np
 
-            data, indices, indptr = self._csc
-            block = np.asarray(block)
-            out = np.zeros((self.A.shape[0], block.shape[0]), dtype=self.dtype)
-            for t, j in enumerate(block.tolist()):
-                start, stop = indptr[j], indptr[j + 1]
-                out[indices[start:stop], t] = data[start:stop]
-            return out
+            return _csc_block(self._csc, self.A.shape[0], np.asarray(block))
         return self.xp.take(self.A, block, axis=1)
 
     def move(self, state, block, delta):
@@ -297,17 +361,17 @@ class GLMProblem(_Base):
         if self.sparse:
             self._step(xp, self._csc, self._csr, self.y, state.aux, state.grad,
                        xp.astype(block, xp.int64), xp.asarray(delta, dtype=self.dtype),
-                       self.code, self._work)
+                       self.datafit, self._work)
             return
-        old = _loss_derivative(xp, self.code, state.aux, self.y)
+        old = self.datafit.sample_grad(xp, self.y, state.aux)
         state.aux = state.aux + self._cols(block) @ delta
-        change = _loss_derivative(xp, self.code, state.aux, self.y) - old
+        change = self.datafit.sample_grad(xp, self.y, state.aux) - old
         state.grad = state.grad + change @ self.A
 
     def block_hessian(self, state, block):
         xp = self.xp
         cols = self._cols(block)
-        w = _loss_curvature(xp, self.code, state.aux, self.y)
+        w = self.datafit.hessian_weights(xp, self.y, state.aux)
         H = cols.T @ (cols * w[:, None])
         if self.l2:
             H = H + self.l2 * xp.eye(H.shape[0], dtype=H.dtype)
@@ -332,11 +396,25 @@ class GLMProblem(_Base):
             z_old, yy, dz = state.aux[rows], self.y[rows], dz[rows]
         else:
             z_old, yy = state.aux, self.y
-        change = float(xp.sum(_loss_change(xp, self.code, z_old, dz, yy)))
+        change = float(xp.sum(self.datafit.value_changes(xp, yy, z_old, dz)))
         if self.l2:
             xb = xp.take(state.x, block)
             change += 0.5 * self.l2 * float(xp.sum(delta * (2.0 * xb + delta)))
         return change
+
+    def compiled_batch(self, scheme):
+        if scheme != "greedy_lipschitz" or not self.sparse:
+            return None
+        import numpy as np
+
+        kernel = get_kernel("coordinate.sparse_bcd_batch", self.xp)
+        penalty = L1L2(np.full(self.n, self.l1, dtype=self.dtype), 0.0, self.positive)
+
+        def run(state, L, block_size, scaled, n_iter, tol):
+            return kernel(self.xp, self._csc, self._csr, self.y, state.x, state.aux,
+                          state.grad, L, self.datafit, penalty, self.l2, block_size,
+                          scaled, n_iter, tol, self._work)
+        return run
 
 
 @kernel("coordinate.softmax_block_step",
@@ -352,15 +430,54 @@ def softmax_block_step(xp, csc, csr, Z, G, feats, D, work):
     A = sp.csc_matrix(csc, shape=(m, csc[2].shape[0] - 1))
     cols = A[:, np.asarray(feats)]
     rows = np.unique(cols.indices)
-
-    def probs(Zr):
-        E = np.exp(Zr - Zr.max(axis=1, keepdims=True))
-        return E / E.sum(axis=1, keepdims=True)
-
-    old = probs(Z[rows])
+    old = softmax(np, Z[rows])
     Z[rows] += (cols @ D)[rows]
-    G += A[rows].T @ (probs(Z[rows]) - old)
+    G += A[rows].T @ (softmax(np, Z[rows]) - old)
     return Z, G
+
+
+@kernel("coordinate.softmax_bcd_batch",
+        numba="numopt.coordinate._kernels_numba:softmax_bcd_batch")
+def softmax_bcd_batch(xp, csc, csr, x, Z, grad, L, l2, n_classes, block_size, scaled,
+                      n_iter, tol, work):
+    """:func:`sparse_bcd_batch` for sparse softmax regression (variable ``j *
+    n_classes + c``; ``Z = A W``), without an L1 term (reference version)."""
+    import numpy as np
+
+    k = min(block_size, x.shape[0])
+    G = grad.reshape((-1, n_classes))
+    for it in range(n_iter):
+        worst = float(xp.max(xp.abs(grad)))
+        if not worst > tol:
+            return it, worst
+        scores = grad * grad / L if scaled else grad * grad
+        block = positive_scores(scores, np.argsort(-scores, kind="stable")[:k])
+        cols = _csc_block(csc, Z.shape[0], block // n_classes)
+        lam = _largest_eigenvalue(0.5 * (cols.T @ cols) + l2 * np.eye(block.shape[0]))
+        delta = -grad[block] / lam
+        x[block] += delta
+        feats, D = _split_block(xp, block, delta, n_classes, x.dtype)
+        softmax_block_step(xp, csc, csr, Z, G, feats, D, work)
+        grad[block] += l2 * delta
+    return n_iter, -1.0
+
+
+def softmax(xp, Z):
+    """Row-wise ``exp(z_i) / sum exp(z_i)`` without overflow."""
+    E = xp.exp(Z - xp.max(Z, axis=1, keepdims=True))
+    return E / xp.sum(E, axis=1, keepdims=True)
+
+
+def _split_block(xp, block, delta, n_classes, dtype):
+    """Block variables of ``W.reshape(-1)`` -> (feature indices, ``(n_feat, k)``
+    change of those rows of ``W``)."""
+    feats = block // n_classes
+    classes = block % n_classes
+    uniq = xp.sort(xp.unique_values(feats))    # the standard leaves its order open
+    pos = xp.searchsorted(uniq, feats)
+    D = xp.zeros((uniq.shape[0], n_classes), dtype=dtype)
+    D[pos, classes] = delta
+    return uniq, D
 
 
 class SoftmaxProblem(_Base):
@@ -418,19 +535,11 @@ class SoftmaxProblem(_Base):
         if self.sparse:
             import numpy as np
 
-            data, indices, indptr = self._csc
-            feats = np.asarray(feats)
-            out = np.zeros((self.m, feats.shape[0]), dtype=self.dtype)
-            for t, j in enumerate(feats.tolist()):
-                out[indices[indptr[j]:indptr[j + 1]], t] = data[indptr[j]:indptr[j + 1]]
-            return out
+            return _csc_block(self._csc, self.m, np.asarray(feats))
         return self.xp.take(self.A, feats, axis=1)
 
     def _probs(self, Z):
-        xp = self.xp
-        Z = Z - xp.max(Z, axis=1, keepdims=True)
-        E = xp.exp(Z)
-        return E / xp.sum(E, axis=1, keepdims=True)
+        return softmax(self.xp, Z)
 
     def init(self, x):
         xp = self.xp
@@ -451,15 +560,7 @@ class SoftmaxProblem(_Base):
         return data + 0.5 * self.l2 * float(xp.sum(state.x * state.x))
 
     def _split(self, block, delta):
-        """Block variables -> (feature indices, (n_feat, k) change of W rows)."""
-        xp = self.xp
-        feats = block // self.k
-        classes = block % self.k
-        uniq = xp.unique_values(feats)
-        pos = xp.searchsorted(uniq, feats)
-        D = xp.zeros((uniq.shape[0], self.k), dtype=self.dtype)
-        D[pos, classes] = delta
-        return uniq, D
+        return _split_block(self.xp, block, delta, self.k, self.dtype)
 
     def move(self, state, block, delta):
         xp = self.xp
@@ -510,6 +611,16 @@ class SoftmaxProblem(_Base):
         change = float(xp.sum(small) - xp.sum(dZ * self.Y))
         xb = xp.take(state.x, block)
         return change + 0.5 * self.l2 * float(xp.sum(delta * (2.0 * xb + delta)))
+
+    def compiled_batch(self, scheme):
+        if scheme != "greedy_lipschitz" or not self.sparse:
+            return None
+        kernel = get_kernel("coordinate.softmax_bcd_batch", self.xp)
+
+        def run(state, L, block_size, scaled, n_iter, tol):
+            return kernel(self.xp, self._csc, self._csr, state.x, state.aux, state.grad, L,
+                          self.l2, self.k, block_size, scaled, n_iter, tol, self._work)
+        return run
 
 
 # ------------------------------------------------------------------------ constructors

@@ -13,7 +13,8 @@ import numopt
 from numopt import config_context
 from numopt.coordinate import (BinaryLogistic, L1LeastSquares, LabelPropagationProblem,
                                LeastSquares, QuadraticProblem, SoftmaxLogistic, bcd)
-from numopt.coordinate._bcd import forest_block, solve_forest
+from numopt.coordinate._bcd_partitions import forest_block
+from numopt.coordinate._bcd_updates import solve_forest
 from numopt.problems import (coordinate_least_squares, coordinate_logistic,
                              coordinate_nonneg_l1, coordinate_softmax,
                              lattice_label_propagation, two_moons_label_propagation)
@@ -186,7 +187,7 @@ def test_variable_blocks_and_newton_beat_fixed_gradient_blocks(ls):
 
 
 def test_sorted_partition_groups_similar_constants():
-    from numopt.coordinate._bcd import fixed_partition
+    from numopt.coordinate._bcd_partitions import fixed_partition
 
     L = np.random.default_rng(0).uniform(0, 10, 40)
     blocks = fixed_partition("sorted", L, 5)
@@ -353,6 +354,32 @@ def test_minimize_bcd_does_not_depend_on_the_units_of_f(scale):
     np.testing.assert_array_equal(res.x, ref.x)
 
 
+class _InterfaceOnly:
+    """A problem object with the documented interface but neither the optional
+    ``quadratic`` flag nor ``compiled_batch``, as a user's own problem may be."""
+
+    def __init__(self, problem):
+        self._problem = problem
+
+    def __getattr__(self, name):
+        if name in ("quadratic", "compiled_batch"):
+            raise AttributeError(name)
+        return getattr(self._problem, name)
+
+
+@pytest.mark.parametrize("update", ["lipschitz", "newton"])
+def test_bcd_runs_problems_without_the_optional_attributes(update):
+    """Without ``compiled_batch`` the per-iteration strategies run (the same iterates
+    as the compiled batch); without ``quadratic`` Newton steps are line-searched."""
+    A, y = coordinate_logistic(80, 30, density=0.2, seed=3)
+    kw = dict(rule="gsl", update=update, block_size=4, maxiter=80, tol=1e-300)
+    own = bcd(BinaryLogistic(A, y), **kw)
+    plain = bcd(_InterfaceOnly(BinaryLogistic(A, y)), **kw)
+    assert plain.nit == own.nit == 80
+    np.testing.assert_allclose(plain.x, own.x, rtol=1e-9, atol=1e-12)
+    assert own.fun < BinaryLogistic(A, y).objective(BinaryLogistic(A, y).init(np.zeros(30)))
+
+
 # ---------------------------------------------------------------- bad input
 def test_bcd_bad_input_messages(ls):
     A, b, _ = ls
@@ -435,7 +462,7 @@ def test_small_block_solves_on_the_host_for_other_namespaces():
     array_api_strict arrays: same answers, arrays back in the caller's namespace."""
     xps = pytest.importorskip("array_api_strict")
     from numopt.coordinate import LeastSquares
-    from numopt.coordinate._bcd import solve_small
+    from numopt.coordinate._bcd_updates import solve_small
 
     d = solve_small(xps, xps.asarray([[2.0, 0.0], [1.0, 4.0]]), xps.asarray([2.0, 9.0]))
     assert type(d).__module__.startswith("array_api_strict")

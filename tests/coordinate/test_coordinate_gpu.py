@@ -34,7 +34,7 @@ def test_gpu_bcd_matches_cpu(xp, dtype, update):
 
 
 def test_gpu_kernels_match_reference(xp):
-    from numopt.coordinate._bcd import greedy_scores as reference_scores
+    from numopt.coordinate._bcd_rules import greedy_scores as reference_scores
     from numopt.coordinate._kernels_cupy import block_gradient_update, greedy_scores
     from numopt.coordinate._problems import block_gradient_update as reference_update
 
