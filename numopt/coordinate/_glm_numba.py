@@ -437,8 +437,8 @@ def _l1l2_conjugate(pen, u, j):
 # the multinomial datafit and the row penalty: block formulas over the classes of one
 # feature row; ``P`` is the softmax of the state ``Z``, kept up to date by the kernel
 @njit(cache=True, nogil=True, inline="always")
-def _softmax_row(Z, i, P):
-    """``P[i] = softmax(Z[i])`` without overflow."""
+def _softmax_row(Z, i, out):
+    """``out = softmax(Z[i])`` without overflow (``out`` a row of ``P`` or scratch)."""
     n_classes = Z.shape[1]
     top = Z[i, 0]
     for c in range(1, n_classes):
@@ -446,11 +446,11 @@ def _softmax_row(Z, i, P):
     total = 0.0
     for c in range(n_classes):
         e = np.exp(Z[i, c] - top)
-        P[i, c] = e
+        out[c] = e
         total += e
     inv = 1.0 / total
     for c in range(n_classes):
-        P[i, c] *= inv
+        out[c] *= inv
 
 
 @_method((MultinomialType,), "value", loops=True)
@@ -898,7 +898,7 @@ def _newton_bcd(X, data, indices, indptr, is_sparse, Y, W, Z, ws, df, pen, fit_i
         s[:] = sw
     P = np.empty_like(Z)
     for i in range(n_samples):
-        _softmax_row(Z, i, P)
+        _softmax_row(Z, i, P[i])
     G = np.empty((n_ws, n_classes), dtype=W.dtype)
     gb = np.zeros(n_classes, dtype=W.dtype)
     D = np.zeros((n_ws, n_classes), dtype=W.dtype)
@@ -1041,7 +1041,7 @@ def _newton_bcd(X, data, indices, indptr, is_sparse, Y, W, Z, ws, df, pen, fit_i
                 W[p, c] += t * db[c]
         Z[:] = trial
         for i in range(n_samples):
-            _softmax_row(Z, i, P)
+            _softmax_row(Z, i, P[i])
     return n_sweeps
 
 def _split(X, dtype):

@@ -23,7 +23,7 @@ from numba import njit
 
 from .._backend._numba_cache import depends_on
 from . import _glm_numba
-from ._glm_numba import as_numba
+from ._glm_numba import _softmax_row, as_numba
 
 # the kernels below inline the structref methods of _glm_numba: an edit there must
 # recompile them (Numba's cache only watches this file)
@@ -198,22 +198,6 @@ def sparse_bcd_batch(xp, csc, csr, y, x, state, grad, L, datafit, penalty, l2, b
                                     block_size, scaled, n_iter, t(tol), mark, touched,
                                     old_deriv, dense_col)
     return int(done), float(worst)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _softmax_row(Z, i, out):
-    k = Z.shape[1]
-    zmax = Z[i, 0]
-    for c in range(1, k):
-        if Z[i, c] > zmax:
-            zmax = Z[i, c]
-    total = 0.0
-    for c in range(k):
-        e = np.exp(Z[i, c] - zmax)
-        out[c] = e
-        total += e
-    for c in range(k):
-        out[c] /= total
 
 
 @njit(cache=True, nogil=True)

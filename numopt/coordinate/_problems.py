@@ -29,7 +29,7 @@ from .._backend import float_dtype, get_kernel, get_namespace, is_numpy, kernel,
 from .._validation import as_array, check_choice, check_flag, check_scalar, check_shape
 from ._bcd_partitions import forest_block, positive_scores
 from ._bcd_updates import prox, solve_forest
-from ._glm_objects import L1L2, Logistic, Quadratic, min_norm_subgradient
+from ._glm_objects import L1L2, Logistic, Quadratic, min_norm_subgradient, softmax
 from ._validation import check_binary_labels, check_design, column_sq_norms, is_scipy_sparse
 
 __all__ = ["QuadraticProblem", "GLMProblem", "SoftmaxProblem", "LeastSquares",
@@ -460,12 +460,6 @@ def softmax_bcd_batch(xp, csc, csr, x, Z, grad, L, l2, n_classes, block_size, sc
         softmax_block_step(xp, csc, csr, Z, G, feats, D, work)
         grad[block] += l2 * delta
     return n_iter, -1.0
-
-
-def softmax(xp, Z):
-    """Row-wise ``exp(z_i) / sum exp(z_i)`` without overflow."""
-    E = xp.exp(Z - xp.max(Z, axis=1, keepdims=True))
-    return E / xp.sum(E, axis=1, keepdims=True)
 
 
 def _split_block(xp, block, delta, n_classes, dtype):
