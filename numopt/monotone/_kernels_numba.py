@@ -18,7 +18,7 @@ from ._variance_reduced import page_probability
 
 
 @njit(cache=True, nogil=True)
-def _project_simplex(v, radius):
+def _project_simplex(v, radius, candidates):
     """In place: Michelot's fixed point on a filtered candidate set, no sort. The
     threshold ``tau`` of the projection is at least ``max(v) - radius`` (the largest
     entry keeps at most ``radius``), so only the entries above that bound can stay
@@ -35,7 +35,6 @@ def _project_simplex(v, radius):
         if v[j] > vmax:
             vmax = v[j]
     bound = vmax - radius
-    candidates = np.empty(d, v.dtype)
     count = 0
     total = 0.0
     for j in range(d):
@@ -62,12 +61,13 @@ def _project_simplex(v, radius):
 
 
 @njit(cache=True, nogil=True)
-def _project(kinds, starts, stops, pa, pb, z):
+def _project(kinds, starts, stops, pa, pb, z, work):
+    """In place, block by block; ``work`` is scratch of ``z``'s length."""
     for blk in range(kinds.shape[0]):
         kind = kinds[blk]
         part = z[starts[blk]:stops[blk]]
         if kind == 1:
-            _project_simplex(part, pa[blk])
+            _project_simplex(part, pa[blk], work)
         elif kind == 2:
             for j in range(part.shape[0]):
                 part[j] = min(max(part[j], pa[blk]), pb[blk])
@@ -119,17 +119,18 @@ def _vr_eg(kind, M, q, ptr, cols, kinds, starts, stops, pa, pb,
     zbar = np.empty(d, z.dtype)
     zh = np.empty(d, z.dtype)
     g = np.empty(d, z.dtype)
+    work = np.empty(d, z.dtype)
     calls = 0
     for t in range(coins.shape[0]):
         for r in range(d):
             zbar[r] = alpha * z[r] + (1.0 - alpha) * w[r]
             zh[r] = zbar[r] - gamma * Fw[r]
-        _project(kinds, starts, stops, pa, pb, zh)
+        _project(kinds, starts, stops, pa, pb, zh, work)
         g[:] = Fw
         _add_difference(kind, M, ptr, cols, indices[t], 1.0, zh, w, g)
         for r in range(d):
             z[r] = zbar[r] - gamma * g[r]
-        _project(kinds, starts, stops, pa, pb, z)
+        _project(kinds, starts, stops, pa, pb, z, work)
         calls += 2
         if coins[t] < p:
             w[:] = z
@@ -160,6 +161,7 @@ def _halpern_page(kind, M, q, ptr, cols, kinds, starts, stops, pa, pb,
     d = u.shape[0]
     b = indices.shape[1]
     T = np.empty(d, u.dtype)
+    work = np.empty(d, u.dtype)
     calls = 0
     for t in range(coins.shape[0]):
         k = k0 + t
@@ -174,7 +176,7 @@ def _halpern_page(kind, M, q, ptr, cols, kinds, starts, stops, pa, pb,
         for r in range(d):
             u_prev[r] = u[r]
             T[r] = u[r] - eta * Ft[r]
-        _project(kinds, starts, stops, pa, pb, T)
+        _project(kinds, starts, stops, pa, pb, T, work)
         for r in range(d):
             u[r] = lam * u0[r] + (1.0 - lam) * T[r]
     return calls
@@ -189,29 +191,32 @@ def halpern_page_round(xp, op, prox, u0, u, u_prev, Ft, k0, eta, coins, indices)
 
 @njit(cache=True, nogil=True)
 def _forb(kind, M, q, ptr, cols, kinds, starts, stops, pa, pb,
-          u, c, gamma, alpha, p, coins, indices):
+          u, Fu, c, gamma, alpha, p, coins, indices):
     n = ptr.shape[0] - 1
     d = u.shape[0]
     v = u.copy()
     w = u.copy()
+    # w_prev, the snapshot one step back, differs from w only on the step after a new
+    # snapshot: ``lagging`` says so, and w_prev is copied then rather than every step
     w_prev = u.copy()
-    Fhat_w = np.empty(d, u.dtype)
-    _full(kind, M, q, u, Fhat_w)
-    Fhat_w *= c
+    lagging = False
+    Fhat_w = c * Fu
     g = np.empty(d, u.dtype)
-    vbar = np.empty(d, u.dtype)
+    work = np.empty(d, u.dtype)
     calls = n
     for t in range(coins.shape[0]):
+        wp = w_prev if lagging else w
         for r in range(d):
-            vbar[r] = alpha * v[r] + (1.0 - alpha) * w[r]
-            g[r] = Fhat_w[r] + (v[r] - w_prev[r])
-        _add_difference(kind, M, ptr, cols, indices[t], c, v, w_prev, g)
+            g[r] = Fhat_w[r] + (v[r] - wp[r])
+        _add_difference(kind, M, ptr, cols, indices[t], c, v, wp, g)
         for r in range(d):
-            v[r] = vbar[r] - gamma * g[r]
-        _project(kinds, starts, stops, pa, pb, v)
+            v[r] = alpha * v[r] + (1.0 - alpha) * w[r] - gamma * g[r]
+        _project(kinds, starts, stops, pa, pb, v, work)
         calls += 2
-        w_prev[:] = w
+        lagging = False
         if coins[t] < p:
+            w_prev[:] = w
+            lagging = True
             w[:] = v
             _full(kind, M, q, w, Fhat_w)
             for r in range(d):
@@ -220,13 +225,13 @@ def _forb(kind, M, q, ptr, cols, kinds, starts, stops, pa, pb,
     return v, calls
 
 
-def forb_resolvent(xp, op, prox, u, c, gamma, alpha, p, coins, indices):
+def forb_resolvent(xp, op, prox, u, Fu, c, gamma, alpha, p, coins, indices):
     kind, M, q, ptr, cols = op.kernel_data
-    return _forb(kind, M, q, ptr, cols, *_prox_arrays(prox, u.shape[0]), u, c, gamma, alpha,
-                 p, coins, indices)
+    return _forb(kind, M, q, ptr, cols, *_prox_arrays(prox, u.shape[0]), u, Fu, c, gamma,
+                 alpha, p, coins, indices)
 
 
 def project_simplex(xp, z, radius):
     out = z.copy()
-    _project_simplex(out, radius)
+    _project_simplex(out, radius, np.empty_like(out))
     return out

@@ -89,12 +89,12 @@ def halpern_page_round(xp, op, prox, u0, u, u_prev, Ft, k0, eta, coins, indices)
 
 
 @kernel("monotone.forb_resolvent", numba="numopt.monotone._kernels_numba:forb_resolvent")
-def forb_resolvent(xp, op, prox, u, c, gamma, alpha, p, coins, indices):
-    """VR-FoRB for ``0 in c (F + G)(v) + v - u`` from ``v = u``, ``len(coins)`` steps.
-    Returns ``(v, calls)``."""
+def forb_resolvent(xp, op, prox, u, Fu, c, gamma, alpha, p, coins, indices):
+    """VR-FoRB for ``0 in c (F + G)(v) + v - u`` from ``v = u``, ``len(coins)`` steps;
+    ``Fu`` is ``F(u)``, its first snapshot (counted here). Returns ``(v, calls)``."""
     n = op.n_components
     v, w, w_prev = u, u, u
-    Fhat_w = c * op.full(xp, u)
+    Fhat_w = c * Fu
     calls = n
     for t in range(coins.shape[0]):
         vbar = alpha * v + (1.0 - alpha) * w
@@ -167,22 +167,27 @@ class HalpernPAGESolver(_VarianceReduced):
 
 class InexactHalpernSolver(_VarianceReduced):
     """Algorithm 2; one iteration (``nit``) is one Halpern step with its VR-FoRB
-    resolvent of ``M_k = ceil(inner * n * log(k + 2))`` steps."""
+    resolvent of ``M_k = ceil(inner * n * log(k + 2))`` steps.
+
+    ``F`` at the new anchor point ``u`` is evaluated once, in the step: the stopping
+    measure reads it (``Fz``) and the next resolvent starts its snapshot from it
+    (counted there, where the method uses it)."""
 
     def init(self):
         u = self.xp.asarray(self.z0, copy=True)
-        return {"z": u, "k": 0, "ncalls": 0, "n_inner": 0}
+        return {"z": u, "Fz": self.op.full(self.xp, u), "k": 0, "ncalls": 0, "n_inner": 0}
 
     def step(self, s):
         k = s["k"]
         m = max(1, math.ceil(self.params["inner"] * self.n * math.log(k + 2)))
         coins, indices = self._draws(m)
         prm = self.params
-        v, calls = self.kernel(self.xp, self.op, self.prox, s["z"], prm["c"], self.step_size,
-                               prm["alpha"], prm["p"], coins, indices)
+        v, calls = self.kernel(self.xp, self.op, self.prox, s["z"], s["Fz"], prm["c"],
+                               self.step_size, prm["alpha"], prm["p"], coins, indices)
         lam = 1.0 / (k + 2)
         u = lam * self.z0 + (1.0 - lam) * v
-        return {"z": u, "k": k + 1, "ncalls": s["ncalls"] + calls, "n_inner": s["n_inner"] + m}
+        return {"z": u, "Fz": self.op.full(self.xp, u), "k": k + 1,
+                "ncalls": s["ncalls"] + calls, "n_inner": s["n_inner"] + m}
 
     def result(self, state):
         out = super().result(state)
