@@ -156,11 +156,12 @@ _page_probability = njit(cache=True, nogil=True)(page_probability)
 
 @njit(cache=True, nogil=True)
 def _halpern_page(kind, M, q, ptr, cols, kinds, starts, stops, pa, pb,
-                  u0, u, u_prev, Ft, k0, eta, coins, indices):
+                  u0, u, u_prev, Ft, T, k0, eta, coins, indices):
+    """In place on ``u``, ``u_prev``, ``Ft`` and ``T`` (the last forward-backward
+    point)."""
     n = ptr.shape[0] - 1
     d = u.shape[0]
     b = indices.shape[1]
-    T = np.empty(d, u.dtype)
     work = np.empty(d, u.dtype)
     calls = 0
     for t in range(coins.shape[0]):
@@ -184,9 +185,10 @@ def _halpern_page(kind, M, q, ptr, cols, kinds, starts, stops, pa, pb,
 
 def halpern_page_round(xp, op, prox, u0, u, u_prev, Ft, k0, eta, coins, indices):
     kind, M, q, ptr, cols = op.kernel_data
+    T = u.copy()
     calls = _halpern_page(kind, M, q, ptr, cols, *_prox_arrays(prox, u.shape[0]), u0, u,
-                          u_prev, Ft, k0, eta, coins, indices)
-    return u, u_prev, Ft, calls
+                          u_prev, Ft, T, k0, eta, coins, indices)
+    return T, u, u_prev, Ft, calls
 
 
 @njit(cache=True, nogil=True)

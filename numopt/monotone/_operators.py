@@ -39,6 +39,9 @@ class FiniteSumOperator:
     ``component_difference(xp, i, z, w)`` (``F_i(z) - F_i(w)``, costs 2)."""
 
     kernel_data = None   # (kind code, matrix, q, component pointers, component columns)
+    # F(a u + (1 - a) v) = a F(u) + (1 - a) F(v): Algorithm 2 mixes F instead of
+    # evaluating it again
+    affine = False
 
     def full(self, xp, z):
         raise NotImplementedError
@@ -53,6 +56,8 @@ class FiniteSumOperator:
 
 class MatrixOperator(FiniteSumOperator):
     """``F(z) = M z + q``; component ``i`` owns the columns ``S_i`` (``blocks``)."""
+
+    affine = True
 
     def __init__(self, M, q, blocks, *, lipschitz=None):
         xp = get_namespace(M)
@@ -94,6 +99,8 @@ class MatrixOperator(FiniteSumOperator):
 
 class BilinearOperator(FiniteSumOperator):
     """``F(x, y) = (A^T y, -A x) + q``: the saddle ``min_x max_y y^T A x`` split by rows."""
+
+    affine = True
 
     def __init__(self, A, q=None, *, lipschitz=None):
         xp = get_namespace(A)
