@@ -167,8 +167,9 @@ def inexact_halpern_transcription(A, z0, options, outer, seed, project):
                 Fx, Fy = c * Fx + (wx - ux), c * Fy + (wy - uy)
         lam = 1.0 / (k + 2)
         ux, uy = lam * ux0 + (1 - lam) * vx, lam * uy0 + (1 - lam) * vy
-        history.append(_game_residual(A, ux, uy, project, L))
-    return np.concatenate([ux, uy])
+        # numopt's iterate: the approximate resolvent (the authors record it at u)
+        history.append(_game_residual(A, vx, vy, project, L))
+    return np.concatenate([vx, vy])
 
 
 def residual(problem, z):

@@ -28,12 +28,29 @@ def _project_simplex(v, radius, candidates):
     threshold. At d = 500, on the Policeman-Burglar game's iterates (medians, loaded
     2-core machine): near its sparse equilibrium (8 active entries) 6-8 us instead of
     24 us for Condat's algorithm, at the uniform start (all active) 6-8 us instead of
-    14-16 us."""
+    14-16 us.
+
+    The first pass also sums the entries and finds the smallest: when every entry lies
+    above ``(sum - radius) / d`` the whole vector is active and that is ``tau`` (the
+    value Michelot's first sweep computes, bit for bit), so one subtraction pass ends
+    it (VR-FoRB's inner iterates on the game at n = 500 are all active: 3.3 -> 2.4 us
+    per inner step)."""
     d = v.shape[0]
     vmax = v[0]
-    for j in range(1, d):
-        if v[j] > vmax:
-            vmax = v[j]
+    vmin = v[0]
+    total = 0.0
+    for j in range(d):
+        y = v[j]
+        total += y
+        if y > vmax:
+            vmax = y
+        if y < vmin:
+            vmin = y
+    tau = (total - radius) / d
+    if vmin > tau:
+        for j in range(d):
+            v[j] -= tau
+        return
     bound = vmax - radius
     count = 0
     total = 0.0
@@ -192,6 +209,31 @@ def halpern_page_round(xp, op, prox, u0, u, u_prev, Ft, k0, eta, coins, indices)
 
 
 @njit(cache=True, nogil=True)
+def _forb_game_update(A, n, i, c, gamma, alpha, v, w, wp, Fhat_w):
+    """One VR-FoRB step on the game (kind 1) before the projection, in place on ``v``:
+    ``v = alpha v + (1 - alpha) w - gamma g`` with ``g = Fhat(w) + (v - wp) + c (F_i(v) -
+    F_i(wp))``, in one pass over ``z`` instead of three (``g`` built, the component
+    difference added, ``v`` updated); the same operations in the same order, so the same
+    rounding as the generic path."""
+    cols = A.shape[1]
+    s = c * n
+    dy = s * (v[cols + i] - wp[cols + i])
+    dx = 0.0
+    for r in range(cols):
+        dx += A[i, r] * (v[r] - wp[r])
+    for r in range(cols):
+        g = (Fhat_w[r] + (v[r] - wp[r])) + dy * A[i, r]
+        v[r] = alpha * v[r] + (1.0 - alpha) * w[r] - gamma * g
+    j = cols + i
+    g_j = (Fhat_w[j] + (v[j] - wp[j])) - s * dx
+    v_j = alpha * v[j] + (1.0 - alpha) * w[j] - gamma * g_j
+    for r in range(cols, v.shape[0]):
+        g = Fhat_w[r] + (v[r] - wp[r])
+        v[r] = alpha * v[r] + (1.0 - alpha) * w[r] - gamma * g
+    v[j] = v_j
+
+
+@njit(cache=True, nogil=True)
 def _forb(kind, M, q, ptr, cols, kinds, starts, stops, pa, pb,
           u, Fu, c, gamma, alpha, p, coins, indices):
     n = ptr.shape[0] - 1
@@ -208,11 +250,14 @@ def _forb(kind, M, q, ptr, cols, kinds, starts, stops, pa, pb,
     calls = n
     for t in range(coins.shape[0]):
         wp = w_prev if lagging else w
-        for r in range(d):
-            g[r] = Fhat_w[r] + (v[r] - wp[r])
-        _add_difference(kind, M, ptr, cols, indices[t], c, v, wp, g)
-        for r in range(d):
-            v[r] = alpha * v[r] + (1.0 - alpha) * w[r] - gamma * g[r]
+        if kind == 1:
+            _forb_game_update(M, n, indices[t], c, gamma, alpha, v, w, wp, Fhat_w)
+        else:
+            for r in range(d):
+                g[r] = Fhat_w[r] + (v[r] - wp[r])
+            _add_difference(kind, M, ptr, cols, indices[t], c, v, wp, g)
+            for r in range(d):
+                v[r] = alpha * v[r] + (1.0 - alpha) * w[r] - gamma * g[r]
         _project(kinds, starts, stops, pa, pb, v, work)
         calls += 2
         lagging = False
