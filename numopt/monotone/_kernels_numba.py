@@ -5,7 +5,8 @@ difference touches one block of columns of ``M`` (or one row of a game's ``A``),
 projection runs in place.
 
 Operator kinds (``numopt.monotone._operators.OPERATOR_KINDS``): 0, ``F(z) = M z + q``
-split by column blocks (``M`` in Fortran order, so that a column is contiguous); 1, the
+split by column blocks (the kernels get ``M^T`` in C order, so that a column of ``M`` is
+a contiguous row); 1, the
 game ``F(x, y) = (A^T y, -A x) + q`` split by the rows of ``A``.
 """
 
@@ -96,28 +97,44 @@ def _project(kinds, starts, stops, pa, pb, z, work):
 
 @njit(cache=True, nogil=True)
 def _full(kind, M, q, z, out):
+    """``out = F(z)``; ``M`` is the kernel data's matrix (``M^T`` for kind 0). Plain
+    loops over the rows of the C-ordered matrix, not ``@``: Numba's matrix product
+    compiles BLAS bindings into every kernel that calls this (seconds per kernel and
+    dtype), and a snapshot comes once per ``1/p`` steps."""
     if kind == 0:
-        out[:] = M @ z + q
+        for r in range(out.shape[0]):
+            out[r] = q[r]
+        for j in range(M.shape[0]):
+            zj = z[j]
+            for r in range(M.shape[1]):
+                out[r] += zj * M[j, r]
     else:
-        c = M.shape[1]
-        out[:c] = M.T @ z[c:]
-        out[c:] = -(M @ z[:c])
-        out += q
+        rows, c = M.shape
+        for r in range(c):
+            out[r] = q[r]
+        for i in range(rows):
+            yi = z[c + i]
+            dot = 0.0
+            for r in range(c):
+                out[r] += yi * M[i, r]
+                dot += M[i, r] * z[r]
+            out[c + i] = q[c + i] - dot
 
 
 @njit(cache=True, nogil=True)
 def _add_difference(kind, M, ptr, cols, i, scale, z, w, out):
-    """out += scale * (F_i(z) - F_i(w)), F_i = n * (component i of M)."""
+    """out += scale * (F_i(z) - F_i(w)), F_i = n * (component i of M); kind 0 reads
+    column ``j`` of ``M`` as row ``j`` of the kernel data's ``M^T``."""
     n = ptr.shape[0] - 1
     s = scale * n
     if kind == 0:
-        d = M.shape[0]
+        d = M.shape[1]
         for p in range(ptr[i], ptr[i + 1]):
             j = cols[p]
             dj = s * (z[j] - w[j])
             if dj != 0.0:
                 for r in range(d):
-                    out[r] += dj * M[r, j]
+                    out[r] += dj * M[j, r]
     else:
         c = M.shape[1]
         dy = s * (z[c + i] - w[c + i])

@@ -74,9 +74,11 @@ class MatrixOperator(FiniteSumOperator):
         # ||dz||^2, with equality for dz on the worst block: L_Q = sqrt(n) max_i ||M[:, S_i]||
         self.mean_square_lipschitz = math.sqrt(self.n_components) * max(
             _block_norm(M64[:, b]) for b in blocks)
-        # the kernels read whole columns of M: Fortran order makes them contiguous
+        # the kernels read whole columns of M: they get M^T in C order (a column is a
+        # contiguous row), the layout of the game's A, so each kernel compiles once per
+        # dtype rather than once per dtype and layout
         self.kernel_data = (OPERATOR_KINDS["columns"],
-                            np.asfortranarray(M) if is_numpy(xp) else M,
+                            np.ascontiguousarray(M.T) if is_numpy(xp) else M.T,
                             np.ascontiguousarray(q) if is_numpy(xp) else q,
                             self.ptr, self.cols)
         self._cols_xp = xp.asarray(self.cols)
