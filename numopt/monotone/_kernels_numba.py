@@ -20,7 +20,17 @@ from ._variance_reduced import page_probability
 
 @njit(cache=True, nogil=True)
 def _project_simplex(v, radius, candidates):
-    """In place: Michelot's fixed point on a filtered candidate set, no sort. The
+    """In place; returns the threshold."""
+    tau = _simplex_threshold(v, radius, candidates)
+    for j in range(v.shape[0]):
+        v[j] = max(v[j] - tau, 0.0)
+    return tau
+
+
+@njit(cache=True, nogil=True)
+def _simplex_threshold(v, radius, candidates):
+    """The threshold ``tau`` of the projection onto the simplex (the projection is
+    ``max(v - tau, 0)``): Michelot's fixed point on a filtered candidate set, no sort. The
     threshold ``tau`` of the projection is at least ``max(v) - radius`` (the largest
     entry keeps at most ``radius``), so only the entries above that bound can stay
     active: one pass collects them, and Michelot's sweeps (``tau`` = mean excess of the
@@ -49,9 +59,7 @@ def _project_simplex(v, radius, candidates):
             vmin = y
     tau = (total - radius) / d
     if vmin > tau:
-        for j in range(d):
-            v[j] -= tau
-        return
+        return tau
     bound = vmax - radius
     count = 0
     total = 0.0
@@ -74,18 +82,53 @@ def _project_simplex(v, radius, candidates):
             break
         count = kept
         tau = (total - radius) / count
-    for j in range(d):
-        v[j] = max(v[j] - tau, 0.0)
+    return tau
 
 
 @njit(cache=True, nogil=True)
-def _project(kinds, starts, stops, pa, pb, z, work):
-    """In place, block by block; ``work`` is scratch of ``z``'s length."""
+def _simplex_threshold_from(v, radius, tau):
+    """The same threshold by Michelot's sweeps over the whole vector started from a
+    guess (the threshold of the previous projection in a per-sample loop, whose
+    iterates move little from step to step). A sweep replaces ``tau`` with the mean
+    excess ``(sum_{v_j > tau} v_j - radius) / #{v_j > tau}``: from above the threshold
+    one sweep lands at or below it, from below the sweeps rise to it, and it stops when a
+    sweep keeps the same entries, so the value is the cold routine's, bit for bit (the
+    same entries summed in the same order). NaN when it has not settled in eight sweeps
+    or no entry lies above the guess: the caller then runs the cold routine."""
+    d = v.shape[0]
+    for _ in range(8):
+        total = 0.0
+        count = 0
+        for j in range(d):
+            if v[j] > tau:
+                total += v[j]
+                count += 1
+        if count == 0:
+            return np.nan
+        new = (total - radius) / count
+        if new == tau:
+            return tau
+        tau = new
+    return np.nan
+
+
+@njit(cache=True, nogil=True)
+def _project(kinds, starts, stops, pa, pb, z, work, taus):
+    """In place, block by block; ``work`` is scratch of ``z``'s length and ``taus``
+    holds each simplex block's last threshold (NaN: none yet), the warm start of the
+    next projection."""
     for blk in range(kinds.shape[0]):
         kind = kinds[blk]
         part = z[starts[blk]:stops[blk]]
         if kind == 1:
-            _project_simplex(part, pa[blk], work)
+            tau = np.nan
+            if not math.isnan(taus[blk]):
+                tau = _simplex_threshold_from(part, pa[blk], taus[blk])
+            if math.isnan(tau):
+                tau = _simplex_threshold(part, pa[blk], work)
+            taus[blk] = tau
+            for j in range(part.shape[0]):
+                part[j] = max(part[j] - tau, 0.0)
         elif kind == 2:
             for j in range(part.shape[0]):
                 part[j] = min(max(part[j], pa[blk]), pb[blk])
@@ -154,17 +197,18 @@ def _vr_eg(kind, M, q, ptr, cols, kinds, starts, stops, pa, pb,
     zh = np.empty(d, z.dtype)
     g = np.empty(d, z.dtype)
     work = np.empty(d, z.dtype)
+    taus = np.full(kinds.shape[0], np.nan)
     calls = 0
     for t in range(coins.shape[0]):
         for r in range(d):
             zbar[r] = alpha * z[r] + (1.0 - alpha) * w[r]
             zh[r] = zbar[r] - gamma * Fw[r]
-        _project(kinds, starts, stops, pa, pb, zh, work)
+        _project(kinds, starts, stops, pa, pb, zh, work, taus)
         g[:] = Fw
         _add_difference(kind, M, ptr, cols, indices[t], 1.0, zh, w, g)
         for r in range(d):
             z[r] = zbar[r] - gamma * g[r]
-        _project(kinds, starts, stops, pa, pb, z, work)
+        _project(kinds, starts, stops, pa, pb, z, work, taus)
         calls += 2
         if coins[t] < p:
             w[:] = z
@@ -197,6 +241,7 @@ def _halpern_page(kind, M, q, ptr, cols, kinds, starts, stops, pa, pb,
     d = u.shape[0]
     b = indices.shape[1]
     work = np.empty(d, u.dtype)
+    taus = np.full(kinds.shape[0], np.nan)
     calls = 0
     for t in range(coins.shape[0]):
         k = k0 + t
@@ -211,7 +256,7 @@ def _halpern_page(kind, M, q, ptr, cols, kinds, starts, stops, pa, pb,
         for r in range(d):
             u_prev[r] = u[r]
             T[r] = u[r] - eta * Ft[r]
-        _project(kinds, starts, stops, pa, pb, T, work)
+        _project(kinds, starts, stops, pa, pb, T, work, taus)
         for r in range(d):
             u[r] = lam * u0[r] + (1.0 - lam) * T[r]
     return calls
@@ -264,6 +309,7 @@ def _forb(kind, M, q, ptr, cols, kinds, starts, stops, pa, pb,
     Fhat_w = c * Fu
     g = np.empty(d, u.dtype)
     work = np.empty(d, u.dtype)
+    taus = np.full(kinds.shape[0], np.nan)
     calls = n
     for t in range(coins.shape[0]):
         wp = w_prev if lagging else w
@@ -275,7 +321,7 @@ def _forb(kind, M, q, ptr, cols, kinds, starts, stops, pa, pb,
             _add_difference(kind, M, ptr, cols, indices[t], c, v, wp, g)
             for r in range(d):
                 v[r] = alpha * v[r] + (1.0 - alpha) * w[r] - gamma * g[r]
-        _project(kinds, starts, stops, pa, pb, v, work)
+        _project(kinds, starts, stops, pa, pb, v, work, taus)
         calls += 2
         lagging = False
         if coins[t] < p:

@@ -366,6 +366,27 @@ def test_simplex_projection_kernel_matches_sort_reference():
             assert abs(p.sum() - 2.0) < 1e-10 * max(1, scale) and np.all(p >= 0)
 
 
+def test_warm_started_simplex_threshold_is_the_cold_one():
+    # the per-sample loops start each projection's threshold from the previous one:
+    # from any guess (above or below, near or far) it settles on the cold routine's
+    # threshold, or says NaN and leaves it to the cold routine
+    from numopt.monotone._kernels_numba import _simplex_threshold, _simplex_threshold_from
+
+    rng = np.random.default_rng(1)
+    settled = 0
+    for trial in range(400):
+        d = int(rng.integers(1, 60))
+        v = rng.standard_normal(d) * 10.0 ** rng.uniform(-3, 1)
+        cold = _simplex_threshold(v.copy(), 1.0, np.empty(d))
+        guess = cold + rng.standard_normal() * 10.0 ** rng.uniform(-6, 0)
+        warm = _simplex_threshold_from(v, 1.0, guess)
+        if not np.isnan(warm):
+            settled += 1
+            assert warm == cold, (trial, warm, cold)
+        assert abs(np.maximum(v - cold, 0).sum() - 1.0) < 1e-9 * max(1.0, np.abs(v).max())
+    assert settled > 300          # the warm start does the work in most cases
+
+
 def test_callable_and_gradient_operators_agree_with_matrix_form():
     # f_i(x, y) = a_i x^2 / 2 + b_i x y - c_i y^2 / 2 (convex-concave), 1-D x and y
     rng = np.random.default_rng(4)
