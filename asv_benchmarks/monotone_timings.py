@@ -27,10 +27,15 @@ def per_epoch(repeat):
         b = bm.PerEpochVsTranscription()
         b.setup(method)
         epochs = b.track_epochs(method)
-        row = {}
-        for name in ("numopt", "authors_transcription", "vectorized_transcription"):
-            med, _ = median_time(lambda: getattr(b, f"time_{name}")(method), repeat)
-            row[name] = med / epochs
+        names = ("numopt", "authors_transcription", "vectorized_transcription")
+        # interleaved (one run of each per repeat), so that a change of the machine's
+        # load during the measurement hits the three alike
+        times = {name: [] for name in names}
+        for _ in range(repeat):
+            for name in names:
+                times[name].append(median_time(
+                    lambda: getattr(b, f"time_{name}")(method), 1)[0])
+        row = {name: statistics.median(t) / epochs for name, t in times.items()}
         print(f"per-epoch {method:16s} n={bm.N_GAME} epochs={epochs:.2f}: "
               + ", ".join(f"{k} {v * 1e3:.3f} ms" for k, v in row.items())
               + f"; authors/numopt {row['authors_transcription'] / row['numopt']:.0f}x, "

@@ -3,8 +3,8 @@ Cai, Alacaoglu & Diakonikolas (ICLR 2024), with the authors' step sizes.
 
     PYTHONPATH=. python examples/monotone_residual_curves.py --epochs 300 --out curves.png
 
-Left: the Policeman-Burglar game (``n = 500``, the authors' instance ``seed=1``) with
-its two simplices; right: the Ouyang-Xu min-max quadratic (``n = 200``, unconstrained).
+Left: the Policeman-Burglar game (``n = 500``, the authors' instance: ``seed=1``, their
+``w * C``) with its two simplices; right: the Ouyang-Xu min-max quadratic (``n = 200``, unconstrained).
 Each curve is the operator residual (``numopt.monotone.solve_inclusion``'s stopping
 measure) at every check, against epochs (component calls / n). Prints the residual
 each method reaches at the budget.

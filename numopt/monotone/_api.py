@@ -131,7 +131,10 @@ def solve_inclusion(operator, z0, *, prox=None, method="extragradient", tol=1e-6
     Returns
     -------
     OptimizeResult
-        ``x``, ``residual`` (as above, at ``x``), ``nit``, ``ncalls`` (component
+        ``x`` (the last iterate; for Algorithm 1 the last forward-backward point
+        ``P(u - eta Ft)`` and for Algorithm 2 the last approximate resolvent, where their
+        theory certifies the residual, not the anchored Halpern point), ``residual``
+        (as above, at ``x``), ``nit``, ``ncalls`` (component
         calls ``F_i`` the method made; a full evaluation counts ``n``; the stopping
         rule's own evaluations are not counted), ``epochs`` (``ncalls / n``),
         ``n_inner`` (Algorithm 2's VR-FoRB steps), ``method``.

@@ -69,7 +69,10 @@ def _example(method, xp, dtype):
                          n_components=4)
     lo, hi = -0.5, 0.5
     single = dtype == xp.float32
-    tol = 3e-2 if method in ANCHORED else (1e-4 if single else 1e-9)
+    # loose enough to keep the table fast (the anchored methods' rates are tested in
+    # tests/monotone), tight enough to fail a solver that stops short: the check's
+    # bound 5 tol is a quarter of the distance from z0 to the solution (1.21)
+    tol = 6e-2 if method in ANCHORED else (1e-4 if single else 1e-8)
 
     def check(res):
         # the variational inequality's solution, by the projected fixed point of a
@@ -105,10 +108,10 @@ def _game_example(xp, dtype):
         out = linprog(np.r_[np.zeros(m), -1.0], A_ub=np.c_[-A.T, np.ones(n)],
                       b_ub=np.zeros(n), A_eq=np.r_[np.ones(m), 0.0][None, :], b_eq=[1.0],
                       bounds=[(0, None)] * m + [(None, None)], method="highs")
-        assert abs(res.value - (-out.fun)) <= (1e-3 if single else 1e-6)
+        assert abs(res.value - (-out.fun)) <= (1e-3 if single else 1e-5)
 
     return Example(args=(xp.asarray(A, dtype=dtype),),
-                   kwargs={"tol": 1e-4 if single else 1e-6, "maxiter": 100000},
+                   kwargs={"tol": 1e-4 if single else 1e-5, "maxiter": 100000},
                    arg_names=("A",), array_args=(0,), shape_free=(0,), check=check,
                    rtol=1e-4 if single else 1e-7)
 

@@ -39,6 +39,9 @@ class FiniteSumOperator:
     ``component_difference(xp, i, z, w)`` (``F_i(z) - F_i(w)``, costs 2)."""
 
     kernel_data = None   # (kind code, matrix, q, component pointers, component columns)
+    # F(a u + (1 - a) v) = a F(u) + (1 - a) F(v): Algorithm 2 mixes F instead of
+    # evaluating it again
+    affine = False
 
     def full(self, xp, z):
         raise NotImplementedError
@@ -53,6 +56,8 @@ class FiniteSumOperator:
 
 class MatrixOperator(FiniteSumOperator):
     """``F(z) = M z + q``; component ``i`` owns the columns ``S_i`` (``blocks``)."""
+
+    affine = True
 
     def __init__(self, M, q, blocks, *, lipschitz=None):
         xp = get_namespace(M)
@@ -69,9 +74,11 @@ class MatrixOperator(FiniteSumOperator):
         # ||dz||^2, with equality for dz on the worst block: L_Q = sqrt(n) max_i ||M[:, S_i]||
         self.mean_square_lipschitz = math.sqrt(self.n_components) * max(
             _block_norm(M64[:, b]) for b in blocks)
-        # the kernels read whole columns of M: Fortran order makes them contiguous
+        # the kernels read whole columns of M: they get M^T in C order (a column is a
+        # contiguous row), the layout of the game's A, so each kernel compiles once per
+        # dtype rather than once per dtype and layout
         self.kernel_data = (OPERATOR_KINDS["columns"],
-                            np.asfortranarray(M) if is_numpy(xp) else M,
+                            np.ascontiguousarray(M.T) if is_numpy(xp) else M.T,
                             np.ascontiguousarray(q) if is_numpy(xp) else q,
                             self.ptr, self.cols)
         self._cols_xp = xp.asarray(self.cols)
@@ -94,6 +101,8 @@ class MatrixOperator(FiniteSumOperator):
 
 class BilinearOperator(FiniteSumOperator):
     """``F(x, y) = (A^T y, -A x) + q``: the saddle ``min_x max_y y^T A x`` split by rows."""
+
+    affine = True
 
     def __init__(self, A, q=None, *, lipschitz=None):
         xp = get_namespace(A)

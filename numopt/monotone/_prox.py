@@ -76,15 +76,15 @@ class Simplex(Prox):
         cupy="numopt.monotone._kernels_cupy:project_simplex")
 def project_simplex(xp, z, radius):
     """The projection onto ``{z >= 0, sum z = radius}``: sort-based (Held, Wolfe &
-    Crowder 1974), written against the array API."""
+    Crowder 1974), written against the array API. The threshold is
+    ``tau = max_j (u_1 + ... + u_j - radius) / j`` over the entries sorted in decreasing
+    order (the maximum is attained at the last active index), so no index is read back
+    to the host: sort, cumulative sum, one reduction."""
     d = z.shape[0]
     u = xp.flip(xp.sort(z))
     css = xp.cumulative_sum(u) - radius
-    j = xp.arange(1, d + 1, dtype=z.dtype)
-    positive = (u - css / j) > 0
-    rho = int(xp.max(xp.nonzero(positive)[0]))
-    tau = css[rho] / (rho + 1)
-    return xp.maximum(z - tau, xp.zeros_like(z))
+    tau = xp.max(css / xp.arange(1, d + 1, dtype=z.dtype))
+    return xp.maximum(z - tau, 0.0)
 
 
 class Box(Prox):
@@ -102,7 +102,10 @@ class Box(Prox):
         return self.lower, self.upper
 
     def __call__(self, xp, z):
-        return xp.clip(z, self.lower, self.upper)
+        # not xp.clip: array_api_strict's promotes both bounds to arrays and checks the
+        # NumPy version on every call (0.2 ms against 0.05 ms at d = 8), once or twice
+        # per iteration of every method on a box
+        return xp.minimum(xp.maximum(z, self.lower), self.upper)
 
     def __repr__(self):
         return f"Box(lower={self.lower!r}, upper={self.upper!r})"

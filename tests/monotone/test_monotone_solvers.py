@@ -221,12 +221,115 @@ def test_page_estimator_unbiased_over_a_round():
         draw = np.random.default_rng(s)
         coins = np.array([1.0])       # no full evaluation: the correction path
         idx = draw.integers(0, op.n_components, size=(1, 3))
-        _, _, Ft, _ = halpern_page_round(np, op, prox, u, u.copy(), u_prev.copy(),
-                                         op.full(np, u_prev), 5, 0.1, coins, idx)
+        _, _, _, Ft, _ = halpern_page_round(np, op, prox, u, u.copy(), u_prev.copy(),
+                                            op.full(np, u_prev), 5, 0.1, coins, idx)
         estimates.append(Ft)
     estimates = np.array(estimates)
     mean, se = estimates.mean(axis=0), estimates.std(axis=0) / np.sqrt(len(estimates))
     assert np.all(np.abs(mean - (M @ u + q)) <= 4 * se + 1e-12)
+
+
+def _box_problem(seed, skew):
+    # F(z) = M z + q on the box [-0.2, 0.2]^6, four column blocks: cocoercive, or (skew)
+    # monotone only; the box is active at the solution, so a point off its faces shows
+    rng = np.random.default_rng(seed)
+    B = rng.standard_normal((6, 6)) / np.sqrt(6)
+    M = B.T @ B + 0.5 * np.eye(6)
+    if skew:
+        S = rng.standard_normal((6, 6))
+        M = M + (S - S.T) / 2
+    q = 2.0 * rng.standard_normal(6)
+    blocks = np.array_split(np.arange(6), 4)
+    return mono.matrix_operator(M, q, blocks=blocks), M, q, blocks
+
+
+def _component_difference(M, blocks, i, z, w):
+    cols = blocks[i]
+    return len(blocks) * (M[:, cols] @ (z - w)[cols])
+
+
+def test_algorithm1_returns_the_forward_backward_point():
+    # a NumPy transcription of Algorithm 1 on the solver's draws: x is the last
+    # T = P(u - eta Ft), not the Halpern point u = l u0 + (1 - l) T
+    op, M, q, blocks = _box_problem(0, skew=False)
+    n, b, eta, rounds = 4, 2, 0.1, 3
+    P = lambda v: np.clip(v, -0.2, 0.2)  # noqa: E731
+    z0 = np.zeros(6)
+    res = mono.solve_inclusion(op, z0, prox=mono.box(-0.2, 0.2), method="vr-halpern",
+                               tol=0.0, maxiter=rounds, seed=0, step_size=eta, batch_size=b)
+    rng = np.random.default_rng(0)
+    u, u_prev, Ft, k = z0.copy(), z0.copy(), np.zeros(6), 0
+    for _ in range(rounds):
+        coins = rng.random(2)                       # a round is ceil(sqrt(n)) steps
+        indices = rng.integers(0, n, size=(2, b), dtype=np.int64)
+        for t in range(2):
+            p_k = 1.0 if k <= 1 else (4 / (k + 4) if k - 1 <= 2 else 4 / 7)
+            if coins[t] < p_k:
+                Ft = M @ u + q
+            else:
+                Ft = Ft + sum(_component_difference(M, blocks, i, u, u_prev)
+                              for i in indices[t]) / b
+            lam = 2 / (k + 4)
+            u_prev, T = u, P(u - eta * Ft)
+            u = lam * z0 + (1 - lam) * T
+            k += 1
+    np.testing.assert_allclose(res.x, T, rtol=1e-12, atol=1e-14)
+    assert np.max(np.abs(T - u)) > 1e-3            # the two points differ: the test has teeth
+
+
+def test_algorithm2_returns_the_resolvent_point():
+    # a NumPy transcription of Algorithm 2 (VR-FoRB inner loop) on the solver's draws:
+    # x is the last approximate resolvent v ~ J(u), not u = l u0 + (1 - l) v
+    op, M, q, blocks = _box_problem(1, skew=True)
+    n, c, gamma, p, inner, outer = 4, 0.5, 0.05, 0.25, 2.0, 3
+    P = lambda v: np.clip(v, -0.2, 0.2)  # noqa: E731
+    z0 = np.zeros(6)
+    res = mono.solve_inclusion(op, z0, prox=mono.box(-0.2, 0.2), method="inexact-halpern",
+                               tol=0.0, maxiter=outer, seed=0, resolvent_step=c,
+                               step_size=gamma, p=p, inner=inner)
+    rng = np.random.default_rng(0)
+    F = lambda z: M @ z + q  # noqa: E731
+    u = z0.copy()
+    for k in range(outer):
+        m = max(1, int(np.ceil(inner * n * np.log(k + 2))))
+        coins = rng.random(m)
+        indices = rng.integers(0, n, size=m, dtype=np.int64)
+        v, w, w_prev = u.copy(), u.copy(), u.copy()
+        Fhat_w = c * F(u)
+        for t in range(m):
+            vbar = (1 - p) * v + p * w
+            g = (Fhat_w + c * _component_difference(M, blocks, indices[t], v, w_prev)
+                 + v - w_prev)
+            v = P(vbar - gamma * g)
+            w_prev = w
+            if coins[t] < p:
+                w = v
+                Fhat_w = c * F(w) + w - u
+        lam = 1 / (k + 2)
+        u = lam * z0 + (1 - lam) * v
+    np.testing.assert_allclose(res.x, v, rtol=1e-12, atol=1e-14)
+    assert np.max(np.abs(v - u)) > 1e-3            # the two points differ: the test has teeth
+
+
+def test_algorithm2_mixes_F_for_an_affine_operator():
+    # the matrix operator's F(u) = l F(u0) + (1 - l) F(v) (no second product) against a
+    # callable operator, which evaluates F(u): the same iterates up to rounding
+    op, M, q, blocks = _box_problem(2, skew=True)
+    comps = [lambda z, i=i: len(blocks) * (M[:, blocks[i]] @ z[blocks[i]]) + q
+             for i in range(len(blocks))]
+    calls = []
+
+    def full(z):
+        calls.append(1)
+        return M @ z + q
+
+    op2 = mono.callable_operator(comps, 6, lipschitz=op.lipschitz, full=full)
+    kwargs = dict(prox=mono.box(-0.2, 0.2), method="inexact-halpern", tol=0.0, maxiter=6,
+                  seed=1, resolvent_step=0.5, step_size=0.05, p=0.25, inner=2.0)
+    res = mono.solve_inclusion(op, np.zeros(6), **kwargs)
+    res2 = mono.solve_inclusion(op2, np.zeros(6), **kwargs)
+    np.testing.assert_allclose(res.x, res2.x, rtol=1e-10, atol=1e-12)
+    assert res.ncalls == res2.ncalls
 
 
 @pytest.mark.parametrize("method", ["vr-eg", "vr-halpern", "inexact-halpern"])
@@ -261,6 +364,27 @@ def test_simplex_projection_kernel_matches_sort_reference():
             p = fast(np, v, 2.0)
             np.testing.assert_allclose(p, reference(np, v, 2.0), atol=1e-12 * max(1, scale))
             assert abs(p.sum() - 2.0) < 1e-10 * max(1, scale) and np.all(p >= 0)
+
+
+def test_warm_started_simplex_threshold_is_the_cold_one():
+    # the per-sample loops start each projection's threshold from the previous one:
+    # from any guess (above or below, near or far) it settles on the cold routine's
+    # threshold, or says NaN and leaves it to the cold routine
+    from numopt.monotone._kernels_numba import _simplex_threshold, _simplex_threshold_from
+
+    rng = np.random.default_rng(1)
+    settled = 0
+    for trial in range(400):
+        d = int(rng.integers(1, 60))
+        v = rng.standard_normal(d) * 10.0 ** rng.uniform(-3, 1)
+        cold = _simplex_threshold(v.copy(), 1.0, np.empty(d))
+        guess = cold + rng.standard_normal() * 10.0 ** rng.uniform(-6, 0)
+        warm = _simplex_threshold_from(v, 1.0, guess)
+        if not np.isnan(warm):
+            settled += 1
+            assert warm == cold, (trial, warm, cold)
+        assert abs(np.maximum(v - cold, 0).sum() - 1.0) < 1e-9 * max(1.0, np.abs(v).max())
+    assert settled > 300          # the warm start does the work in most cases
 
 
 def test_callable_and_gradient_operators_agree_with_matrix_form():
