@@ -15,7 +15,9 @@ def policeman_burglar_matrix(n, *, theta=0.8, seed=0):
     robs house ``i`` while the policeman (column player) patrols house ``j``, and keeps
     ``A[i, j] = w_i (1 - exp(-theta |i - j|))``. The wealths come from NumPy's legacy
     ``RandomState(seed)``, so ``seed=1``, ``n=500`` is the instance of the authors'
-    experiments."""
+    experiments. (Their scripts store the transpose, ``w * C``, and solve
+    ``min_x max_y y^T (w * C) x``: the same game with the players' names swapped;
+    ``bilinear_operator`` of this matrix and of theirs differ only in that order.)"""
     n = check_scalar(n, "n", low=1, integer=True)
     theta = check_scalar(theta, "theta", low=0.0)
     w = np.abs(np.random.RandomState(seed).standard_normal(n))
