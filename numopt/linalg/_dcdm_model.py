@@ -62,10 +62,11 @@ def layer_shapes(ndim):
 
 
 @kernel("linalg.dcdm_conv", numba="numopt.linalg._dcdm_kernels_numba:dcdm_conv")
-def dcdm_conv(xp, x, weight, bias, relu, out):
+def dcdm_conv(xp, x, weight, bias, relu, out, residual=None):
     """``out <- conv(x) + bias`` (3^d stencil, zero padding, cross-correlation as
-    torch's), then ``max(out, 0)`` when ``relu``; ``x`` is ``(C, *grid)``, ``weight``
-    ``(O, C, 3, ..)``. Returns ``out``."""
+    torch's), then ``max(out, 0)`` when ``relu``, then ``+ residual`` when given (the
+    residual block's sum; ``out`` may be ``residual``); ``x`` is ``(C, *grid)``,
+    ``weight`` ``(O, C, 3, ..)``. Returns ``out``."""
     grid = x.shape[1:]
     ndim = len(grid)
     padded = xp.zeros((x.shape[0], *(s + 2 for s in grid)), dtype=x.dtype)
@@ -77,6 +78,8 @@ def dcdm_conv(xp, x, weight, bias, relu, out):
     acc = acc + xp.reshape(bias, (bias.shape[0],) + (1,) * ndim)
     if relu:
         acc = xp.maximum(acc, xp.zeros_like(acc))
+    if residual is not None:
+        acc = acc + residual
     out[...] = acc
     return out
 
@@ -107,6 +110,7 @@ class ConvNet:
 
     def __init__(self, params, ndim):
         self.params, self.ndim = params, ndim
+        self._buffers = {}
         weight = params["conv_in.weight"]
         self.xp = get_namespace(weight)
         if weight.ndim != ndim + 2:
@@ -116,14 +120,28 @@ class ConvNet:
     def n_parameters(self):
         return int(sum(int(np.prod(v.shape)) for v in self.params.values()))
 
-    def _conv(self, name, x, relu=False):
+    def _buffer(self, role, shape, dtype):
+        """A work array kept across applications (one per role, shape and dtype), so a
+        forward pass allocates no full-size temporaries after the first."""
+        key = (role, tuple(shape), str(dtype))
+        buffer = self._buffers.get(key)
+        if buffer is None:
+            buffer = self._buffers[key] = self.xp.zeros(tuple(shape), dtype=dtype)
+        return buffer
+
+    def _conv(self, name, x, relu=False, out=None, residual=None):
         xp = self.xp
         weight, bias = self.params[name + ".weight"], self.params[name + ".bias"]
-        out = xp.empty((weight.shape[0], *x.shape[1:]), dtype=x.dtype)
-        return get_kernel("linalg.dcdm_conv", xp)(xp, x, weight, bias, relu, out)
+        if out is None:
+            out = self._buffer(name, (weight.shape[0], *x.shape[1:]), x.dtype)
+        return get_kernel("linalg.dcdm_conv", xp)(xp, x, weight, bias, relu, out,
+                                                  residual=residual)
 
     def _block(self, name, h):
-        return h + self._conv(name + ".conv_b", self._conv(name + ".conv_a", h, relu=True))
+        """``h + conv_b(relu(conv_a(h)))``, written over ``h``."""
+        inner = self._buffer("block", h.shape, h.dtype)
+        self._conv(name + ".conv_a", h, relu=True, out=inner)
+        return self._conv(name + ".conv_b", inner, out=h, residual=h)
 
     def __call__(self, image, fluid):
         xp = self.xp
@@ -131,7 +149,9 @@ class ConvNet:
         if len(grid) != self.ndim:
             raise ValueError(f"expected a {self.ndim}-D image, got shape {grid}")
         padded = tuple(s + s % 2 for s in grid)
-        x = xp.zeros((IN_CHANNELS, *padded), dtype=self.params["conv_in.weight"].dtype)
+        # the padding cells (odd sides) stay zero: they are never written
+        x = self._buffer("input", (IN_CHANNELS, *padded),
+                         self.params["conv_in.weight"].dtype)
         inner = tuple(slice(0, s) for s in grid)
         x[(0,) + inner] = xp.astype(image, x.dtype)
         x[(1,) + inner] = xp.astype(fluid, x.dtype)
@@ -146,6 +166,7 @@ class ConvNet:
         for k in range(BLOCKS["post"]):
             h = self._block(f"post{k}", h)
         d = self._conv("conv_out", h)[(0,) + inner]
+        # a fresh array: the buffers are overwritten by the next application
         return d * x[(1,) + inner]
 
 

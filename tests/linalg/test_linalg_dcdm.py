@@ -154,6 +154,30 @@ def test_numba_network_matches_reference(ndim, grid):
     np.testing.assert_allclose(fast, ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
 
 
+@pytest.mark.parametrize("grid", [(7, 10), (5, 4, 9)])
+def test_numba_conv_fuses_relu_and_residual_in_place(grid):
+    # the residual block writes conv_b's output over its input h: out is residual
+    from numopt.linalg._dcdm_kernels_numba import dcdm_conv as numba_conv
+    from numopt.linalg._dcdm_model import dcdm_conv as reference_conv
+
+    rng = np.random.default_rng(7)
+    ndim = len(grid)
+    x = rng.standard_normal((4, *grid)).astype(np.float32)
+    weight = rng.standard_normal((3, 4) + (3,) * ndim).astype(np.float32)
+    bias = rng.standard_normal(3).astype(np.float32)
+    h = rng.standard_normal((3, *grid)).astype(np.float32)
+    for relu in (False, True):
+        expected = reference_conv(np, x, weight, bias, relu, np.empty_like(h), residual=h)
+        conv = reference_conv(np, x, weight, bias, relu, np.empty_like(h))
+        assert np.abs(expected - conv - h).max() <= 1e-5 * np.abs(expected).max()
+        inplace = h.copy()
+        numba_conv(np, x, weight, bias, relu, inplace, residual=inplace)
+        np.testing.assert_allclose(inplace, expected, rtol=1e-5,
+                                   atol=1e-5 * np.abs(expected).max())
+        if relu:
+            assert (conv >= 0).all() and (conv == 0).any()
+
+
 def test_parameter_counts():
     assert ConvNet(_random_params(3, 0), 3).n_parameters == 98305   # ~97k, the paper's
     assert ConvNet(_random_params(2, 0), 2).n_parameters == 32929
