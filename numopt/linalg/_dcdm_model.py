@@ -20,14 +20,16 @@ parameters in 3-D, 36.6k in 2-D. A grid with an odd side is padded with one soli
 layer. The model is scale-equivariant only up to its biases; DCDM takes an exact step
 along its direction, so the scale of the output does not matter.
 
-The convolution runs through the kernel registry: a Numba kernel for NumPy input
-(``linalg.dcdm_conv``), and the array-API reference (one ``tensordot`` per stencil
-offset) for any other array library, CuPy included (not measured on a GPU).
+The convolution runs through the kernel registry (``linalg.dcdm_conv``): a Numba kernel
+for NumPy input, ``3^d`` matrix products on the flattened haloed grid for CuPy
+(:func:`dcdm_conv_matmul`, cuBLAS; not measured on a GPU), and the array-API reference
+(one ``tensordot`` per stencil offset) for any other array library.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import os
 
 import numpy as np
@@ -61,7 +63,8 @@ def layer_shapes(ndim):
     return shapes
 
 
-@kernel("linalg.dcdm_conv", numba="numopt.linalg._dcdm_kernels_numba:dcdm_conv")
+@kernel("linalg.dcdm_conv", numba="numopt.linalg._dcdm_kernels_numba:dcdm_conv",
+        cupy="numopt.linalg._kernels_cupy:dcdm_conv")
 def dcdm_conv(xp, x, weight, bias, relu, out, residual=None):
     """``out <- conv(x) + bias`` (3^d stencil, zero padding, cross-correlation as
     torch's), then ``max(out, 0)`` when ``relu``, then ``+ residual`` when given (the
@@ -76,6 +79,39 @@ def dcdm_conv(xp, x, weight, bias, relu, out, residual=None):
         window = padded[(slice(None),) + tuple(slice(o, o + s) for o, s in zip(offset, grid))]
         acc = acc + xp.tensordot(weight[(slice(None), slice(None)) + offset], window, axes=1)
     acc = acc + xp.reshape(bias, (bias.shape[0],) + (1,) * ndim)
+    if relu:
+        acc = xp.maximum(acc, xp.zeros_like(acc))
+    if residual is not None:
+        acc = acc + residual
+    out[...] = acc
+    return out
+
+
+def dcdm_conv_matmul(xp, x, weight, bias, relu, out, residual=None):
+    """:func:`dcdm_conv` as ``3^d`` matrix products (the GPU's path, cuBLAS under CuPy).
+
+    On the zero-haloed grid flattened to one axis, the stencil offset ``t`` is a shift
+    ``s_t`` of that axis, so ``conv(x) = sum_t W_t @ X[:, s_t : s_t + P]`` with ``W_t``
+    the ``(O, C)`` weights of offset ``t`` and ``X`` the haloed input with a margin of
+    ``max |s_t|`` zeros on either side; the halo cells of the product are dropped.
+    """
+    channels, grid = x.shape[0], tuple(x.shape[1:])
+    haloed = tuple(s + 2 for s in grid)
+    strides = [math.prod(haloed[a + 1:]) for a in range(len(grid))]
+    size, margin = math.prod(haloed), sum(strides)
+    flat = xp.zeros((channels, size + 2 * margin), dtype=x.dtype)
+    inner = tuple(slice(1, s + 1) for s in grid)
+    padded = xp.zeros((channels, *haloed), dtype=x.dtype)
+    padded[(slice(None),) + inner] = x
+    flat[:, margin:margin + size] = xp.reshape(padded, (channels, size))
+    acc = None
+    for offset in itertools.product(range(3), repeat=len(grid)):
+        shift = margin + sum((o - 1) * s for o, s in zip(offset, strides))
+        term = xp.matmul(weight[(slice(None), slice(None)) + offset],
+                         flat[:, shift:shift + size])
+        acc = term if acc is None else acc + term
+    acc = xp.reshape(acc, (weight.shape[0], *haloed))[(slice(None),) + inner]
+    acc = acc + xp.reshape(bias, (bias.shape[0],) + (1,) * len(grid))
     if relu:
         acc = xp.maximum(acc, xp.zeros_like(acc))
     if residual is not None:

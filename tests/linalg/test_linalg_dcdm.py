@@ -178,6 +178,55 @@ def test_numba_conv_fuses_relu_and_residual_in_place(grid):
             assert (conv >= 0).all() and (conv == 0).any()
 
 
+@pytest.mark.parametrize("grid", [(7, 10), (5, 4, 9)])
+def test_matmul_conv_matches_reference(grid):
+    # the GPU's algorithm (shifted products on the flattened haloed grid), run on NumPy
+    from numopt.linalg._dcdm_model import dcdm_conv as reference_conv
+    from numopt.linalg._dcdm_model import dcdm_conv_matmul
+
+    rng = np.random.default_rng(8)
+    ndim = len(grid)
+    x = rng.standard_normal((4, *grid))
+    weight = rng.standard_normal((3, 4) + (3,) * ndim)
+    bias = rng.standard_normal(3)
+    h = rng.standard_normal((3, *grid))
+    for relu in (False, True):
+        expected = reference_conv(np, x, weight, bias, relu, np.empty_like(h), residual=h)
+        got = dcdm_conv_matmul(np, x, weight, bias, relu, np.empty_like(h), residual=h)
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("ndim, grid", [(2, (64, 64)), (3, (16, 16, 16))])
+def test_cupy_network_matches_numpy_reference(ndim, grid):
+    cupy = pytest.importorskip("cupy")
+    from numopt._backend import kernel_backend
+
+    params = _random_params(ndim, 4)
+    rng = np.random.default_rng(9)
+    image = rng.standard_normal(grid).astype(np.float32)
+    fluid = (rng.random(grid) > 0.2).astype(np.float32)
+    with config_context(kernels="reference"):
+        ref = ConvNet(params, ndim)(image, fluid)
+    gpu_net = ConvNet({k: cupy.asarray(v) for k, v in params.items()}, ndim)
+    assert kernel_backend("linalg.dcdm_conv", gpu_net.xp) == "cupy"
+    got = cupy.asnumpy(gpu_net(cupy.asarray(image), cupy.asarray(fluid)))
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+
+
+@pytest.mark.gpu
+def test_cupy_dcdm_converges_on_poisson():
+    cupy = pytest.importorskip("cupy")
+    import cupyx.scipy.sparse as csp
+
+    problem = poisson_obstacles((32, 32), n_obstacles=2, kind="disks", seed=3)
+    b = _rhs(problem.A.shape[0], 5) * problem.fluid.ravel()
+    res = dcdm(csp.csr_matrix(problem.A), cupy.asarray(b), tol=1e-6)
+    x = cupy.asnumpy(res.x)
+    assert res.success, res.message
+    assert np.linalg.norm(b - problem.A @ x) <= 1e-6 * np.linalg.norm(b)
+
+
 def test_parameter_counts():
     assert ConvNet(_random_params(3, 0), 3).n_parameters == 98305   # ~97k, the paper's
     assert ConvNet(_random_params(2, 0), 2).n_parameters == 32929
