@@ -382,3 +382,16 @@ def test_training_smoke_run_writes_a_loadable_model(tmp_path):
     assert net.ndim == 2 and net.n_parameters == 32929
     with np.load(out) as data:
         assert int(data["meta.steps"]) == 3 and np.isfinite(data["meta.final_loss"])
+
+
+def test_network_n_orth_keeps_long_history_within_memory_cap():
+    # 40 kept directions stall at 128^2 on smooth b (measured), 200 converge: the
+    # shipped network keeps 200 where 2 * n_orth vectors fit in the cap, never below 40
+    from numopt.linalg._dcdm import NETWORK_ORTH_BYTES, _network_n_orth
+
+    assert _network_n_orth(128 * 128, 8) == 200
+    for n in (32**3, 64**3, 96**3, 128**3):
+        k = _network_n_orth(n, 8)
+        assert 40 <= k <= 200
+        assert k == 40 or 2 * k * n * 8 <= NETWORK_ORTH_BYTES
+    assert _network_n_orth(64**3, 4) == 2 * _network_n_orth(64**3, 8)
