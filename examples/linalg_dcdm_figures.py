@@ -39,7 +39,9 @@ def _run(method, A, b, tol, history):
 
     start = time.perf_counter()
     if method.startswith("dcdm"):
-        n_orth = int(method.partition("-")[2] or 2)
+        # "dcdm": the default n_orth of the shipped network; "dcdm-K": n_orth=K
+        suffix = method.partition("-")[2]
+        n_orth = int(suffix) if suffix else None
         res = dcdm(A, b, tol=tol, n_orth=n_orth, maxiter=1000, callback=record)
     elif method == "cg":
         res = cg(A, b, tol=tol, maxiter=20000, callback=record)
@@ -130,8 +132,8 @@ def main():
     parser.add_argument("--ndim", type=int, default=2)
     parser.add_argument("--sizes", default="64,128")
     parser.add_argument("--tol", type=float, default=1e-6)
-    parser.add_argument("--methods", default="dcdm-2,dcdm-40,cg,ic-pcg,ssor-pcg,amg-pcg",
-                        help="dcdm-K runs dcdm with n_orth=K")
+    parser.add_argument("--methods", default="dcdm-2,dcdm-40,dcdm,cg,ic-pcg,ssor-pcg,amg-pcg",
+                        help="dcdm-K runs dcdm with n_orth=K, dcdm with its default")
     parser.add_argument("--json", help="write the rows here")
     parser.add_argument("--no-timings", action="store_true")
     parser.add_argument("--plot", help="residual against iteration, largest size, disks")

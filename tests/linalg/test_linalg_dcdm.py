@@ -382,6 +382,33 @@ def test_training_smoke_run_writes_a_loadable_model(tmp_path):
     assert net.ndim == 2 and net.n_parameters == 32929
     with np.load(out) as data:
         assert int(data["meta.steps"]) == 3 and np.isfinite(data["meta.final_loss"])
+    # several sizes at once, started from that file: its weights move, the file loads
+    again = tmp_path / "again.npz"
+    main(["--grid", "8,12", "--steps", "2", "--lanczos", "8", "--geometries", "3",
+          "--batch", "2", "--init", str(out), "--out", str(again)])
+    moved = load_model(str(again))
+    assert list(np.load(again)["meta.grid"]) == [8, 12]
+    change = np.abs(moved.params["conv_in.weight"] - net.params["conv_in.weight"]).max()
+    assert 0 < change < 0.1   # two Adam steps from the start, not a fresh network
+
+
+needs_3d_model = pytest.mark.skipif(3 not in shipped_weights(), reason="no shipped 3-D model")
+
+
+@needs_3d_model
+def test_3d_grid_picks_the_shipped_3d_model_and_converges():
+    import os
+
+    assert os.path.getsize(shipped_weights()[3]) < 1_000_000
+    assert load_model(3).n_parameters == 98305
+    # an unseen geometry of balls (trained on boxes) on a grid it was not trained at
+    problem = poisson_obstacles((12, 12, 12), n_obstacles=3, kind="disks", seed=21)
+    A = problem.A
+    b = _rhs(A.shape[0], 21) * problem.fluid.ravel()
+    res = dcdm(A, b, tol=1e-6, maxiter=300)
+    assert res.success, res.message
+    assert np.linalg.norm(b - A @ res.x) <= 1e-6 * np.linalg.norm(b)
+    assert res.nit < cg(A, b, tol=1e-6).nit
 
 
 def test_network_n_orth_keeps_long_history_within_memory_cap():
