@@ -251,8 +251,8 @@ def dcdm(A, b, x0=None, *, model="poisson", grid_shape=None, n_orth=None, tol=1e
     x0 : (n,) array, optional
     model : "poisson" or callable
         ``"poisson"``: the convolutional network shipped with numopt, trained by us on
-        the 2-D 5-point Poisson matrix at 64 x 64 with obstacles (see
-        :doc:`/linalg`); ``A`` must then live on a regular grid, cells in C order
+        Poisson matrices with obstacles (2-D grids: the model trained at 64 x 64;
+        3-D grids: the one trained at 16^3; see :doc:`/linalg`); ``A`` must then live on a regular grid, cells in C order
         (:func:`numopt.problems.poisson_obstacles`). Any callable ``r -> d`` (a
         preconditioner, an AMG cycle, a LinearOperator) works too.
     grid_shape : tuple of int, optional
