@@ -210,7 +210,7 @@ def sor_iteration(xp, indptr, indices, data, b, x, omega, order, color_ptr, symm
 
 
 def _ichol0_kernels():
-    from ._ichol import _ichol0_apply, _ichol0_rows
+    from ._ichol_loops import _ichol0_apply, _ichol0_rows
 
     return (njit(cache=True, nogil=True)(_ichol0_rows),
             njit(cache=True, nogil=True)(_ichol0_apply))

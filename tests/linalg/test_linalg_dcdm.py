@@ -392,10 +392,6 @@ def test_training_smoke_run_writes_a_loadable_model(tmp_path):
     assert 0 < change < 0.1   # two Adam steps from the start, not a fresh network
 
 
-needs_3d_model = pytest.mark.skipif(3 not in shipped_weights(), reason="no shipped 3-D model")
-
-
-@needs_3d_model
 def test_3d_grid_picks_the_shipped_3d_model_and_converges():
     import os
 
