@@ -8,8 +8,8 @@ examples/linalg_ssor_pcg_sequence.py; here run shortened versions.
 import numpy as np
 import scipy.sparse.linalg as spla
 
-from numopt.linalg import (RelaxationLearner, cg, dcdm, default_omegas, solve_sequence, sor,
-                           sor_sweep, ssor_preconditioner)
+from numopt.linalg import (RelaxationLearner, cg, dcdm, default_omegas, ichol_preconditioner,
+                           solve_sequence, sor, sor_sweep, ssor_preconditioner)
 from numopt.problems import poisson_2d, shifted_poisson_sequence
 
 from .common import PeerBenchmark, has_module, smoke_params
@@ -202,60 +202,76 @@ class LearnedOmegaShiftedPoisson:
         solve_sequence(systems, RelaxationLearner("sor", seed=1))
 
 
-def _obstacle_system(n):
+def _obstacle_system(grid):
     from numopt.problems import poisson_obstacles
 
-    problem = poisson_obstacles((n, n), n_obstacles=6, kind="disks", seed=1001)
-    b = np.random.default_rng(n).standard_normal(problem.A.shape[0]) * problem.fluid.ravel()
-    return {"A": problem.A, "b": b}
+    problem = poisson_obstacles(grid, n_obstacles=6, kind="disks", seed=1001)
+    b = np.random.default_rng(len(grid) * 1000 + grid[0]).standard_normal(problem.A.shape[0])
+    return {"A": problem.A, "b": b * problem.fluid.ravel()}
+
+
+def _ic_pcg(d):
+    # the factorization is part of the solve, as AMG's setup would be
+    return cg(d["A"], d["b"], M=ichol_preconditioner(d["A"]), tol=1e-6)
 
 
 class DCDMObstacles(PeerBenchmark):
-    """DCDM with the shipped network (trained at 64^2 on boxes) against CG and SciPy's CG,
-    rtol 1e-6, 2-D Poisson with unseen disk obstacles (iterations flat in n is the
-    paper's claim; read track_nit_*)."""
+    """DCDM with the shipped network (2-D: trained at 32^2/64^2, 3-D: at 16^3/32^3, on
+    boxes) against CG, IC(0)-PCG and SciPy's CG, rtol 1e-6, Poisson with unseen disk /
+    ball obstacles (iterations flat in n is the paper's claim; read track_nit_*)."""
 
-    params = smoke_params([64, 128],)
-    param_names = ["n"]
+    params = smoke_params(["64x64", "128x128", "32x32x32"],)
+    param_names = ["grid"]
 
-    def make_input(self, n):
-        return _obstacle_system(n)
+    def make_input(self, grid):
+        return _obstacle_system(tuple(int(s) for s in grid.split("x")))
 
     solvers = {"dcdm": lambda d: dcdm(d["A"], d["b"], tol=1e-6),
                "cg": lambda d: cg(d["A"], d["b"], tol=1e-6),
+               "ic_pcg": _ic_pcg,
                "scipy_cg": lambda d: spla.cg(d["A"], d["b"], rtol=1e-6)}
 
-    def time_dcdm(self, n):
+    def time_dcdm(self, grid):
         self.run("dcdm")
 
-    def time_cg(self, n):
+    def time_cg(self, grid):
         self.run("cg")
 
-    def time_scipy_cg(self, n):
+    def time_scipy_cg(self, grid):
         self.run("scipy_cg")
 
-    def track_nit_dcdm(self, n):
+    def time_ic_pcg(self, grid):
+        self.run("ic_pcg")
+
+    def track_nit_dcdm(self, grid):
         return self.results["dcdm"].nit
 
-    def track_nit_cg(self, n):
+    def track_nit_cg(self, grid):
         return self.results["cg"].nit
+
+    def track_nit_ic_pcg(self, grid):
+        return self.results["ic_pcg"].nit
 
 
 class DCDMNetworkApplication:
-    """One application of the 2-D network: the Numba kernel against torch CPU (one
-    thread, as every benchmark here) on the same weights and input."""
+    """One application of the shipped network: the Numba kernel against torch CPU on the
+    same weights and input, both on one thread (as every benchmark here)."""
 
-    params = smoke_params([64, 128],)
-    param_names = ["n"]
+    params = smoke_params(["64x64", "128x128", "32x32x32", "64x64x64"],)
+    param_names = ["grid"]
     timeout = 300
 
-    def setup(self, n):
+    def setup(self, grid):
+        import numba
+
         from numopt.linalg._dcdm_model import load_model
 
-        self.net = load_model(2)
-        rng = np.random.default_rng(n)
-        self.image = rng.standard_normal((n, n)).astype(np.float32)
-        self.fluid = np.ones((n, n), dtype=np.float32)
+        numba.set_num_threads(1)
+        shape = tuple(int(s) for s in grid.split("x"))
+        self.net = load_model(len(shape))
+        rng = np.random.default_rng(shape[0])
+        self.image = rng.standard_normal(shape).astype(np.float32)
+        self.fluid = np.ones(shape, dtype=np.float32)
         self.net(self.image, self.fluid)
         self.torch_net = None
         if has_module("torch"):
@@ -264,15 +280,17 @@ class DCDMNetworkApplication:
             from numopt.linalg._dcdm_train import build_torch_model
 
             torch.set_num_threads(1)
-            self.torch_net = build_torch_model(2).load_numpy(self.net.params)
+            self.torch_net = build_torch_model(len(shape)).load_numpy(self.net.params)
             self.torch_in = (torch.from_numpy(self.image)[None],
                              torch.from_numpy(self.fluid)[None])
+            with torch.no_grad():
+                self.torch_net(*self.torch_in)
 
-    def time_numba(self, n):
+    def time_numba(self, grid):
         self.net(self.image, self.fluid)
 
     if has_module("torch"):   # the optional train extra: without it there is no peer
-        def time_torch_cpu(self, n):
+        def time_torch_cpu(self, grid):
             import torch
 
             with torch.no_grad():

@@ -215,8 +215,19 @@ def _as_model(model, A, xp, n, grid_shape):
 
 
 # n_orth of the shipped network: with 2 (the paper's) our CPU-trained model's directions
-# cycle and the residual stalls around 1e-2 on 64^2 Poisson; with 40, 35-40 iterations
-NETWORK_N_ORTH = 40
+# cycle and the residual stalls around 1e-2 on 64^2 Poisson; 40 is enough at 64^2 (35-44
+# iterations) but at 128^2 the truncation stalls near 1e-2 on smooth b (or needs 300
+# iterations), where 200 converges in about 100: the model's directions keep components
+# along long waves that only a long history keeps conjugate. The kept directions and
+# their products with A cost 2 n_orth vectors of n, capped at NETWORK_ORTH_BYTES.
+NETWORK_N_ORTH = 200
+NETWORK_MIN_N_ORTH = 40
+NETWORK_ORTH_BYTES = 256 * 2**20
+
+
+def _network_n_orth(n, itemsize):
+    by_memory = NETWORK_ORTH_BYTES // (2 * n * itemsize)
+    return int(min(NETWORK_N_ORTH, max(NETWORK_MIN_N_ORTH, by_memory)))
 
 
 def dcdm(A, b, x0=None, *, model="poisson", grid_shape=None, n_orth=None, tol=1e-6,
@@ -240,17 +251,19 @@ def dcdm(A, b, x0=None, *, model="poisson", grid_shape=None, n_orth=None, tol=1e
     x0 : (n,) array, optional
     model : "poisson" or callable
         ``"poisson"``: the convolutional network shipped with numopt, trained by us on
-        the 2-D 5-point Poisson matrix at 64 x 64 with obstacles (see
-        :doc:`/linalg`); ``A`` must then live on a regular grid, cells in C order
+        Poisson matrices with obstacles (2-D grids: the model trained at 64 x 64;
+        3-D grids: the one trained at 16^3; see :doc:`/linalg`); ``A`` must then live on a regular grid, cells in C order
         (:func:`numopt.problems.poisson_obstacles`). Any callable ``r -> d`` (a
         preconditioner, an AMG cycle, a LinearOperator) works too.
     grid_shape : tuple of int, optional
         The grid of the network model; inferred when ``n`` is a perfect square or cube.
     n_orth : int, optional
         How many of the last directions each new one is A-orthogonalized against.
-        Default 2 (the paper's) for a callable model, enough for a linear one; 40 for
-        the shipped network, whose nonlinear directions cycle with 2 (measured: the
-        residual stalls near 1e-2 on 64 x 64 Poisson, see :doc:`/linalg`).
+        Default 2 (the paper's) for a callable model, enough for a linear one; for
+        the shipped network 200, or fewer (down to 40) where the kept vectors (``2
+        n_orth`` of length ``n``) would exceed 256 MiB: its nonlinear directions cycle
+        with 2 (the residual stalls near 1e-2 on 64 x 64 Poisson) and with 40 at
+        128 x 128 (see :doc:`/linalg`).
     tol : float
         Stop when the true residual ``||b - A x|| <= tol ||b||``.
     maxiter : int, optional
@@ -285,11 +298,12 @@ def dcdm(A, b, x0=None, *, model="poisson", grid_shape=None, n_orth=None, tol=1e
     opts = check_options(options, DCDM_DEFAULTS, "dcdm")
     stall_window = check_scalar(opts["stall_window"], "stall_window", low=0, integer=True)
     tol = check_scalar(tol, "tol", low=0.0)
-    if n_orth is None:
-        n_orth = NETWORK_N_ORTH if isinstance(model, str) else 2
-    n_orth = check_scalar(n_orth, "n_orth", low=0, integer=True)
     dtype = system_dtype(xp, A, b)
     matvec, n, _, _ = as_operator(A, xp, dtype, "A")
+    if n_orth is None:
+        itemsize = xp.finfo(dtype).bits // 8
+        n_orth = _network_n_orth(n, itemsize) if isinstance(model, str) else 2
+    n_orth = check_scalar(n_orth, "n_orth", low=0, integer=True)
     b = as_rhs(b, xp, dtype, n)
     x0 = check_x0(x0, xp, dtype, n)
     maxiter = (10 * n if maxiter is None

@@ -20,14 +20,16 @@ parameters in 3-D, 36.6k in 2-D. A grid with an odd side is padded with one soli
 layer. The model is scale-equivariant only up to its biases; DCDM takes an exact step
 along its direction, so the scale of the output does not matter.
 
-The convolution runs through the kernel registry: a Numba kernel for NumPy input
-(``linalg.dcdm_conv``), and the array-API reference (one ``tensordot`` per stencil
-offset) for any other array library, CuPy included (not measured on a GPU).
+The convolution runs through the kernel registry (``linalg.dcdm_conv``): a Numba kernel
+for NumPy input, ``3^d`` matrix products on the flattened haloed grid for CuPy
+(:func:`dcdm_conv_matmul`, cuBLAS; not measured on a GPU), and the array-API reference
+(one ``tensordot`` per stencil offset) for any other array library.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import os
 
 import numpy as np
@@ -61,11 +63,13 @@ def layer_shapes(ndim):
     return shapes
 
 
-@kernel("linalg.dcdm_conv", numba="numopt.linalg._dcdm_kernels_numba:dcdm_conv")
-def dcdm_conv(xp, x, weight, bias, relu, out):
+@kernel("linalg.dcdm_conv", numba="numopt.linalg._dcdm_kernels_numba:dcdm_conv",
+        cupy="numopt.linalg._kernels_cupy:dcdm_conv")
+def dcdm_conv(xp, x, weight, bias, relu, out, residual=None):
     """``out <- conv(x) + bias`` (3^d stencil, zero padding, cross-correlation as
-    torch's), then ``max(out, 0)`` when ``relu``; ``x`` is ``(C, *grid)``, ``weight``
-    ``(O, C, 3, ..)``. Returns ``out``."""
+    torch's), then ``max(out, 0)`` when ``relu``, then ``+ residual`` when given (the
+    residual block's sum; ``out`` may be ``residual``); ``x`` is ``(C, *grid)``,
+    ``weight`` ``(O, C, 3, ..)``. Returns ``out``."""
     grid = x.shape[1:]
     ndim = len(grid)
     padded = xp.zeros((x.shape[0], *(s + 2 for s in grid)), dtype=x.dtype)
@@ -77,6 +81,41 @@ def dcdm_conv(xp, x, weight, bias, relu, out):
     acc = acc + xp.reshape(bias, (bias.shape[0],) + (1,) * ndim)
     if relu:
         acc = xp.maximum(acc, xp.zeros_like(acc))
+    if residual is not None:
+        acc = acc + residual
+    out[...] = acc
+    return out
+
+
+def dcdm_conv_matmul(xp, x, weight, bias, relu, out, residual=None):
+    """:func:`dcdm_conv` as ``3^d`` matrix products (the GPU's path, cuBLAS under CuPy).
+
+    On the zero-haloed grid flattened to one axis, the stencil offset ``t`` is a shift
+    ``s_t`` of that axis, so ``conv(x) = sum_t W_t @ X[:, s_t : s_t + P]`` with ``W_t``
+    the ``(O, C)`` weights of offset ``t`` and ``X`` the haloed input with a margin of
+    ``max |s_t|`` zeros on either side; the halo cells of the product are dropped.
+    """
+    channels, grid = x.shape[0], tuple(x.shape[1:])
+    haloed = tuple(s + 2 for s in grid)
+    strides = [math.prod(haloed[a + 1:]) for a in range(len(grid))]
+    size, margin = math.prod(haloed), sum(strides)
+    flat = xp.zeros((channels, size + 2 * margin), dtype=x.dtype)
+    inner = tuple(slice(1, s + 1) for s in grid)
+    padded = xp.zeros((channels, *haloed), dtype=x.dtype)
+    padded[(slice(None),) + inner] = x
+    flat[:, margin:margin + size] = xp.reshape(padded, (channels, size))
+    acc = None
+    for offset in itertools.product(range(3), repeat=len(grid)):
+        shift = margin + sum((o - 1) * s for o, s in zip(offset, strides))
+        term = xp.matmul(weight[(slice(None), slice(None)) + offset],
+                         flat[:, shift:shift + size])
+        acc = term if acc is None else acc + term
+    acc = xp.reshape(acc, (weight.shape[0], *haloed))[(slice(None),) + inner]
+    acc = acc + xp.reshape(bias, (bias.shape[0],) + (1,) * len(grid))
+    if relu:
+        acc = xp.maximum(acc, xp.zeros_like(acc))
+    if residual is not None:
+        acc = acc + residual
     out[...] = acc
     return out
 
@@ -107,6 +146,7 @@ class ConvNet:
 
     def __init__(self, params, ndim):
         self.params, self.ndim = params, ndim
+        self._buffers = {}
         weight = params["conv_in.weight"]
         self.xp = get_namespace(weight)
         if weight.ndim != ndim + 2:
@@ -116,14 +156,28 @@ class ConvNet:
     def n_parameters(self):
         return int(sum(int(np.prod(v.shape)) for v in self.params.values()))
 
-    def _conv(self, name, x, relu=False):
+    def _buffer(self, role, shape, dtype):
+        """A work array kept across applications (one per role, shape and dtype), so a
+        forward pass allocates no full-size temporaries after the first."""
+        key = (role, tuple(shape), str(dtype))
+        buffer = self._buffers.get(key)
+        if buffer is None:
+            buffer = self._buffers[key] = self.xp.zeros(tuple(shape), dtype=dtype)
+        return buffer
+
+    def _conv(self, name, x, relu=False, out=None, residual=None):
         xp = self.xp
         weight, bias = self.params[name + ".weight"], self.params[name + ".bias"]
-        out = xp.empty((weight.shape[0], *x.shape[1:]), dtype=x.dtype)
-        return get_kernel("linalg.dcdm_conv", xp)(xp, x, weight, bias, relu, out)
+        if out is None:
+            out = self._buffer(name, (weight.shape[0], *x.shape[1:]), x.dtype)
+        return get_kernel("linalg.dcdm_conv", xp)(xp, x, weight, bias, relu, out,
+                                                  residual=residual)
 
     def _block(self, name, h):
-        return h + self._conv(name + ".conv_b", self._conv(name + ".conv_a", h, relu=True))
+        """``h + conv_b(relu(conv_a(h)))``, written over ``h``."""
+        inner = self._buffer("block", h.shape, h.dtype)
+        self._conv(name + ".conv_a", h, relu=True, out=inner)
+        return self._conv(name + ".conv_b", inner, out=h, residual=h)
 
     def __call__(self, image, fluid):
         xp = self.xp
@@ -131,7 +185,9 @@ class ConvNet:
         if len(grid) != self.ndim:
             raise ValueError(f"expected a {self.ndim}-D image, got shape {grid}")
         padded = tuple(s + s % 2 for s in grid)
-        x = xp.zeros((IN_CHANNELS, *padded), dtype=self.params["conv_in.weight"].dtype)
+        # the padding cells (odd sides) stay zero: they are never written
+        x = self._buffer("input", (IN_CHANNELS, *padded),
+                         self.params["conv_in.weight"].dtype)
         inner = tuple(slice(0, s) for s in grid)
         x[(0,) + inner] = xp.astype(image, x.dtype)
         x[(1,) + inner] = xp.astype(fluid, x.dtype)
@@ -146,6 +202,7 @@ class ConvNet:
         for k in range(BLOCKS["post"]):
             h = self._block(f"post{k}", h)
         d = self._conv("conv_out", h)[(0,) + inner]
+        # a fresh array: the buffers are overwritten by the next application
         return d * x[(1,) + inner]
 
 

@@ -160,3 +160,11 @@ def csr_matvec_dot(xp, indptr, indices, data, p, q):
         (indptr.astype(cupy.int32, copy=False), indices.astype(cupy.int32, copy=False),
          cupy.ascontiguousarray(data), cupy.ascontiguousarray(p), q, cupy.int64(n), pq))
     return pq.reshape(())
+
+
+def dcdm_conv(xp, x, weight, bias, relu, out, residual=None):
+    """The DCDM network's convolution on the GPU: ``3^d`` cuBLAS products on the
+    flattened haloed grid (``numopt.linalg._dcdm_model.dcdm_conv_matmul``)."""
+    from ._dcdm_model import dcdm_conv_matmul
+
+    return dcdm_conv_matmul(xp, x, weight, bias, relu, out, residual=residual)

@@ -207,3 +207,22 @@ def sor_iteration(xp, indptr, indices, data, b, x, omega, order, color_ptr, symm
         rr = _sor_iteration_ordered(indptr, indices, data, b, x, omega, one_minus_omega,
                                     order, bool(symmetric))
     return rr ** 0.5
+
+
+def _ichol0_kernels():
+    from ._ichol_loops import _ichol0_apply, _ichol0_rows
+
+    return (njit(cache=True, nogil=True)(_ichol0_rows),
+            njit(cache=True, nogil=True)(_ichol0_apply))
+
+
+# IC(0): the loops of numopt.linalg._ichol compiled (one implementation, two engines)
+_ichol0_factor, _ichol0_solve = _ichol0_kernels()
+
+
+def ichol0_factor(xp, indptr, indices, data):
+    return _ichol0_factor(indptr, indices, data)
+
+
+def ichol0_solve(xp, indptr, indices, values, r):
+    return _ichol0_solve(indptr, indices, values, r)

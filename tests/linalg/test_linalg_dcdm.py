@@ -154,6 +154,79 @@ def test_numba_network_matches_reference(ndim, grid):
     np.testing.assert_allclose(fast, ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
 
 
+@pytest.mark.parametrize("grid", [(7, 10), (5, 4, 9)])
+def test_numba_conv_fuses_relu_and_residual_in_place(grid):
+    # the residual block writes conv_b's output over its input h: out is residual
+    from numopt.linalg._dcdm_kernels_numba import dcdm_conv as numba_conv
+    from numopt.linalg._dcdm_model import dcdm_conv as reference_conv
+
+    rng = np.random.default_rng(7)
+    ndim = len(grid)
+    x = rng.standard_normal((4, *grid)).astype(np.float32)
+    weight = rng.standard_normal((3, 4) + (3,) * ndim).astype(np.float32)
+    bias = rng.standard_normal(3).astype(np.float32)
+    h = rng.standard_normal((3, *grid)).astype(np.float32)
+    for relu in (False, True):
+        expected = reference_conv(np, x, weight, bias, relu, np.empty_like(h), residual=h)
+        conv = reference_conv(np, x, weight, bias, relu, np.empty_like(h))
+        assert np.abs(expected - conv - h).max() <= 1e-5 * np.abs(expected).max()
+        inplace = h.copy()
+        numba_conv(np, x, weight, bias, relu, inplace, residual=inplace)
+        np.testing.assert_allclose(inplace, expected, rtol=1e-5,
+                                   atol=1e-5 * np.abs(expected).max())
+        if relu:
+            assert (conv >= 0).all() and (conv == 0).any()
+
+
+@pytest.mark.parametrize("grid", [(7, 10), (5, 4, 9)])
+def test_matmul_conv_matches_reference(grid):
+    # the GPU's algorithm (shifted products on the flattened haloed grid), run on NumPy
+    from numopt.linalg._dcdm_model import dcdm_conv as reference_conv
+    from numopt.linalg._dcdm_model import dcdm_conv_matmul
+
+    rng = np.random.default_rng(8)
+    ndim = len(grid)
+    x = rng.standard_normal((4, *grid))
+    weight = rng.standard_normal((3, 4) + (3,) * ndim)
+    bias = rng.standard_normal(3)
+    h = rng.standard_normal((3, *grid))
+    for relu in (False, True):
+        expected = reference_conv(np, x, weight, bias, relu, np.empty_like(h), residual=h)
+        got = dcdm_conv_matmul(np, x, weight, bias, relu, np.empty_like(h), residual=h)
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("ndim, grid", [(2, (64, 64)), (3, (16, 16, 16))])
+def test_cupy_network_matches_numpy_reference(ndim, grid):
+    cupy = pytest.importorskip("cupy")
+    from numopt._backend import kernel_backend
+
+    params = _random_params(ndim, 4)
+    rng = np.random.default_rng(9)
+    image = rng.standard_normal(grid).astype(np.float32)
+    fluid = (rng.random(grid) > 0.2).astype(np.float32)
+    with config_context(kernels="reference"):
+        ref = ConvNet(params, ndim)(image, fluid)
+    gpu_net = ConvNet({k: cupy.asarray(v) for k, v in params.items()}, ndim)
+    assert kernel_backend("linalg.dcdm_conv", gpu_net.xp) == "cupy"
+    got = cupy.asnumpy(gpu_net(cupy.asarray(image), cupy.asarray(fluid)))
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+
+
+@pytest.mark.gpu
+def test_cupy_dcdm_converges_on_poisson():
+    cupy = pytest.importorskip("cupy")
+    import cupyx.scipy.sparse as csp
+
+    problem = poisson_obstacles((32, 32), n_obstacles=2, kind="disks", seed=3)
+    b = _rhs(problem.A.shape[0], 5) * problem.fluid.ravel()
+    res = dcdm(csp.csr_matrix(problem.A), cupy.asarray(b), tol=1e-6)
+    x = cupy.asnumpy(res.x)
+    assert res.success, res.message
+    assert np.linalg.norm(b - problem.A @ x) <= 1e-6 * np.linalg.norm(b)
+
+
 def test_parameter_counts():
     assert ConvNet(_random_params(3, 0), 3).n_parameters == 98305   # ~97k, the paper's
     assert ConvNet(_random_params(2, 0), 2).n_parameters == 32929
@@ -309,3 +382,39 @@ def test_training_smoke_run_writes_a_loadable_model(tmp_path):
     assert net.ndim == 2 and net.n_parameters == 32929
     with np.load(out) as data:
         assert int(data["meta.steps"]) == 3 and np.isfinite(data["meta.final_loss"])
+    # several sizes at once, started from that file: its weights move, the file loads
+    again = tmp_path / "again.npz"
+    main(["--grid", "8,12", "--steps", "2", "--lanczos", "8", "--geometries", "3",
+          "--batch", "2", "--init", str(out), "--out", str(again)])
+    moved = load_model(str(again))
+    assert list(np.load(again)["meta.grid"]) == [8, 12]
+    change = np.abs(moved.params["conv_in.weight"] - net.params["conv_in.weight"]).max()
+    assert 0 < change < 0.1   # two Adam steps from the start, not a fresh network
+
+
+def test_3d_grid_picks_the_shipped_3d_model_and_converges():
+    import os
+
+    assert os.path.getsize(shipped_weights()[3]) < 1_000_000
+    assert load_model(3).n_parameters == 98305
+    # an unseen geometry of balls (trained on boxes) on a grid it was not trained at
+    problem = poisson_obstacles((12, 12, 12), n_obstacles=3, kind="disks", seed=21)
+    A = problem.A
+    b = _rhs(A.shape[0], 21) * problem.fluid.ravel()
+    res = dcdm(A, b, tol=1e-6, maxiter=300)
+    assert res.success, res.message
+    assert np.linalg.norm(b - A @ res.x) <= 1e-6 * np.linalg.norm(b)
+    assert res.nit < cg(A, b, tol=1e-6).nit
+
+
+def test_network_n_orth_keeps_long_history_within_memory_cap():
+    # 40 kept directions stall at 128^2 on smooth b (measured), 200 converge: the
+    # shipped network keeps 200 where 2 * n_orth vectors fit in the cap, never below 40
+    from numopt.linalg._dcdm import NETWORK_ORTH_BYTES, _network_n_orth
+
+    assert _network_n_orth(128 * 128, 8) == 200
+    for n in (32**3, 64**3, 96**3, 128**3):
+        k = _network_n_orth(n, 8)
+        assert 40 <= k <= 200
+        assert k == 40 or 2 * k * n * 8 <= NETWORK_ORTH_BYTES
+    assert _network_n_orth(64**3, 4) == 2 * _network_n_orth(64**3, 8)
