@@ -12,7 +12,7 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
     --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:. PYTHONUNBUFFERED=1
 python3 -m pytest -q -p no:cacheprovider -m gpu tests 2>&1 | tail -25 | tee "$out/gpu_tests.log"
-for script in ot linalg coordinate completion; do
+for script in ot linalg coordinate completion dcdm monotone; do
     echo "== $script"
     timeout 240 python3 "asv_benchmarks/gpu/$script.py" 2>&1 | tee "$out/gpu_$script.log"
 done
