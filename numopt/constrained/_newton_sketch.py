@@ -135,6 +135,27 @@ class NewtonSketchSolver:
         ratio = float(ev[0]) / top if top > 0 else 0.0
         return ratio <= self.rank_tol, ratio
 
+    def _matrix_free(self, B):
+        """Whether ``B`` stays a product: it has products (``hessp``, a LinearOperator,
+        finite differences), the KKT solve is the sketch, and ``n`` is past the size
+        where the dense ``B`` (at most 32 MB) also gives the reduced-Hessian shift."""
+        return bool(B.products) and self.kkt_solver == "sketch" and B.n > _DENSE_INERTIA
+
+    @staticmethod
+    def _kkt_operator(B, G, shift):
+        """``[B + d I, G^T; G, 0]`` as a symmetric LinearOperator: the sketch takes its
+        rows as products (``k`` Hessian products a block), so ``B`` is never formed
+        (Poisson control at N = 128: 8.6 GB as a dense matrix)."""
+        n, m = G.shape[1], G.shape[0]
+
+        def product(z):
+            z = np.ravel(z)
+            zx, zl = z[:n], z[n:]
+            return np.concatenate([B.matvec(zx) + shift * zx + G.T @ zl, G @ zx])
+
+        return scipy.sparse.linalg.LinearOperator((n + m, n + m), matvec=product,
+                                                  rmatvec=product, dtype=float)
+
     def _kkt_matrix(self, Bmat, G, shift, sparse):
         n, m = G.shape[1], G.shape[0]
         if sparse:
@@ -160,6 +181,13 @@ class NewtonSketchSolver:
             return scipy.linalg.solve(K, b, assume_a="sym"), 0
         from ..linalg import sketch_solve
 
+        if isinstance(K, scipy.sparse.linalg.LinearOperator):
+            block = min(K.shape[0], self.block_size or 50) if self.sketch != "kaczmarz" \
+                else None
+            res = sketch_solve(K, b, z0, sketch=self.sketch, block_size=block,
+                               least_squares=least_squares, tol=theta,
+                               maxiter=self.inner_maxiter, seed=rng)
+            return np.asarray(res.x, dtype=float), int(res.nit)
         if scipy.sparse.issparse(K):
             K = K.toarray()
         # a zero row holds no equation to project on, a zero column (the same index: K
@@ -225,12 +253,15 @@ class NewtonSketchSolver:
         x, lam, c, G, gL, B = s["x"], s["lam"], s["c"], s["G"], s["gL"], s["B"]
         n, m = x.shape[0], c.shape[0]
         HgL = s["HgL"]
-        Bmat = B.matrix()
+        matrix_free = self._matrix_free(B)
+        Bmat = None if matrix_free else B.matrix()
         deficient, ratio = self._rank_deficient(G)
         s["lambda_min_GGt"] = ratio
         if deficient:
             s["rank_deficient_steps"] += 1
         sparse = self.kkt_solver == "direct" and _is_sparse(G) and _is_sparse(Bmat)
+        build = ((lambda d: self._kkt_operator(B, G, d)) if matrix_free
+                 else (lambda d: self._kkt_matrix(Bmat, G, d, sparse)))
         b = -np.concatenate([gL, c])
         bnorm = s["kkt"]
         theta = min(self.accuracy, bnorm) if self.sharpen else self.accuracy
@@ -243,7 +274,7 @@ class NewtonSketchSolver:
         # (d = 2 |lambda_min|), so the shifted step is no longer than the unshifted one
         # would be on a convex problem of the same curvature; none is applied where the
         # reduced Hessian is positive definite (the fast local rate).
-        reduced = self._reduced_curvature(Bmat, G, deficient)
+        reduced = None if matrix_free else self._reduced_curvature(Bmat, G, deficient)
         first_shift = max(_SHIFT_MIN, s["shift"] / 10)
         if reduced is not None:
             lmin, scale = reduced
@@ -251,10 +282,10 @@ class NewtonSketchSolver:
             shift = 0.0 if lmin >= floor else (floor - lmin if lmin >= 0 else -2.0 * lmin)
         else:
             shift = 0.0
-            if not np.all(np.any(Bmat != 0, axis=1) if not _is_sparse(Bmat)
+            if not matrix_free and not np.all(np.any(Bmat != 0, axis=1) if not _is_sparse(Bmat)
                           else np.diff(scipy.sparse.csr_array(Bmat).indptr) > 0):
                 shift = first_shift   # a variable with no curvature at all
-        K = self._kkt_matrix(Bmat, G, shift, sparse)
+        K = build(shift)
         z0, direction, last_residual = None, None, math.inf
         for _ in range(_MAX_TRIES):
             z, inner = self._solve(K, b, theta, deficient, s["rng"], z0)
@@ -268,7 +299,7 @@ class NewtonSketchSolver:
                 # no positive curvature along dx (tested before the accuracy: a singular
                 # KKT matrix would keep the sketch from ever reaching it)
                 shift = first_shift if shift == 0.0 else 10 * shift
-                K = self._kkt_matrix(Bmat, G, shift, sparse)
+                K = build(shift)
                 z0, last_residual = None, math.inf
                 continue
             residual = float(np.linalg.norm(K @ z - b))
