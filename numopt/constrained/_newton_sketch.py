@@ -9,8 +9,8 @@ Each iteration at ``(x, l)`` with ``g = grad_x L = grad f + G^T l`` and ``c = c(
    (``theta = min(accuracy, ||(g, c)||)`` when sharpened: superlinear local rate).
 2. Hessian shift ``d``: where the reduced Hessian ``Z^T B Z`` (``Z`` spanning the null
    space of ``G``) is computed (dense problems up to ``_DENSE_INERTIA`` unknowns), ``d``
-   makes it positive definite (a negative ``lambda_min`` mirrored: ``d = 2
-   |lambda_min|``); elsewhere the curvature test ``dx^T (B + d I) dx >= kappa ||dx||^2``
+   makes it positive definite (its smallest eigenvalue then at least ``|lambda_min|``
+   and ``|Z^T g| / max(1, |x|)``); elsewhere the curvature test ``dx^T (B + d I) dx >= kappa ||dx||^2``
    (an inertia-free stand-in) raises ``d``.
 3. Descent test on the merit ``L_eta = f + l^T c + eta1/2 |c|^2 + eta2/2 |g|^2``:
    its directional derivative is ``D = P + eta1 Q1 + eta2 Q2`` with ``P = g.dx + c.dl``
@@ -227,15 +227,15 @@ class NewtonSketchSolver:
         gl = c + eta2 * (G @ gL)
         return gx, gl
 
-    def _reduced_curvature(self, Bmat, G, deficient):
-        """``(lambda_min, scale)`` of the reduced Hessian ``Z^T B Z`` (``Z`` a basis of the
-        null space of ``G``), or ``None`` where that would cost more than the step (large
+    def _reduced_curvature(self, Bmat, G, deficient, gL):
+        """``(lambda_min, scale, |Z^T g|)`` of the reduced Hessian ``Z^T B Z`` (``Z`` an
+        orthonormal basis of the null space of ``G``), or ``None`` where that would cost more than the step (large
         or sparse problems: the curvature test along ``dx`` stands in)."""
         m, n = G.shape
         if n > _DENSE_INERTIA or _is_sparse(Bmat) and n > _DENSE_RANK_CHECK:
             return None
         if n == m and not deficient:
-            return math.inf, 1.0     # no null space: G alone fixes dx
+            return math.inf, 1.0, 0.0    # no null space: G alone fixes dx
         Gd = G.toarray() if _is_sparse(G) else np.asarray(G)
         Bd = Bmat.toarray() if _is_sparse(Bmat) else np.asarray(Bmat)
         if deficient:
@@ -243,10 +243,11 @@ class NewtonSketchSolver:
         else:
             Z = scipy.linalg.qr(Gd.T, mode="full")[0][:, m:]
         if Z.shape[1] == 0:
-            return math.inf, 1.0
+            return math.inf, 1.0, 0.0
         R = Z.T @ (0.5 * (Bd + Bd.T)) @ Z
         ev = scipy.linalg.eigvalsh(R)
-        return float(ev[0]), max(1.0, float(np.max(np.abs(ev))))
+        return (float(ev[0]), max(1.0, float(np.max(np.abs(ev)))),
+                float(np.linalg.norm(Z.T @ gL)))
 
     def _step(self, s):
         nlp = self.nlp
@@ -274,12 +275,23 @@ class NewtonSketchSolver:
         # (d = 2 |lambda_min|), so the shifted step is no longer than the unshifted one
         # would be on a convex problem of the same curvature; none is applied where the
         # reduced Hessian is positive definite (the fast local rate).
-        reduced = None if matrix_free else self._reduced_curvature(Bmat, G, deficient)
+        reduced = None if matrix_free else self._reduced_curvature(Bmat, G, deficient, gL)
         first_shift = max(_SHIFT_MIN, s["shift"] / 10)
         if reduced is not None:
-            lmin, scale = reduced
+            lmin, scale, tangential = reduced
             floor = _CURVATURE * scale
-            shift = 0.0 if lmin >= floor else (floor - lmin if lmin >= 0 else -2.0 * lmin)
+            if lmin >= floor:
+                shift = 0.0
+            elif lmin >= 0:
+                shift = floor - lmin
+            else:
+                # shifted, the smallest reduced eigenvalue is at least |lambda_min|, and
+                # at least |Z^T g| / max(1, |x|), which keeps the tangential step within
+                # the size of x (a Levenberg-Marquardt bound): a barely negative
+                # lambda_min mirrored alone gave steps Armijo cut to 2^-14 (HS6: 58
+                # iterations; 11 with the bound)
+                radius = max(1.0, float(np.linalg.norm(x)))
+                shift = -lmin + max(-lmin, tangential / radius)
         else:
             shift = 0.0
             if not matrix_free and not np.all(np.any(Bmat != 0, axis=1) if not _is_sparse(Bmat)

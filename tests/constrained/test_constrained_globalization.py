@@ -6,6 +6,7 @@ unit steps. Checked against the problem's own KKT measure and second-order condi
 import numpy as np
 import pytest
 import scipy.linalg
+from hs_collection import PROBLEMS
 
 import numopt
 from numopt import problems
@@ -37,3 +38,17 @@ def test_nonconvex_quadratic_equalities_converge_with_unit_steps(nonconvex):
     H = p.hess(res.x) + p.constraint_hess(res.x, res.multipliers)
     Z = scipy.linalg.null_space(p.jacobian(res.x))
     assert np.linalg.eigvalsh(Z.T @ H @ Z).min() > 0
+
+
+def test_nearly_singular_reduced_hessian_takes_bounded_tangential_steps():
+    # HS 6 from (-1.2, 1): the multiplier sits near 0.1, where the Lagrangian Hessian
+    # diag(2 - 20 l, 0) is nearly singular; a shift that only mirrors the barely negative
+    # reduced eigenvalue gave tangential steps that Armijo cut to 2^-14 (58 iterations);
+    # bounding them by the size of x takes 13 (Hong et al. publish 9, trust-constr 12)
+    p = PROBLEMS["HS6"]
+    res = numopt.constrained.minimize_eq(
+        p["fun"], p["x0"], jac=p["jac"], tol=1e-8, seed=0,
+        constraints={"type": "eq", "fun": p["cfun"], "jac": p["cjac"]})
+    assert res.success, res.message
+    np.testing.assert_allclose(res.x, p["x_star"], atol=1e-6)
+    assert res.nit <= 20, res.nit
