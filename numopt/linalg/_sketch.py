@@ -22,9 +22,11 @@ from ._validation import system_dtype
 SKETCHES = ("kaczmarz", "block_kaczmarz", "gaussian", "countsketch")
 SKETCH_DEFAULTS = {"check_every": None}
 # a block whose Gram matrix has a squared Cholesky pivot below this times its largest
-# diagonal entry (condition number above ~1e10 in float64, ~1e4 in float32) is taken as
-# rank-deficient: its step is then the pseudo-inverse's minimum-norm one
-_GRAM_RTOL = 1e-10
+# diagonal entry (Gram condition number above ~1e8 in float64, ~1e4 in float32) is
+# ill-conditioned or rank-deficient: its step is then the pseudo-inverse's minimum-norm
+# one, from the SVD of the block (the Gram matrix squares the condition number: a
+# 12 x 12 KKT matrix of LUKVLE11 kept newton-sketch 1e-4 short of KKT 1e-4 that way)
+_GRAM_RTOL = 1e-8
 _GRAM_EPS_FACTOR = 1e3
 
 
@@ -187,8 +189,8 @@ class _SketchSolver:
         """``SA^+ Sr``, the shortest ``d`` with ``SA d = Sr``: ``SA^T (SA SA^T)^{-1} Sr``
         (300 x 300 KKT matrix, blocks of 50: 2.9 ms a step with the SVD of ``pinv``)."""
         y = self._gram_solve(SA.T, Sr)
-        if y is None:
-            return SA.T @ (self.xp.linalg.pinv(SA @ SA.T) @ Sr)
+        if y is None:   # the SVD of the block itself: no squared condition number
+            return self.xp.linalg.pinv(SA) @ Sr
         return SA.T @ y
 
     def _least_squares_step(self, AS, r):

@@ -128,3 +128,20 @@ def test_dependent_rows_in_a_block_take_the_minimum_norm_projection():
     assert res.success, res.message
     # from x0 = 0 every projection stays in the row space: the minimum-norm solution
     np.testing.assert_allclose(res.x, np.linalg.pinv(A) @ b, rtol=1e-8, atol=1e-8)
+
+
+def test_an_ill_conditioned_block_is_projected_without_squaring_its_condition():
+    # one block holding every row is an exact solve; through the Gram matrix S^T A A^T S
+    # (condition number squared, 1e20 here) the projection keeps an error of ~1e-4, so
+    # the residual test at 1e-10 was never met (LUKVLE11's 12 x 12 KKT matrix
+    # stopped newton-sketch 1e-4 short of its KKT tolerance this way)
+    rng = np.random.default_rng(10)
+    U, _ = np.linalg.qr(rng.standard_normal((12, 12)))
+    V, _ = np.linalg.qr(rng.standard_normal((12, 12)))
+    A = U @ np.diag(np.logspace(0, -10, 12)) @ V.T
+    x_true = rng.standard_normal(12)
+    b = A @ x_true
+    res = sketch_solve(A, b, sketch="block_kaczmarz", block_size=12, tol=1e-10, seed=0,
+                       maxiter=20)
+    assert res.success, res.message
+    assert np.linalg.norm(A @ res.x - b) <= 1e-10 * np.linalg.norm(b)
