@@ -27,7 +27,7 @@ import scipy.optimize
 
 from numopt import problems
 
-from .common import PeerBenchmark, has_module, smoke_params
+from .common import PeerBenchmark, has_module, smoke_params, smoke_size
 
 SUCCESS_TOL = 1e-4          # CUTEst (the paper's test)
 GALLERY_TOL = 1e-6          # the gallery's large problems (issue 18's figures)
@@ -267,7 +267,7 @@ class ConstrainedMatrixFree:
     memory of the matrix-free mode (the dense Lagrangian Hessian alone is 8.6 GB)."""
 
     timeout = 900
-    params = smoke_params([128])
+    params = [smoke_size(128, 16)]   # the smoke run only checks that it runs
     param_names = ["N"]
 
     def setup(self, N):
