@@ -27,7 +27,7 @@ import scipy.optimize
 
 from numopt import problems
 
-from .common import PeerBenchmark, has_module, smoke_params
+from .common import PeerBenchmark, has_module, smoke_params, smoke_size
 
 SUCCESS_TOL = 1e-4          # CUTEst (the paper's test)
 GALLERY_TOL = 1e-6          # the gallery's large problems (issue 18's figures)
@@ -220,3 +220,62 @@ class ConstrainedGallerySLSQP(_ProblemBenchmark):
 
     def build(self, key):
         return _gallery_problem(key)
+
+
+def _kkt_system(n, m):
+    """The KKT matrix ``[B G^T; G 0]`` and right-hand side of
+    ``random_quadratic_equality(n, m)`` at ``x0 = 0`` with zero multipliers, dense."""
+    problem = problems.random_quadratic_equality(n, m, seed=0)
+    x = problem.x0
+    B = problem.hess(x)
+    G = np.asarray(problem.jacobian(x))
+    K = np.block([[B, G.T], [G, np.zeros((m, m))]])
+    rhs = -np.concatenate([problem.grad(x), problem.constraint(x)])
+    return K, rhs
+
+
+class SketchedKKTSolve:
+    """``numopt.linalg.sketch_solve`` (block Kaczmarz, 50 rows a projection) on the
+    KKT matrix newton-sketch solves, a fixed 500 projections, beside one dense LU solve
+    of the same system (SciPy): the cost of a projection, which a Cholesky factor of the
+    50 x 50 Gram matrix sets (a pseudo-inverse, an SVD, before)."""
+
+    params = smoke_params([(200, 100), (1000, 500)])
+    param_names = ["n_m"]
+    steps = 500
+
+    def setup(self, n_m):
+        import scipy.linalg
+
+        self.K, self.rhs = _kkt_system(*n_m)
+        self.lu_solve = scipy.linalg.solve
+        self.time_sketch_500_projections(n_m)
+
+    def time_sketch_500_projections(self, n_m):
+        from numopt.linalg import sketch_solve
+
+        return sketch_solve(self.K, self.rhs, sketch="block_kaczmarz", block_size=50,
+                            tol=0.0, maxiter=self.steps, seed=0)
+
+    def time_scipy_dense_solve(self, n_m):
+        return self.lu_solve(self.K, self.rhs)
+
+
+class ConstrainedMatrixFree:
+    """One newton-sketch iteration on Poisson control at N = 128 (n = 32768, m = 16384)
+    from Hessian products alone, its sketched KKT solve capped at 20 projections: the
+    memory of the matrix-free mode (the dense Lagrangian Hessian alone is 8.6 GB)."""
+
+    timeout = 900
+    params = [smoke_size(128, 16)]   # the smoke run only checks that it runs
+    param_names = ["N"]
+
+    def setup(self, N):
+        self.problem = problems.poisson_control(N)
+
+    def peakmem_one_iteration_products(self, N):
+        import numopt
+
+        numopt.minimize(method="newton-sketch", tol=1e-6,
+                        options={"maxiter": 1, "seed": 0, "inner_maxiter": 20},
+                        **self.problem.minimize_kwargs(hessian="product"))

@@ -7,14 +7,19 @@ Each iteration at ``(x, l)`` with ``g = grad_x L = grad f + G^T l`` and ``c = c(
 1. Solve ``[B + d I, G^T; G, 0] [dx; dl] = -[g; c]`` (``B`` the Lagrangian Hessian)
    with :func:`numopt.linalg.sketch_solve` to the accuracy ``||r|| <= theta ||(g, c)||``
    (``theta = min(accuracy, ||(g, c)||)`` when sharpened: superlinear local rate).
-2. Curvature test ``dx^T (B + d I) dx >= kappa ||dx||^2`` (an inertia-free stand-in for
-   "the reduced Hessian is positive definite"): otherwise raise the shift ``d``.
+2. Hessian shift ``d``: where the reduced Hessian ``Z^T B Z`` (``Z`` spanning the null
+   space of ``G``) is computed (dense problems up to ``_DENSE_INERTIA`` unknowns), ``d``
+   makes it positive definite (its smallest eigenvalue then at least ``|lambda_min|``
+   and ``|Z^T g| / max(1, |x|)``); elsewhere the curvature test ``dx^T (B + d I) dx >= kappa ||dx||^2``
+   (an inertia-free stand-in) raises ``d``.
 3. Descent test on the merit ``L_eta = f + l^T c + eta1/2 |c|^2 + eta2/2 |g|^2``:
-   its directional derivative ``D = P + Q`` splits into ``P = g.dx + c.dl`` (free of
-   the penalties) and ``Q``, linear in ``(eta1, eta2)``, which an exact solve makes
-   ``-T = -(eta1 |c|^2 + eta2 |g|^2)``. Accept when ``D <= -T/4``. If ``Q > -T/2``
-   the solve was too inexact: tighten ``theta``. Otherwise ``P`` is too large: scale
-   both penalties by the factor that makes ``D <= -T/4``.
+   its directional derivative is ``D = P + eta1 Q1 + eta2 Q2`` with ``P = g.dx + c.dl``
+   free of the penalties and ``Q1 = c.G dx``, ``Q2 = g.(B dx + G^T dl)``, which an
+   exact unshifted solve makes ``-|c|^2`` and ``-|g|^2``. Accept when ``D <= -T/4``,
+   ``T = eta1 |c|^2 + eta2 |g|^2``. If ``Q1`` or ``Q2`` is above half its exact value
+   the solve was too inexact: tighten ``theta``. Otherwise (the paper's rule) ``eta2``
+   falls where its term is no descent (``Q2 > -|g|^2/4``, a shifted step) and ``eta1``
+   rises until ``D <= -T/4``.
 4. Armijo backtracking on ``L_eta``.
 
 When ``lambda_min(G G^T) <= rank_tol * lambda_max(G G^T)`` (or ``G`` has a zero row)
@@ -42,8 +47,10 @@ _THETA_FLOOR = 1e-12
 _SHIFT_MIN, _SHIFT_MAX = 1e-4, 1e12
 _CURVATURE = 1e-8
 _MAX_TRIES = 40
+_ETA2_FLOOR = 1e-12
 _MAX_HALVINGS = 50
 _DENSE_RANK_CHECK = 3000   # rows of G up to which lambda_min(G G^T) is computed
+_DENSE_INERTIA = 2000      # unknowns up to which the reduced Hessian's spectrum is computed
 
 
 class NewtonSketchSolver:
@@ -128,6 +135,27 @@ class NewtonSketchSolver:
         ratio = float(ev[0]) / top if top > 0 else 0.0
         return ratio <= self.rank_tol, ratio
 
+    def _matrix_free(self, B):
+        """Whether ``B`` stays a product: it has products (``hessp``, a LinearOperator,
+        finite differences), the KKT solve is the sketch, and ``n`` is past the size
+        where the dense ``B`` (at most 32 MB) also gives the reduced-Hessian shift."""
+        return bool(B.products) and self.kkt_solver == "sketch" and B.n > _DENSE_INERTIA
+
+    @staticmethod
+    def _kkt_operator(B, G, shift):
+        """``[B + d I, G^T; G, 0]`` as a symmetric LinearOperator: the sketch takes its
+        rows as products (``k`` Hessian products a block), so ``B`` is never formed
+        (Poisson control at N = 128: 8.6 GB as a dense matrix)."""
+        n, m = G.shape[1], G.shape[0]
+
+        def product(z):
+            z = np.ravel(z)
+            zx, zl = z[:n], z[n:]
+            return np.concatenate([B.matvec(zx) + shift * zx + G.T @ zl, G @ zx])
+
+        return scipy.sparse.linalg.LinearOperator((n + m, n + m), matvec=product,
+                                                  rmatvec=product, dtype=float)
+
     def _kkt_matrix(self, Bmat, G, shift, sparse):
         n, m = G.shape[1], G.shape[0]
         if sparse:
@@ -153,6 +181,13 @@ class NewtonSketchSolver:
             return scipy.linalg.solve(K, b, assume_a="sym"), 0
         from ..linalg import sketch_solve
 
+        if isinstance(K, scipy.sparse.linalg.LinearOperator):
+            block = min(K.shape[0], self.block_size or 50) if self.sketch != "kaczmarz" \
+                else None
+            res = sketch_solve(K, b, z0, sketch=self.sketch, block_size=block,
+                               least_squares=least_squares, tol=theta,
+                               maxiter=self.inner_maxiter, seed=rng)
+            return np.asarray(res.x, dtype=float), int(res.nit)
         if scipy.sparse.issparse(K):
             K = K.toarray()
         # a zero row holds no equation to project on, a zero column (the same index: K
@@ -192,29 +227,77 @@ class NewtonSketchSolver:
         gl = c + eta2 * (G @ gL)
         return gx, gl
 
+    def _reduced_curvature(self, Bmat, G, deficient, gL):
+        """``(lambda_min, scale, |Z^T g|)`` of the reduced Hessian ``Z^T B Z`` (``Z`` an
+        orthonormal basis of the null space of ``G``), or ``None`` where that would cost more than the step (large
+        or sparse problems: the curvature test along ``dx`` stands in)."""
+        m, n = G.shape
+        if n > _DENSE_INERTIA or _is_sparse(Bmat) and n > _DENSE_RANK_CHECK:
+            return None
+        if n == m and not deficient:
+            return math.inf, 1.0, 0.0    # no null space: G alone fixes dx
+        Gd = G.toarray() if _is_sparse(G) else np.asarray(G)
+        Bd = Bmat.toarray() if _is_sparse(Bmat) else np.asarray(Bmat)
+        if deficient:
+            Z = scipy.linalg.null_space(Gd)
+        else:
+            Z = scipy.linalg.qr(Gd.T, mode="full")[0][:, m:]
+        if Z.shape[1] == 0:
+            return math.inf, 1.0, 0.0
+        R = Z.T @ (0.5 * (Bd + Bd.T)) @ Z
+        ev = scipy.linalg.eigvalsh(R)
+        return (float(ev[0]), max(1.0, float(np.max(np.abs(ev)))),
+                float(np.linalg.norm(Z.T @ gL)))
+
     def _step(self, s):
         nlp = self.nlp
         x, lam, c, G, gL, B = s["x"], s["lam"], s["c"], s["G"], s["gL"], s["B"]
         n, m = x.shape[0], c.shape[0]
         HgL = s["HgL"]
-        Bmat = B.matrix()
+        matrix_free = self._matrix_free(B)
+        Bmat = None if matrix_free else B.matrix()
         deficient, ratio = self._rank_deficient(G)
         s["lambda_min_GGt"] = ratio
         if deficient:
             s["rank_deficient_steps"] += 1
         sparse = self.kkt_solver == "direct" and _is_sparse(G) and _is_sparse(Bmat)
+        build = ((lambda d: self._kkt_operator(B, G, d)) if matrix_free
+                 else (lambda d: self._kkt_matrix(Bmat, G, d, sparse)))
         b = -np.concatenate([gL, c])
         bnorm = s["kkt"]
         theta = min(self.accuracy, bnorm) if self.sharpen else self.accuracy
         eta1, eta2 = s["eta1"], s["eta2"]
-        # the unshifted Hessian first (a lasting shift would cost the fast local rate);
-        # a needed shift restarts near the last one (IPOPT's rule)
-        shift = 0.0
+        c_sq, g_sq = float(c @ c), float(gL @ gL)
+        # The shift makes the reduced Hessian Z^T (B + d I) Z positive definite: without
+        # it the KKT step heads for a saddle of the Lagrangian (a random nonconvex
+        # 200 x 100 problem took steps of length 140 from a point 14 away from feasible
+        # and Armijo cut them to 2^-5..2^-12). A negative lambda_min is mirrored
+        # (d = 2 |lambda_min|), so the shifted step is no longer than the unshifted one
+        # would be on a convex problem of the same curvature; none is applied where the
+        # reduced Hessian is positive definite (the fast local rate).
+        reduced = None if matrix_free else self._reduced_curvature(Bmat, G, deficient, gL)
         first_shift = max(_SHIFT_MIN, s["shift"] / 10)
-        if not np.all(np.any(Bmat != 0, axis=1) if not _is_sparse(Bmat)
-                      else np.diff(scipy.sparse.csr_array(Bmat).indptr) > 0):
-            shift = first_shift   # a variable with no curvature at all
-        K = self._kkt_matrix(Bmat, G, shift, sparse)
+        if reduced is not None:
+            lmin, scale, tangential = reduced
+            floor = _CURVATURE * scale
+            if lmin >= floor:
+                shift = 0.0
+            elif lmin >= 0:
+                shift = floor - lmin
+            else:
+                # shifted, the smallest reduced eigenvalue is at least |lambda_min|, and
+                # at least |Z^T g| / max(1, |x|), which keeps the tangential step within
+                # the size of x (a Levenberg-Marquardt bound): a barely negative
+                # lambda_min mirrored alone gave steps Armijo cut to 2^-14 (HS6: 58
+                # iterations; 11 with the bound)
+                radius = max(1.0, float(np.linalg.norm(x)))
+                shift = -lmin + max(-lmin, tangential / radius)
+        else:
+            shift = 0.0
+            if not matrix_free and not np.all(np.any(Bmat != 0, axis=1) if not _is_sparse(Bmat)
+                          else np.diff(scipy.sparse.csr_array(Bmat).indptr) > 0):
+                shift = first_shift   # a variable with no curvature at all
+        K = build(shift)
         z0, direction, last_residual = None, None, math.inf
         for _ in range(_MAX_TRIES):
             z, inner = self._solve(K, b, theta, deficient, s["rng"], z0)
@@ -223,11 +306,12 @@ class NewtonSketchSolver:
             dx, dl = z[:n], z[n:]
             Bdx = B.matvec(dx)
             curvature = float(dx @ Bdx) + shift * float(dx @ dx)
-            if curvature < _CURVATURE * float(dx @ dx) and shift < _SHIFT_MAX:
+            if (reduced is None and curvature < _CURVATURE * float(dx @ dx)
+                    and shift < _SHIFT_MAX):
                 # no positive curvature along dx (tested before the accuracy: a singular
                 # KKT matrix would keep the sketch from ever reaching it)
                 shift = first_shift if shift == 0.0 else 10 * shift
-                K = self._kkt_matrix(Bmat, G, shift, sparse)
+                K = build(shift)
                 z0, last_residual = None, math.inf
                 continue
             residual = float(np.linalg.norm(K @ z - b))
@@ -237,21 +321,33 @@ class NewtonSketchSolver:
                 # ill-conditioned KKT matrix, or a sketch too slow to reach theta)
                 z0, last_residual = z, residual
                 continue
-            # D = P + Q: P is free of the penalties, Q is linear in them
+            # the slope of L_eta along (dx, dl) is P + eta1 Q1 + eta2 Q2: P is free of
+            # the penalties; an exact unshifted solve makes Q1 = -|c|^2, Q2 = -|g|^2
             P = float(gL @ dx + c @ dl)
-            Q = eta1 * float(c @ (G @ dx)) + eta2 * float(gL @ (Bdx + G.T @ dl))
-            T = eta1 * float(c @ c) + eta2 * float(gL @ gL)
-            if P + Q <= -0.25 * T:
+            Q1 = float(c @ (G @ dx))
+            Q2 = float(gL @ (Bdx + G.T @ dl))
+            T = eta1 * c_sq + eta2 * g_sq
+            if P + eta1 * Q1 + eta2 * Q2 <= -0.25 * T:
                 direction = (dx, dl)
                 break
-            if Q > -0.5 * T:   # the solve was too inexact for the merit: tighten it
-                if theta <= _THETA_FLOOR or self.kkt_solver == "direct":
-                    break
+            inexact = self.kkt_solver != "direct" and theta > _THETA_FLOOR
+            if inexact and (Q1 > -0.5 * c_sq or Q2 > -0.5 * g_sq):
+                # the solve was too inexact for the merit: tighten it
                 theta = max(theta / 10, _THETA_FLOOR)
                 z0, last_residual = z, math.inf
                 continue
-            scale = max(2.0, 2.0 * P / (-Q - 0.25 * T))
-            eta1, eta2 = eta1 * scale, eta2 * scale
+            # the paper's rule: eta1 up (feasibility weighs more: Q1 ~ -|c|^2 < 0) for a
+            # small eta2. Where the eta2 term is no descent (a shift makes Q2 differ from
+            # -|g|^2), eta2 falls instead, to where P < 0 (a positive definite reduced
+            # Hessian) dominates it: raising both together, as before, kept it in
+            # charge (200 x 100 nonconvex: over 100 iterations -> 46, unit steps at the end)
+            lift1, lift2 = Q1 + 0.25 * c_sq, Q2 + 0.25 * g_sq
+            if lift2 > 0 and P < 0 and eta2 * lift2 > -0.5 * P and eta2 > _ETA2_FLOOR:
+                eta2 = max(-0.5 * P / lift2, _ETA2_FLOOR)
+                continue
+            if lift1 >= 0:
+                break
+            eta1 = max(2.0 * eta1, 2.0 * (P + eta2 * lift2) / -lift1)
         s["shift"] = shift
         s["eta1"], s["eta2"] = eta1, eta2
         gx, gl = self._merit_gradient(s, HgL, eta1, eta2)

@@ -52,7 +52,13 @@ def test_hs_problem_solved_like_slsqp(name):
                           method="SLSQP", options={"ftol": 1e-14, "maxiter": 1000})
     if ref.success:   # SLSQP stops short on HS7 and BT1 (iteration limit)
         assert res.fun == pytest.approx(ref.fun, abs=1e-7)
-    assert res.fun == pytest.approx(p["f_star"], abs=1e-7)
+    # f itself moves by |l| |c| across the band the KKT test allows (BT1: l = -99.5,
+    # |c| ~ 7e-9 at KKT 6e-9, f off by 7e-7); the Lagrangian f + l^T c is off by second
+    # order terms only, and meets the tight bound
+    c = np.asarray(p["cfun"](res.x))
+    assert res.fun + float(res.multipliers @ c) == pytest.approx(p["f_star"], abs=1e-7)
+    band = float(np.abs(res.multipliers) @ np.abs(c))
+    assert res.fun == pytest.approx(p["f_star"], abs=1e-7 + band)
     tol = 1e-2 if name in DEGENERATE else 1e-6
     np.testing.assert_allclose(res.x, p["x_star"], atol=tol)
 
