@@ -132,14 +132,14 @@ class _SketchSolver:
         s["residual"] = None
         if self.sketch == "kaczmarz" and not self.ls:
             i = int(self.rng.choice(self.m, p=self.row_p))
-            row = self._rows([i])[0]
+            row = self._rows([i])[0, ...]
             x = x + ((self.b[i] - xp.vecdot(row, x)) / self._sq(row, self.row_sq, i)) * row
         elif self.sketch == "kaczmarz":
             j = int(self.rng.choice(self.n, p=self.col_p))
             col = self._cols([j])[:, 0]
             s["z"] = s["z"] - (xp.vecdot(col, s["z"]) / self._sq(col, self.col_sq, j)) * col
             i = int(self.rng.choice(self.m, p=self.row_p))
-            row = self._rows([i])[0]
+            row = self._rows([i])[0, ...]
             x = x + ((self.b[i] - s["z"][i] - xp.vecdot(row, x))
                      / self._sq(row, self.row_sq, i)) * row
         elif not self.ls:
