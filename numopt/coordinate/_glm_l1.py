@@ -257,9 +257,10 @@ def gap_priorities(xp, coef, state, grad_sum, sample_weight, y_centered, penalty
                    lipschitz):
     """Duality gap of the quadratic datafit (sum scaling) at the rescaled residual
     ``-state`` (scikit-learn's dual point for the Lasso: the certificate every solver is
-    measured with), and celer's priorities: the features whose dual constraint is
-    closest to tight (``l1_j - |X_j^T theta|`` over ``||X_j||``) score highest
-    (reference version; ``grad_sum = X^T S state``)."""
+    measured with), the primal objective, the KKT violation (both sum scaling), and
+    celer's priorities: the features whose dual constraint is closest to tight
+    (``l1_j - |X_j^T theta|`` over ``||X_j||``) score highest (reference version;
+    ``grad_sum = X^T S state``). Returns ``(gap, primal, kkt, priorities)``."""
     # primal and dual nearly cancel at the optimum: their sums go in float64, or a
     # float32 fit reads a gap of exactly 0 at any tol (one 2.7e-5 when recomputed)
     wide = xp.float64
@@ -276,9 +277,10 @@ def gap_priorities(xp, coef, state, grad_sum, sample_weight, y_centered, penalty
     # objectives agree to the last bits: a difference below the rounding error of
     # evaluating them certifies nothing (it read exactly 0, success at tol=1e-300)
     floor = 4.0 * np.finfo(np.float64).eps * (abs(primal) + abs(dual))
+    kkt = float(xp.max(penalty.subdiff_distance(xp, xp.astype(coef, wide), -corr)))
     corr = scale * corr
     slack = penalty.l1 - (corr if penalty.positive else xp.abs(corr))
-    return (max(primal - dual, floor),
+    return (max(primal - dual, floor), primal, kkt,
             -slack / xp.sqrt(xp.where(lipschitz > 0, lipschitz, 1.0)))
 
 
@@ -448,28 +450,22 @@ class WorkingSetCD:
             # tolerance and the priorities all come from the rescaled residual (the
             # outer gap at the inner solver's extrapolated dual point, a second full
             # product, never saved an outer iteration on the timing cases); one compiled
-            # pass, not a dozen array operations per solve along a path. The KKT
-            # violation is only reported: ``result`` computes it once.
-            gap_sum, st["scores"] = self.gap_kernel(
+            # pass, not a dozen array operations per solve along a path
+            gap, primal, kkt, st["scores"] = self.gap_kernel(
                 xp, coef, st["state"], grad_sum, pb.datafit.sample_weight, pb.y_centered,
                 pb.penalty, pb.lipschitz)
-            st["gap"] = st["measure"] = gap_sum / pb.n_samples
+            st["gap"] = st["measure"] = gap / pb.n_samples
+            st["fun"], st["kkt"] = primal / pb.n_samples, kkt / pb.n_samples
             return st
-        st["scores"], st["kkt"] = self._kkt(st, coef, grad_sum)
-        st["gap"] = math.nan
-        st["measure"] = st["kkt"]
-        return st
-
-    def _kkt(self, st, coef, grad_sum):
-        """The distances to the subdifferential (mean scaling) and the KKT violation
-        (the intercept's gradient included when no gap certifies the fit)."""
-        pb, xp = self.pb, self.pb.xp
         scores = pb.penalty.subdiff_distance(xp, coef, grad_sum) / pb.n_samples
         kkt = float(xp.max(scores))
-        if pb.fit_intercept and not pb.certified_by_gap:
+        if pb.fit_intercept:
             d = pb.datafit.sample_grad(xp, pb.y, st["state"])
             kkt = max(kkt, float(xp.max(xp.abs(xp.sum(d, axis=0)))) / pb.n_samples)
-        return scores, kkt
+        st["scores"], st["kkt"] = scores, kkt
+        st["gap"] = math.nan
+        st["measure"] = kkt
+        return st
 
     def check(self, st):
         m = st["measure"]
@@ -578,16 +574,16 @@ class WorkingSetCD:
                          else xp.zeros(w.shape[1], dtype=w.dtype))
         else:
             intercept = float(w[p]) if pb.fit_intercept else 0.0
-        kkt = st["kkt"] if "kkt" in st else self._kkt(st, coef, st["grad_sum"])[1]
+        fun = st["fun"] if "fun" in st else pb.objective(coef, st["state"])
         e, c = self.exponents
         # coef = 2**(c - e) coef', intercept and residuals 2**c, the objective and the
         # gap 2**(2c), gradients (the KKT violation) 2**(e + c)
         return {
             "x": np.ldexp(coef, c - e) if (e or c) else coef,
             "intercept": intercept if w.ndim == 2 else ldexp_float(intercept, c),
-            "fun": ldexp_float(pb.objective(coef, st["state"]), 2 * c),
+            "fun": ldexp_float(fun, 2 * c),
             "dual_gap": ldexp_float(st["gap"], 2 * c),
-            "kkt_violation": ldexp_float(kkt, e + c),
+            "kkt_violation": ldexp_float(st["kkt"], e + c),
             "n_active": int(xp.sum(xp.astype(_row_support(xp, coef), xp.int32))),
             "stats": {"n_epochs": st["n_epochs"]},
             **({"warm": (st["state"], st["grad_sum"])} if self.report_warm else {}),

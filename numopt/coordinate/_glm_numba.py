@@ -1192,8 +1192,9 @@ def columns_dot(xp, X, ws, v):
 def _gap_priorities(coef, state, grad_sum, weights, weighted, y_centered, l1, l2, positive,
                     lipschitz, scores):
     """Duality gap (sum scaling, with its rounding floor) of the quadratic datafit at
-    the rescaled residual ``-state``, and celer's priorities in ``scores``. No
-    fastmath and every sum in float64: primal and dual nearly cancel at the optimum."""
+    the rescaled residual ``-state``, the primal objective and the KKT violation (sum
+    scaling), and celer's priorities in ``scores``. No fastmath and every sum in
+    float64: primal and dual nearly cancel at the optimum."""
     n = state.shape[0]
     sq = 0.0
     ry = 0.0
@@ -1205,11 +1206,14 @@ def _gap_priorities(coef, state, grad_sum, weights, weighted, y_centered, l1, l2
     pen = 0.0
     wsq = 0.0
     ratio = 1.0
+    kkt = 0.0
     for j in range(coef.shape[0]):
         wj = np.float64(coef[j])
         lj = np.float64(l1[j])
         pen += lj * abs(wj)
         wsq += wj * wj
+        kkt = max(kkt, abs(min_norm_subgradient(np.float64(grad_sum[j]) + l2 * wj, wj, lj,
+                                                positive)))
         c = -np.float64(grad_sum[j])
         a = c if positive else abs(c)
         if l2 == 0.0 and a > lj:
@@ -1228,7 +1232,7 @@ def _gap_priorities(coef, state, grad_sum, weights, weighted, y_centered, l1, l2
     primal = 0.5 * sq + pen + 0.5 * l2 * wsq
     dual = scale * ry - 0.5 * scale * scale * sq - conj
     floor = 4.0 * np.finfo(np.float64).eps * (abs(primal) + abs(dual))
-    return max(primal - dual, floor)
+    return max(primal - dual, floor), primal, kkt
 
 
 def gap_priorities(xp, coef, state, grad_sum, sample_weight, y_centered, penalty,
@@ -1237,10 +1241,10 @@ def gap_priorities(xp, coef, state, grad_sum, sample_weight, y_centered, penalty
     weighted = sample_weight is not None
     weights = sample_weight if weighted else state[:1]
     scores = np.empty(coef.shape[0], dtype=np.float64)
-    gap = _gap_priorities(coef, state, grad_sum, weights, weighted, y_centered,
-                          penalty.l1, float(penalty.l2), bool(penalty.positive), lipschitz,
-                          scores)
-    return float(gap), scores
+    gap, primal, kkt = _gap_priorities(coef, state, grad_sum, weights, weighted,
+                                       y_centered, penalty.l1, float(penalty.l2),
+                                       bool(penalty.positive), lipschitz, scores)
+    return float(gap), float(primal), float(kkt), scores
 
 
 # ------------------------------------------------------------------ Gram matrix path

@@ -31,12 +31,15 @@ def test_compiled_gap_priorities_match_reference(dtype, weighted, positive, l1_r
                else ElasticNet(0.05, l1_ratio, positive=positive)).scaled(np, n, p, dtype)
     compiled = get_kernel("coordinate.gap_priorities", np)
     assert compiled is not gap_priorities       # the Numba kernel, not the reference
-    want_gap, want_scores = gap_priorities(np, coef, state, grad_sum, sw, y, penalty,
-                                           lipschitz)
-    got_gap, got_scores = compiled(np, coef, state, grad_sum, sw, y, penalty, lipschitz)
+    want = gap_priorities(np, coef, state, grad_sum, sw, y, penalty, lipschitz)
+    got = compiled(np, coef, state, grad_sum, sw, y, penalty, lipschitz)
+    (want_gap, want_primal, want_kkt, want_scores) = want
+    (got_gap, got_primal, got_kkt, got_scores) = got
     scale = float(np.sum(y.astype(np.float64) ** 2))
-    assert got_gap > 0
+    assert got_gap > 0 and got_kkt > 0
     assert abs(got_gap - want_gap) <= 1e-12 * scale
+    assert got_primal == pytest.approx(want_primal, rel=1e-12)
+    assert got_kkt == pytest.approx(want_kkt, rel=1e-5)
     np.testing.assert_allclose(got_scores, want_scores, rtol=1e-6, atol=1e-9 * scale)
 
 
@@ -77,3 +80,26 @@ def test_every_path_point_meets_tol_recomputed(l1_ratio, sparse):
     # the reported gaps are those of the returned coefficients
     np.testing.assert_allclose(gaps, recomputed, rtol=1e-6, atol=1e-3 * target)
     assert np.count_nonzero(coefs[:, -1]) > 0
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.3])
+def test_reported_objective_and_kkt_are_those_of_the_result(fit_intercept, l1_ratio):
+    from numopt.coordinate import elastic_net
+
+    rng = np.random.default_rng(5)
+    n, p = 50, 90
+    X = rng.standard_normal((n, p))
+    y = X[:, :3] @ np.array([2.0, -1.0, 0.5]) + 0.2 * rng.standard_normal(n) + 1.5
+    alpha = 0.05
+    res = elastic_net(X, y, alpha, l1_ratio, fit_intercept=fit_intercept, tol=1e-3)
+    w, b = res.x, res.intercept
+    r = y - X @ w - b
+    fun = (0.5 * r @ r / n + alpha * l1_ratio * np.abs(w).sum()
+           + 0.5 * alpha * (1 - l1_ratio) * w @ w)
+    assert res.fun == pytest.approx(fun, rel=1e-10)
+    g = -X.T @ r / n + alpha * (1 - l1_ratio) * w
+    a1 = alpha * l1_ratio
+    dist = np.where(w != 0, np.abs(g + a1 * np.sign(w)), np.maximum(np.abs(g) - a1, 0.0))
+    assert res.kkt_violation == pytest.approx(dist.max(), rel=1e-6)
+    assert res.dual_gap == pytest.approx(_enet_gap(X, y, w, b, alpha, l1_ratio), rel=1e-6)
