@@ -103,3 +103,28 @@ def test_reported_objective_and_kkt_are_those_of_the_result(fit_intercept, l1_ra
     dist = np.where(w != 0, np.abs(g + a1 * np.sign(w)), np.maximum(np.abs(g) - a1, 0.0))
     assert res.kkt_violation == pytest.approx(dist.max(), rel=1e-6)
     assert res.dual_gap == pytest.approx(_enet_gap(X, y, w, b, alpha, l1_ratio), rel=1e-6)
+
+
+def test_warm_path_solves_start_small_unless_p0_is_given():
+    from numopt.coordinate._api import P0_WARM, _setup_glm
+    from numopt.coordinate._glm_objects import Quadratic
+
+    rng = np.random.default_rng(1)
+    X, y = rng.standard_normal((30, 300)), rng.standard_normal(30)
+
+    def setup(**options):
+        return _setup_glm(X, y, Quadratic, coef0=None, fit_intercept=False, tol=1e-4,
+                          maxiter=100, options=options, method="enet_path")
+
+    default = setup()
+    assert default.p0 == 100 and default.warm_p0 == P0_WARM < default.p0
+    assert setup(p0=50).warm_p0 == 50          # the caller's p0 holds along the path
+    # the same path either way, to the certified tolerance: a gap <= tol ||y||^2 / n
+    # puts X w within sqrt(2 tol) ||y|| of X w* (the objective is 1/n-strongly convex in
+    # X w), so two certified fits are within twice that of each other
+    tol = 1e-8
+    alphas, small, _ = enet_path(X, y, l1_ratio=1.0, alphas=20, tol=tol)
+    _, padded, _ = enet_path(X, y, l1_ratio=1.0, alphas=alphas, tol=tol, p0=100)
+    bound = 2 * np.sqrt(2 * tol) * np.linalg.norm(y)
+    for w1, w2 in zip(small.T, padded.T):
+        assert np.linalg.norm(X @ (w1 - w2)) <= bound
