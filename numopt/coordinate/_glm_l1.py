@@ -251,6 +251,39 @@ def dual_objective(xp, X, ws, r, y_dual, datafit, penalty):
                - penalty.conjugate(xp, corr, ws))
 
 
+@kernel("coordinate.gap_priorities",
+        numba="numopt.coordinate._glm_numba:gap_priorities")
+def gap_priorities(xp, coef, state, grad_sum, sample_weight, y_centered, penalty,
+                   lipschitz):
+    """Duality gap of the quadratic datafit (sum scaling) at the rescaled residual
+    ``-state`` (scikit-learn's dual point for the Lasso: the certificate every solver is
+    measured with), the primal objective, the KKT violation (both sum scaling), and
+    celer's priorities: the features whose dual constraint is closest to tight
+    (``l1_j - |X_j^T theta|`` over ``||X_j||``) score highest (reference version;
+    ``grad_sum = X^T S state``). Returns ``(gap, primal, kkt, priorities)``."""
+    # primal and dual nearly cancel at the optimum: their sums go in float64, or a
+    # float32 fit reads a gap of exactly 0 at any tol (one 2.7e-5 when recomputed)
+    wide = xp.float64
+    s = (xp.ones_like(state, dtype=wide) if sample_weight is None
+         else xp.astype(sample_weight, wide))
+    residual = -xp.astype(state, wide)
+    sq = float(xp.sum(s * residual * residual))
+    primal = 0.5 * sq + penalty.value(xp, xp.astype(coef, wide))
+    corr = -xp.astype(grad_sum, wide)
+    scale = penalty.dual_scale(xp, corr)
+    dual = (scale * float(xp.sum(s * residual * xp.astype(y_centered, wide)))
+            - 0.5 * scale * scale * sq - penalty.conjugate(xp, scale * corr))
+    # at the optimum of an elastic net the residual is the dual optimum and the two
+    # objectives agree to the last bits: a difference below the rounding error of
+    # evaluating them certifies nothing (it read exactly 0, success at tol=1e-300)
+    floor = 4.0 * np.finfo(np.float64).eps * (abs(primal) + abs(dual))
+    kkt = float(xp.max(penalty.subdiff_distance(xp, xp.astype(coef, wide), -corr)))
+    corr = scale * corr
+    slack = penalty.l1 - (corr if penalty.positive else xp.abs(corr))
+    return (max(primal - dual, floor), primal, kkt,
+            -slack / xp.sqrt(xp.where(lipschitz > 0, lipschitz, 1.0)))
+
+
 # ------------------------------------------------------------------ data far from 1
 def extreme_exponent(v, dtype):
     """The binary exponent ``e`` of ``max |v|`` (a dense NumPy array or a SciPy sparse
@@ -319,30 +352,6 @@ class SparseGLMProblem:
         return (self.datafit.value(xp, self.y, state)
                 + self.penalty.value(xp, coef)) / self.n_samples
 
-    def duality_gap(self, coef, state, grad_sum):
-        """Duality gap of the quadratic datafit (mean scaling) at the rescaled residual
-        (scikit-learn's dual point for the Lasso: the certificate every solver is
-        measured with), and ``X^T S`` of that dual point."""
-        xp = self.xp
-        # primal and dual nearly cancel at the optimum: their sums go in float64, or a
-        # float32 fit reads a gap of exactly 0 at any tol (one 2.7e-5 when recomputed)
-        wide = xp.float64
-        s = self.datafit.sample_weight
-        s = xp.ones_like(state, dtype=wide) if s is None else xp.astype(s, wide)
-        residual = -xp.astype(state, wide)
-        coef = xp.astype(coef, wide)
-        sq = float(xp.sum(s * residual * residual))
-        primal = 0.5 * sq + self.penalty.value(xp, coef)
-        corr = -xp.astype(grad_sum, wide)
-        scale = self.penalty.dual_scale(xp, corr)
-        dual = (scale * float(xp.sum(s * residual * xp.astype(self.y_centered, wide)))
-                - 0.5 * scale * scale * sq - self.penalty.conjugate(xp, scale * corr))
-        # at the optimum of an elastic net the residual is the dual optimum and the two
-        # objectives agree to the last bits: a difference below the rounding error of
-        # evaluating them certifies nothing (it read exactly 0, success at tol=1e-300)
-        floor = 4.0 * np.finfo(np.float64).eps * (abs(primal) + abs(dual))
-        return max(primal - dual, floor) / self.n_samples, corr * scale
-
 
 def _row_support(xp, coef):
     """The features in use: the nonzero coefficients, or the nonzero rows of a
@@ -380,6 +389,7 @@ class WorkingSetCD:
         self.dot_kernel = get_kernel("coordinate.columns_dot", xp)
         self.newton_kernel = get_kernel("coordinate.newton_direction", xp)
         self.inner_kernel = get_kernel("coordinate.inner_cd", xp)
+        self.gap_kernel = get_kernel("coordinate.gap_priorities", xp)
         if problem.certified_by_gap:
             self.threshold = tol * problem.y_scale
         else:
@@ -435,26 +445,26 @@ class WorkingSetCD:
         if grad_sum is None:
             grad_sum = pb.grad_sum(st["state"])
         st["grad_sum"] = grad_sum
-        scores = pb.penalty.subdiff_distance(xp, coef, grad_sum) / pb.n_samples
-        kkt = float(xp.max(scores))
-        if pb.fit_intercept and not gap:
-            d = pb.datafit.sample_grad(xp, pb.y, st["state"])
-            kkt = max(kkt, float(xp.max(xp.abs(xp.sum(d, axis=0)))) / pb.n_samples)
-        st["scores"], st["kkt"] = scores, kkt
         if gap:
             # one product X^T r per outer iteration: the certificate, the inner
             # tolerance and the priorities all come from the rescaled residual (the
             # outer gap at the inner solver's extrapolated dual point, a second full
-            # product, never saved an outer iteration on the timing cases)
-            st["gap"], corr = pb.duality_gap(coef, st["state"], grad_sum)
-            st["measure"] = st["gap"]
-            # celer's priorities: the features whose dual constraint is closest to tight
-            # (``l1_j - |X_j^T theta|`` over ``||X_j||``) enter the working set first
-            slack = pb.penalty.l1 - (corr if pb.positive else xp.abs(corr))
-            st["scores"] = -slack / xp.sqrt(xp.where(pb.lipschitz > 0, pb.lipschitz, 1.0))
-        else:
-            st["gap"] = math.nan
-            st["measure"] = kkt
+            # product, never saved an outer iteration on the timing cases); one compiled
+            # pass, not a dozen array operations per solve along a path
+            gap, primal, kkt, st["scores"] = self.gap_kernel(
+                xp, coef, st["state"], grad_sum, pb.datafit.sample_weight, pb.y_centered,
+                pb.penalty, pb.lipschitz)
+            st["gap"] = st["measure"] = gap / pb.n_samples
+            st["fun"], st["kkt"] = primal / pb.n_samples, kkt / pb.n_samples
+            return st
+        scores = pb.penalty.subdiff_distance(xp, coef, grad_sum) / pb.n_samples
+        kkt = float(xp.max(scores))
+        if pb.fit_intercept:
+            d = pb.datafit.sample_grad(xp, pb.y, st["state"])
+            kkt = max(kkt, float(xp.max(xp.abs(xp.sum(d, axis=0)))) / pb.n_samples)
+        st["scores"], st["kkt"] = scores, kkt
+        st["gap"] = math.nan
+        st["measure"] = kkt
         return st
 
     def check(self, st):
@@ -564,13 +574,14 @@ class WorkingSetCD:
                          else xp.zeros(w.shape[1], dtype=w.dtype))
         else:
             intercept = float(w[p]) if pb.fit_intercept else 0.0
+        fun = st["fun"] if "fun" in st else pb.objective(coef, st["state"])
         e, c = self.exponents
         # coef = 2**(c - e) coef', intercept and residuals 2**c, the objective and the
         # gap 2**(2c), gradients (the KKT violation) 2**(e + c)
         return {
             "x": np.ldexp(coef, c - e) if (e or c) else coef,
             "intercept": intercept if w.ndim == 2 else ldexp_float(intercept, c),
-            "fun": ldexp_float(pb.objective(coef, st["state"]), 2 * c),
+            "fun": ldexp_float(fun, 2 * c),
             "dual_gap": ldexp_float(st["gap"], 2 * c),
             "kkt_violation": ldexp_float(st["kkt"], e + c),
             "n_active": int(xp.sum(xp.astype(_row_support(xp, coef), xp.int32))),
